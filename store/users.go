@@ -1,0 +1,91 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Methods of second factor, as stored and as used in URLs.
+const (
+	MethodTOTP  = "totp"
+	MethodEmail = "email"
+	MethodSMS   = "sms"
+)
+
+// User is one account of a realm, as the gateway knows it.
+type User struct {
+	ID     string   `json:"id"`
+	Email  string   `json:"email,omitempty"`
+	Phone  string   `json:"phone,omitempty"`
+	Name   string   `json:"name,omitempty"`
+	Groups []string `json:"groups,omitempty"`
+	// Methods the user has enrolled, at most one per method.
+	Methods []Enrollment `json:"methods,omitempty"`
+	// Preferred is the method verification starts with.
+	Preferred string `json:"preferred,omitempty"`
+	// Epoch changes whenever every session and device of the user must
+	// end (reset, method change). Cookies carry the epoch they were issued
+	// under.
+	Epoch        uint64    `json:"epoch"`
+	FirstSeen    time.Time `json:"first_seen"`
+	LastSeen     time.Time `json:"last_seen"`
+	LastVerified time.Time `json:"last_verified,omitzero"`
+}
+
+// Enrollment is one enrolled method.
+type Enrollment struct {
+	Method string `json:"method"`
+	// Target is the address codes go to (email or E.164 phone); empty for TOTP.
+	Target string `json:"target,omitempty"`
+	// Secret is the TOTP seed, sealed with the realm's at-rest key (never clear).
+	Secret     []byte    `json:"secret,omitempty"`
+	EnrolledAt time.Time `json:"enrolled_at"`
+}
+
+// Enrollment returns the user's enrollment of a method, if any.
+func (u *User) Enrollment(method string) (Enrollment, bool) {
+	for _, e := range u.Methods {
+		if e.Method == method {
+			return e, true
+		}
+	}
+	return Enrollment{}, false
+}
+
+// SetEnrollment adds or replaces the enrollment of e.Method.
+func (u *User) SetEnrollment(e Enrollment) {
+	for i := range u.Methods {
+		if u.Methods[i].Method == e.Method {
+			u.Methods[i] = e
+			return
+		}
+	}
+	u.Methods = append(u.Methods, e)
+}
+
+// Enrolled reports whether the user has any method enrolled.
+func (u *User) Enrolled() bool { return len(u.Methods) > 0 }
+
+// UsersBucket is the bucket of a realm's users.
+func UsersBucket(realm string) string { return "users/" + realm }
+
+// GetUser reads a user; ErrNotFound when the gateway has never seen them.
+func GetUser(ctx context.Context, b Backend, realm, id string) (*User, error) {
+	u := new(User)
+	if err := GetJSON(ctx, b, Key{UsersBucket(realm), id}, u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// UpdateUser atomically edits a user, creating it (ID set, FirstSeen now)
+// when absent. fn may return ErrAbort to leave the record unchanged.
+func UpdateUser(ctx context.Context, b Backend, realm, id string, fn func(u *User) error) (*User, error) {
+	return UpdateJSON(ctx, b, Key{UsersBucket(realm), id}, func(u *User, exists bool) (time.Duration, error) {
+		if !exists {
+			u.ID = id
+			u.FirstSeen = time.Now().UTC()
+		}
+		return 0, fn(u)
+	})
+}
