@@ -32,7 +32,8 @@ func PutJSON(ctx context.Context, b Backend, k Key, v any, ttl time.Duration) er
 // UpdateJSON atomically edits the JSON record at k. fn gets the current
 // value (the zero T and exists=false when absent) and edits it in place; it
 // returns the TTL to store it with, or ErrAbort to leave it unchanged, or
-// errDelete to remove it. The stored value is returned.
+// ErrDelete to remove it. The stored value is returned (nil when there is
+// none). Like Update's, fn may run more than once and must not call b.
 func UpdateJSON[T any](ctx context.Context, b Backend, k Key, fn func(v *T, exists bool) (time.Duration, error)) (*T, error) {
 	var out *T
 	_, err := b.Update(ctx, k, func(old []byte) ([]byte, time.Duration, error) {
@@ -45,9 +46,13 @@ func UpdateJSON[T any](ctx context.Context, b Backend, k Key, fn func(v *T, exis
 		}
 		ttl, err := fn(v, exists)
 		if errors.Is(err, ErrAbort) {
+			// Return what is stored, not fn's edits made before aborting.
 			out = nil
 			if exists {
-				out = v
+				out = new(T)
+				if err := json.Unmarshal(old, out); err != nil {
+					return nil, 0, fmt.Errorf("store: decode %s: %w", k.Bucket, err)
+				}
 			}
 			return nil, 0, err
 		}

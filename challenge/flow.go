@@ -1,0 +1,187 @@
+package challenge
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/store"
+)
+
+// flow is one open challenge: who it is for, where they were going (kept
+// here, server-side, so no client-supplied URL is ever redirected to), and
+// its state.
+type flow struct {
+	ID       string    `json:"id"`
+	User     string    `json:"user"`
+	App      string    `json:"app,omitempty"`
+	Return   string    `json:"return"`
+	Created  time.Time `json:"created"`
+	Attempts int       `json:"attempts"`
+	// PendingSecret is the sealed TOTP seed being enrolled.
+	PendingSecret []byte `json:"pending_secret,omitempty"`
+}
+
+type flowRef struct {
+	ID string `json:"f"`
+}
+
+func (s *Service) flowKey(id string) store.Key {
+	return store.Key{Bucket: "flows/" + s.cfg.Realm, ID: id}
+}
+
+// startFlow opens (or reuses) the user's challenge and records where they
+// were going. It also records the user's identity for admins.
+func (s *Service) startFlow(w http.ResponseWriter, r *http.Request, id identity.Identity, returnTo string) (*flow, error) {
+	ctx := r.Context()
+	if err := s.rememberUser(ctx, id); err != nil {
+		return nil, err
+	}
+	returnTo = SafeReturnPath(returnTo, s.cfg.PathPrefix)
+	if f, err := s.loadFlow(r, id); err == nil {
+		if f.Return == returnTo {
+			return f, nil
+		}
+		return s.updateFlow(ctx, f.ID, func(f *flow) error { f.Return = returnTo; return nil })
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	f := &flow{
+		ID: randomToken(16), User: id.ID, App: s.appBinding(id.AppSession),
+		Return: returnTo, Created: s.cfg.Now().UTC(),
+	}
+	if err := store.PutJSON(ctx, s.backend, s.flowKey(f.ID), f, s.cfg.FlowLifetime); err != nil {
+		return nil, err
+	}
+	ref, err := s.ring.EncodeCookie(flowCookie, flowRef{ID: f.ID})
+	if err != nil {
+		return nil, err
+	}
+	setCookie(w, r, flowCookie, ref, s.cfg.FlowLifetime)
+	return f, nil
+}
+
+// loadFlow finds the request's open challenge; ErrNotFound when there is
+// none for this user and app session.
+func (s *Service) loadFlow(r *http.Request, id identity.Identity) (*flow, error) {
+	raw := readCookie(r, flowCookie)
+	if raw == "" {
+		return nil, store.ErrNotFound
+	}
+	var ref flowRef
+	if err := s.ring.DecodeCookie(flowCookie, raw, &ref); err != nil {
+		return nil, store.ErrNotFound
+	}
+	f := new(flow)
+	if err := store.GetJSON(r.Context(), s.backend, s.flowKey(ref.ID), f); err != nil {
+		return nil, err
+	}
+	// A challenge belongs to one user and one app session: another user's
+	// (or another session's) flow cookie is worthless.
+	if f.User != id.ID || subtle.ConstantTimeCompare([]byte(f.App), []byte(s.appBinding(id.AppSession))) != 1 {
+		return nil, store.ErrNotFound
+	}
+	return f, nil
+}
+
+func (s *Service) updateFlow(ctx context.Context, flowID string, fn func(*flow) error) (*flow, error) {
+	f, err := store.UpdateJSON(ctx, s.backend, s.flowKey(flowID), func(f *flow, exists bool) (time.Duration, error) {
+		if !exists {
+			return 0, store.ErrNotFound
+		}
+		if err := fn(f); err != nil {
+			return 0, err
+		}
+		left := f.Created.Add(s.cfg.FlowLifetime).Sub(s.cfg.Now())
+		if left <= 0 {
+			return 0, store.ErrDelete
+		}
+		return left, nil
+	})
+	if err == nil && f == nil {
+		return nil, store.ErrNotFound
+	}
+	return f, err
+}
+
+func (s *Service) endFlow(w http.ResponseWriter, r *http.Request, f *flow) {
+	if err := s.backend.Delete(r.Context(), s.flowKey(f.ID)); err != nil {
+		s.cfg.Logger.Warn("could not delete a finished challenge; it expires by itself", "error", err)
+	}
+	clearCookie(w, r, flowCookie)
+}
+
+// rememberUser records what the identity source says about a user, so
+// admins can list them and reach them by email. Written only when
+// something changed (and at most hourly for last seen).
+func (s *Service) rememberUser(ctx context.Context, id identity.Identity) error {
+	now := s.cfg.Now().UTC()
+	_, err := store.UpdateUser(ctx, s.backend, s.cfg.Realm, id.ID, func(u *store.User) error {
+		changed := u.LastSeen.IsZero() || now.Sub(u.LastSeen) > time.Hour
+		set := func(dst *string, v string) {
+			if v != "" && *dst != v {
+				*dst, changed = v, true
+			}
+		}
+		set(&u.Email, id.Email)
+		set(&u.Phone, id.Phone)
+		set(&u.Name, id.Name)
+		if len(id.Groups) > 0 && !slices.Equal(u.Groups, id.Groups) {
+			u.Groups, changed = id.Groups, true
+		}
+		if !changed {
+			return store.ErrAbort
+		}
+		u.LastSeen = now
+		return nil
+	})
+	return err
+}
+
+// SafeReturnPath turns a would-be return URL into a path on this site:
+// anything that a browser could read as another origin, or that points
+// back into our own pages, becomes "/".
+func SafeReturnPath(raw, prefix string) string {
+	const home = "/"
+	if raw == "" || len(raw) > 2048 {
+		return home
+	}
+	for _, c := range raw {
+		// Control characters, spaces and backslashes: browsers strip or
+		// reinterpret them ("/\evil" is "//evil" to them).
+		if c < 0x21 || c == 0x7f || c == '\\' {
+			return home
+		}
+	}
+	if !strings.HasPrefix(raw, "/") || strings.HasPrefix(raw, "//") {
+		return home
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return home
+	}
+	// Decoded forms too: "/%2f/evil" or "/%5cevil" must not become a
+	// network-path reference after a proxy decodes it.
+	dec, err := url.PathUnescape(u.EscapedPath())
+	if err != nil || strings.ContainsAny(dec, "\\") {
+		return home
+	}
+	for _, c := range dec {
+		if c < 0x20 || c == 0x7f {
+			return home
+		}
+	}
+	if strings.HasPrefix(strings.ReplaceAll(dec, " ", ""), "//") {
+		return home
+	}
+	if u.Path == prefix || strings.HasPrefix(u.Path, prefix+"/") {
+		return home
+	}
+	return raw
+}

@@ -1,0 +1,180 @@
+package challenge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/store"
+)
+
+// Gate decides one proxied request of an identified user. It returns true
+// when the request may go on to the app; otherwise it has answered: a
+// redirect to the challenge, a 401 JSON for API calls, or a 503 when the
+// store cannot be read (fail closed).
+//
+// A verified user's request costs a cookie decode and memory reads only.
+func (s *Service) Gate(w http.ResponseWriter, r *http.Request, id identity.Identity) bool {
+	if !s.policy.Current().Enabled {
+		return true
+	}
+	if sess, ok := s.readSession(r, id.ID, id.AppSession); ok {
+		epoch, err := s.epochs.get(r.Context(), s, id.ID)
+		if err != nil {
+			s.unavailable(w, r, err)
+			return false
+		}
+		if epoch == sess.Epoch {
+			return true
+		}
+	}
+	s.requireChallenge(w, r, id)
+	return false
+}
+
+// requireChallenge sends a browser navigation to our pages, remembering
+// where it was going, and tells API clients with a 401.
+func (s *Service) requireChallenge(w http.ResponseWriter, r *http.Request, id identity.Identity) {
+	s.event("challenge_required")
+	if !isNavigation(r) {
+		writeJSON(w, http.StatusUnauthorized, apiError{
+			Error:        "two_factor_required",
+			Message:      "Two-factor verification is required. Open the challenge URL in a browser.",
+			ChallengeURL: s.cfg.PathPrefix + "/",
+		})
+		return
+	}
+	if _, err := s.startFlow(w, r, id, r.URL.RequestURI()); err != nil {
+		s.unavailable(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, s.cfg.PathPrefix+"/", http.StatusFound)
+}
+
+// isNavigation: a browser asking for a page, as opposed to an API call or
+// a form post to the app (those cannot be replayed after a redirect).
+func isNavigation(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	if r.Header.Get("X-Requested-With") != "" {
+		return false
+	}
+	accept := r.Header.Get("Accept")
+	if strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html") {
+		return false
+	}
+	return true
+}
+
+type apiError struct {
+	Error        string `json:"error"`
+	Message      string `json:"message"`
+	ChallengeURL string `json:"challenge_url,omitempty"`
+	RetryAfter   string `json:"retry_after,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// unavailable answers 503 when the store cannot be reached: never let an
+// unverified request through because we could not check it.
+func (s *Service) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	s.event("store_unavailable")
+	s.cfg.Logger.Error("two-factor store unavailable; request refused", "error", err, "path", r.URL.Path)
+	w.Header().Set("Retry-After", "5")
+	if !isNavigation(r) && !s.OwnPath(r.URL.Path) {
+		writeJSON(w, http.StatusServiceUnavailable, apiError{
+			Error:   "two_factor_unavailable",
+			Message: "The two-factor service is temporarily unavailable. Try again in a moment.",
+		})
+		return
+	}
+	s.pages.message(w, r, http.StatusServiceUnavailable, messagePage{
+		Title: "Two-factor service is temporarily unavailable",
+		Lines: []string{
+			"We can't check your sign-in right now, so we can't let you through yet. Nothing is wrong with your account.",
+			"Wait a moment and try again. If this keeps happening, contact your administrator.",
+		},
+		LinkText: "Try again",
+		LinkURL:  r.URL.RequestURI(),
+	})
+}
+
+// epochCache holds each recently seen user's epoch so the hot path does
+// not read the store. Change notifications drop entries; a miss reads the
+// store once.
+type epochCache struct {
+	mu    sync.RWMutex
+	m     map[string]uint64
+	gen   uint64 // bumped by every forget/clear so a slow load cannot store a stale value
+	limit int
+}
+
+// noUser never matches a cookie's epoch.
+const noUser = math.MaxUint64
+
+func newEpochCache(limit int) *epochCache {
+	return &epochCache{m: make(map[string]uint64), limit: limit}
+}
+
+func (c *epochCache) get(ctx context.Context, s *Service, user string) (uint64, error) {
+	c.mu.RLock()
+	e, ok := c.m[user]
+	gen := c.gen
+	c.mu.RUnlock()
+	if ok {
+		return e, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	u, err := store.GetUser(ctx, s.backend, s.cfg.Realm, user)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		e = noUser
+	case err != nil:
+		return 0, err
+	default:
+		e = u.Epoch
+	}
+	c.mu.Lock()
+	if c.gen == gen {
+		if len(c.m) >= c.limit {
+			// Evict an arbitrary entry: it costs its user one store read.
+			for k := range c.m {
+				delete(c.m, k)
+				break
+			}
+		}
+		c.m[user] = e
+	}
+	c.mu.Unlock()
+	return e, nil
+}
+
+func (c *epochCache) forget(user string) {
+	c.mu.Lock()
+	delete(c.m, user)
+	c.gen++
+	c.mu.Unlock()
+}
+
+func (c *epochCache) clear() {
+	c.mu.Lock()
+	clear(c.m)
+	c.gen++
+	c.mu.Unlock()
+}

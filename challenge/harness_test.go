@@ -1,0 +1,324 @@
+package challenge
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+	"golang.org/x/net/html"
+
+	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/keyring"
+	"github.com/caddy2fa/caddy2fa/policy"
+	"github.com/caddy2fa/caddy2fa/store"
+)
+
+// countingBackend counts calls and can be made to fail, to prove what the
+// hot path touches and that a dead store fails closed.
+type countingBackend struct {
+	store.Backend
+	calls atomic.Int64
+	down  atomic.Bool
+}
+
+func (c *countingBackend) hit() error {
+	c.calls.Add(1)
+	if c.down.Load() {
+		return errors.New("connection refused: " + store.ErrUnavailable.Error())
+	}
+	return nil
+}
+
+func (c *countingBackend) Get(ctx context.Context, k store.Key) ([]byte, error) {
+	if err := c.hit(); err != nil {
+		return nil, err
+	}
+	return c.Backend.Get(ctx, k)
+}
+
+func (c *countingBackend) Put(ctx context.Context, k store.Key, v []byte, ttl time.Duration) error {
+	if err := c.hit(); err != nil {
+		return err
+	}
+	return c.Backend.Put(ctx, k, v, ttl)
+}
+
+func (c *countingBackend) Update(ctx context.Context, k store.Key, fn func([]byte) ([]byte, time.Duration, error)) ([]byte, error) {
+	if err := c.hit(); err != nil {
+		return nil, err
+	}
+	return c.Backend.Update(ctx, k, fn)
+}
+
+func (c *countingBackend) Incr(ctx context.Context, k store.Key, d int64, w time.Duration) (int64, time.Time, error) {
+	if err := c.hit(); err != nil {
+		return 0, time.Time{}, err
+	}
+	return c.Backend.Incr(ctx, k, d, w)
+}
+
+func (c *countingBackend) Delete(ctx context.Context, k store.Key) error {
+	if err := c.hit(); err != nil {
+		return err
+	}
+	return c.Backend.Delete(ctx, k)
+}
+
+// harness is a site behind the gate, driven over real HTTP. Identity comes
+// from the X-Test-User header and the app session from the "app" cookie.
+type harness struct {
+	t        *testing.T
+	svc      *Service
+	backend  *countingBackend
+	srv      *httptest.Server
+	upstream atomic.Int64
+	mu       sync.Mutex
+	now      time.Time
+}
+
+func newHarness(t *testing.T, mutate ...func(*Config, *policy.Policy)) *harness {
+	t.Helper()
+	b, err := store.OpenBolt(filepath.Join(t.TempDir(), "2fa.db"), store.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	h := &harness{t: t, backend: &countingBackend{Backend: b}, now: time.Now()}
+	ring, _ := keyring.Parse(keyring.Generate())
+	pol := policy.Policy{Enabled: true, Methods: []string{store.MethodTOTP}}
+	cfg := Config{Issuer: "Acme Corp", Now: h.clock}
+	for _, m := range mutate {
+		m(&cfg, &pol)
+	}
+	snap := policy.NewSnapshot(h.backend, cfg.Realm, pol)
+	h.svc, err = New(cfg, h.backend, ring, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := identity.Identity{ID: r.Header.Get("X-Test-User")}
+		if c, err := r.Cookie("app"); err == nil {
+			id.AppSession = c.Value
+		}
+		if h.svc.OwnPath(r.URL.Path) {
+			h.svc.ServePages(w, r, id)
+			return
+		}
+		if !id.Known() || h.svc.Gate(w, r, id) {
+			h.upstream.Add(1)
+			io.WriteString(w, "app:"+r.URL.RequestURI())
+		}
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *harness) clock() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.now
+}
+
+func (h *harness) advance(d time.Duration) {
+	h.mu.Lock()
+	h.now = h.now.Add(d)
+	h.mu.Unlock()
+}
+
+// browser is one user agent: a cookie jar that does not follow redirects.
+type browser struct {
+	h      *harness
+	user   string
+	client *http.Client
+}
+
+func (h *harness) browser(user, appSession string) *browser {
+	jar, _ := cookiejar.New(nil)
+	u, _ := url.Parse(h.srv.URL)
+	if appSession != "" {
+		jar.SetCookies(u, []*http.Cookie{{Name: "app", Value: appSession, Path: "/"}})
+	}
+	return &browser{h: h, user: user, client: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+type reply struct {
+	status   int
+	location string
+	body     string
+	header   http.Header
+}
+
+func (b *browser) do(method, path string, form url.Values, hdr ...string) reply {
+	b.h.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, b.h.srv.URL+path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if b.user != "" {
+		req.Header.Set("X-Test-User", b.user)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		b.h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return reply{status: resp.StatusCode, location: resp.Header.Get("Location"), body: string(raw), header: resp.Header}
+}
+
+func (b *browser) get(path string, hdr ...string) reply {
+	return b.do(http.MethodGet, path, nil, hdr...)
+}
+
+// follow GETs path and follows redirects within the site, returning the
+// last reply.
+func (b *browser) follow(path string) reply {
+	b.h.t.Helper()
+	for range 10 {
+		r := b.get(path)
+		if r.status < 300 || r.status >= 400 {
+			return r
+		}
+		path = r.location
+	}
+	b.h.t.Fatal("redirect loop")
+	return reply{}
+}
+
+// submitCode posts a code form found on page.
+func (b *browser) submitCode(page reply, code string) reply {
+	b.h.t.Helper()
+	action, csrf := formOf(b.h.t, page.body)
+	return b.do(http.MethodPost, action, url.Values{"csrf": {csrf}, "code": {code}})
+}
+
+// formOf returns the code form's action and CSRF token, checking that the
+// form has exactly one input named code.
+func formOf(t *testing.T, body string) (action, csrf string) {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := 0
+	walk(doc, func(n *html.Node) {
+		switch {
+		case n.Type == html.ElementNode && n.Data == "form":
+			action = attr(n, "action")
+		case n.Type == html.ElementNode && n.Data == "input" && attr(n, "name") == "csrf":
+			csrf = attr(n, "value")
+		case n.Type == html.ElementNode && n.Data == "input" && attr(n, "name") == "code":
+			codes++
+		}
+	})
+	if action == "" || csrf == "" || codes != 1 {
+		t.Fatalf("no code form (action %q, csrf %t, code inputs %d) in:\n%s", action, csrf != "", codes, body)
+	}
+	return action, csrf
+}
+
+func elementText(t *testing.T, body, id string) string {
+	t.Helper()
+	doc, _ := html.Parse(strings.NewReader(body))
+	var out string
+	walk(doc, func(n *html.Node) {
+		if n.Type == html.ElementNode && attr(n, "id") == id {
+			var b strings.Builder
+			walk(n, func(c *html.Node) {
+				if c.Type == html.TextNode {
+					b.WriteString(c.Data)
+				}
+			})
+			out = b.String()
+		}
+	})
+	return out
+}
+
+func elementAttr(t *testing.T, body, id, name string) string {
+	t.Helper()
+	doc, _ := html.Parse(strings.NewReader(body))
+	var out string
+	walk(doc, func(n *html.Node) {
+		if n.Type == html.ElementNode && attr(n, "id") == id {
+			out = attr(n, name)
+		}
+	})
+	return out
+}
+
+func walk(n *html.Node, fn func(*html.Node)) {
+	fn(n)
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		walk(c, fn)
+	}
+}
+
+func attr(n *html.Node, name string) string {
+	for _, a := range n.Attr {
+		if a.Key == name {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+// code computes the TOTP code for a base32 key at the harness clock plus
+// offset, as an authenticator app would.
+func (h *harness) code(key string, offset time.Duration) string {
+	h.t.Helper()
+	c, err := totp.GenerateCodeCustom(strings.ReplaceAll(key, " ", ""), h.clock().Add(offset), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
+
+// enroll walks a first login to the enrollment page and returns the key
+// shown there and the page.
+func (b *browser) startEnrollment(path string) (string, reply) {
+	b.h.t.Helper()
+	r := b.get(path)
+	if r.status != http.StatusFound || r.location != b.h.svc.cfg.PathPrefix+"/" {
+		b.h.t.Fatalf("unverified request: want 302 to the challenge, got %d %q", r.status, r.location)
+	}
+	page := b.follow(r.location)
+	key := elementText(b.h.t, page.body, "totp-key")
+	if key == "" {
+		b.h.t.Fatalf("no TOTP key on enrollment page:\n%s", page.body)
+	}
+	return key, page
+}
+
+// enrollTOTP completes a first login for path and returns the TOTP key.
+func (b *browser) enrollTOTP(path string) string {
+	b.h.t.Helper()
+	key, page := b.startEnrollment(path)
+	r := b.submitCode(page, b.h.code(key, 0))
+	if r.status != http.StatusSeeOther || r.location != path {
+		b.h.t.Fatalf("after enrollment: want 303 to %s, got %d %q\n%s", path, r.status, r.location, r.body)
+	}
+	return key
+}

@@ -1,0 +1,531 @@
+package challenge
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	qrcode "github.com/skip2/go-qrcode"
+
+	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/store"
+)
+
+// maxFormBytes bounds every form we read.
+const maxFormBytes = 16 << 10
+
+// ServePages answers a request under the path prefix.
+func (s *Service) ServePages(w http.ResponseWriter, r *http.Request, id identity.Identity) {
+	rest := strings.TrimPrefix(r.URL.Path, s.cfg.PathPrefix)
+	if strings.HasPrefix(rest, "/static/") && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		if s.pages.serveStatic(w, r, rest) {
+			return
+		}
+	}
+	if !id.Known() {
+		s.pages.message(w, r, http.StatusUnauthorized, messagePage{
+			Title:    "Sign in first",
+			Lines:    []string{"Two-factor verification starts after you sign in to " + s.cfg.Issuer + "."},
+			LinkText: "Go to sign in",
+			LinkURL:  "/",
+		})
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodPost:
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		s.pages.message(w, r, http.StatusMethodNotAllowed, messagePage{Title: "Method not allowed", LinkText: "Continue", LinkURL: s.cfg.PathPrefix + "/"})
+		return
+	}
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if err := r.ParseForm(); err != nil {
+			s.pages.message(w, r, http.StatusRequestEntityTooLarge, messagePage{Title: "That form could not be read", Lines: []string{"Go back and try again."}, LinkText: "Start again", LinkURL: s.cfg.PathPrefix + "/"})
+			return
+		}
+		if !s.csrfOK(r, id.ID) {
+			s.event("csrf_refused")
+			s.pages.message(w, r, http.StatusForbidden, messagePage{
+				Title:    "This form has expired",
+				Lines:    []string{"For your security we couldn't accept that form. Open the page again and re-enter the code."},
+				LinkText: "Open the page again", LinkURL: r.URL.Path,
+			})
+			return
+		}
+	}
+	var err error
+	switch rest {
+	case "", "/":
+		err = s.entry(w, r, id)
+	case "/enroll":
+		err = s.enrollChoice(w, r, id)
+	case "/enroll/totp":
+		err = s.enrollTOTP(w, r, id)
+	case "/verify":
+		err = s.verifyChoice(w, r, id)
+	case "/verify/totp":
+		err = s.verifyTOTP(w, r, id)
+	default:
+		s.pages.message(w, r, http.StatusNotFound, messagePage{Title: "Page not found", LinkText: "Continue", LinkURL: s.cfg.PathPrefix + "/"})
+		return
+	}
+	if err != nil {
+		s.unavailable(w, r, err)
+	}
+}
+
+// verified reports whether the request carries a valid session.
+func (s *Service) verified(r *http.Request, id identity.Identity) (bool, error) {
+	sess, ok := s.readSession(r, id.ID, id.AppSession)
+	if !ok {
+		return false, nil
+	}
+	epoch, err := s.epochs.get(r.Context(), s, id.ID)
+	return err == nil && epoch == sess.Epoch, err
+}
+
+// flowFor returns the open challenge, starting one (back to "/") if the
+// user came to our pages directly.
+func (s *Service) flowFor(w http.ResponseWriter, r *http.Request, id identity.Identity) (*flow, error) {
+	f, err := s.loadFlow(r, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.startFlow(w, r, id, "/")
+	}
+	return f, err
+}
+
+func (s *Service) user(r *http.Request, id identity.Identity) (*store.User, error) {
+	u, err := store.GetUser(r.Context(), s.backend, s.cfg.Realm, id.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		if err := s.rememberUser(r.Context(), id); err != nil {
+			return nil, err
+		}
+		return store.GetUser(r.Context(), s.backend, s.cfg.Realm, id.ID)
+	}
+	return u, err
+}
+
+// usableMethods are the user's enrolled methods the policy still allows.
+func (s *Service) usableMethods(u *store.User) []string {
+	var out []string
+	p := s.policy.Current()
+	for _, m := range p.Ordered() {
+		if _, ok := u.Enrollment(m); ok && s.implemented(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (s *Service) implemented(method string) bool { return method == store.MethodTOTP }
+
+func (s *Service) redirect(w http.ResponseWriter, r *http.Request, to string) {
+	securityHeaders(w.Header())
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// entry sends the user where they need to be: back to the app when
+// verified or when 2FA is off, else to enrollment or verification.
+func (s *Service) entry(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
+	ok, err := s.verified(r, id)
+	if err != nil {
+		return err
+	}
+	if ok || !s.policy.Current().Enabled {
+		to := "/"
+		if f, err := s.loadFlow(r, id); err == nil {
+			to = f.Return
+		}
+		s.redirect(w, r, to)
+		return nil
+	}
+	if _, err := s.flowFor(w, r, id); err != nil {
+		return err
+	}
+	u, err := s.user(r, id)
+	if err != nil {
+		return err
+	}
+	if len(s.usableMethods(u)) == 0 {
+		s.redirect(w, r, s.cfg.PathPrefix+"/enroll")
+	} else {
+		s.redirect(w, r, s.cfg.PathPrefix+"/verify")
+	}
+	return nil
+}
+
+// mayEnroll: a user who already has a usable method must pass 2FA before
+// adding another, or a stolen app session could add the thief's
+// authenticator.
+func (s *Service) mayEnroll(w http.ResponseWriter, r *http.Request, id identity.Identity, u *store.User) (bool, error) {
+	if len(s.usableMethods(u)) == 0 {
+		return true, nil
+	}
+	ok, err := s.verified(r, id)
+	if err != nil || ok {
+		return ok, err
+	}
+	s.redirect(w, r, s.cfg.PathPrefix+"/verify")
+	return false, nil
+}
+
+type choicePage struct {
+	Methods []methodChoice
+}
+
+type methodChoice struct {
+	Method, Name, Description, URL string
+}
+
+func (s *Service) enrollChoice(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
+	u, err := s.user(r, id)
+	if err != nil {
+		return err
+	}
+	if ok, err := s.mayEnroll(w, r, id, u); !ok || err != nil {
+		return err
+	}
+	var choices []methodChoice
+	for _, m := range s.policy.Current().Ordered() {
+		if s.implemented(m) {
+			choices = append(choices, methodChoice{Method: m, Name: methodNames[m], Description: methodDescriptions[m], URL: s.cfg.PathPrefix + "/enroll/" + m})
+		}
+	}
+	if len(choices) == 1 {
+		s.redirect(w, r, choices[0].URL)
+		return nil
+	}
+	s.pages.render(w, http.StatusOK, "enroll", "Set up two-factor authentication", choicePage{Methods: choices})
+	return nil
+}
+
+func (s *Service) verifyChoice(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
+	u, err := s.user(r, id)
+	if err != nil {
+		return err
+	}
+	usable := s.usableMethods(u)
+	if len(usable) == 0 {
+		s.redirect(w, r, s.cfg.PathPrefix+"/enroll")
+		return nil
+	}
+	method := usable[0]
+	for _, m := range usable {
+		if m == u.Preferred {
+			method = m
+		}
+	}
+	s.redirect(w, r, s.cfg.PathPrefix+"/verify/"+method)
+	return nil
+}
+
+var methodNames = map[string]string{
+	store.MethodTOTP:  "Authenticator app",
+	store.MethodEmail: "Email",
+	store.MethodSMS:   "Text message (SMS)",
+}
+
+var methodDescriptions = map[string]string{
+	store.MethodTOTP:  "Use an app such as Google Authenticator, Microsoft Authenticator, 1Password or Authy to get a code.",
+	store.MethodEmail: "Get a code by email.",
+	store.MethodSMS:   "Get a code by text message.",
+}
+
+// codePage is every page with a code form.
+type codePage struct {
+	Method    string
+	Action    string
+	CSRF      string
+	Error     string
+	Enroll    bool
+	QR        template.URL // data: URI of the QR code image
+	Secret    string       // the TOTP key, grouped for typing
+	OTPAuth   template.URL // otpauth://totp/... link that phones open in the app
+	Account   string
+	TriesLeft int
+	Help      []string
+}
+
+var totpHelp = []string{
+	"Open your authenticator app and look for " + "the entry named after your organization.",
+	"Codes change every 30 seconds: enter the one shown now.",
+	"If codes keep failing, set your phone's date and time to update automatically.",
+	"Lost your phone or removed the app? Contact your administrator to reset your two-factor setup.",
+}
+
+func (s *Service) enrollTOTP(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
+	ctx := r.Context()
+	u, err := s.user(r, id)
+	if err != nil {
+		return err
+	}
+	if !s.policy.Current().Allows(store.MethodTOTP) {
+		s.redirect(w, r, s.cfg.PathPrefix+"/enroll")
+		return nil
+	}
+	if ok, err := s.mayEnroll(w, r, id, u); !ok || err != nil {
+		return err
+	}
+	f, err := s.flowFor(w, r, id)
+	if err != nil {
+		return err
+	}
+	aad := []byte(s.cfg.Realm + "\x00" + id.ID)
+	if f.PendingSecret == nil {
+		seed, _, err := s.newTOTPKey(accountName(u))
+		if err != nil {
+			return err
+		}
+		sealed := s.ring.Seal(seed, aad)
+		if f, err = s.updateFlow(ctx, f.ID, func(f *flow) error {
+			if f.PendingSecret == nil {
+				f.PendingSecret = sealed
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	seed, err := s.ring.Open(f.PendingSecret, aad)
+	if err != nil {
+		return fmt.Errorf("open pending TOTP seed: %w", err)
+	}
+	key, err := s.totpKey(seed, accountName(u))
+	if err != nil {
+		return err
+	}
+	data := codePage{
+		Method: store.MethodTOTP, Action: s.cfg.PathPrefix + "/enroll/totp", Enroll: true,
+		Secret: groupKey(key.Secret()), OTPAuth: template.URL(key.URL()), Account: accountName(u),
+		Help: totpHelp,
+	}
+	png, err := qrcode.Encode(key.URL(), qrcode.Medium, 256)
+	if err != nil {
+		return err
+	}
+	data.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
+	render := func(status int, msg string) {
+		data.CSRF = s.csrfToken(w, r, id.ID)
+		data.Error = msg
+		s.pages.render(w, status, "enroll_totp", "Set up your authenticator app", data)
+	}
+	if r.Method != http.MethodPost {
+		render(http.StatusOK, "")
+		return nil
+	}
+	return s.checkCode(w, r, id, f, render, func(code string) (bool, error) {
+		step, ok := totpMatch(seed, code, s.cfg.Now())
+		if !ok {
+			return false, nil
+		}
+		if err := s.consumeTOTPStep(ctx, id.ID, step); err != nil {
+			if errors.Is(err, errCodeReused) {
+				return false, nil
+			}
+			return false, err
+		}
+		now := s.cfg.Now().UTC()
+		u, err := store.UpdateUser(ctx, s.backend, s.cfg.Realm, id.ID, func(u *store.User) error {
+			u.SetEnrollment(store.Enrollment{Method: store.MethodTOTP, Secret: f.PendingSecret, EnrolledAt: now})
+			u.Preferred = store.MethodTOTP
+			u.LastVerified = now
+			return nil
+		})
+		if err != nil {
+			return false, err
+		}
+		s.cfg.Logger.Info("user enrolled an authenticator app", "realm", s.cfg.Realm, "user", id.ID)
+		s.event("enrolled_totp")
+		return true, s.succeed(w, r, id, f, u.Epoch)
+	})
+}
+
+func (s *Service) verifyTOTP(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
+	ctx := r.Context()
+	u, err := s.user(r, id)
+	if err != nil {
+		return err
+	}
+	enr, ok := u.Enrollment(store.MethodTOTP)
+	if !ok || !s.policy.Current().Allows(store.MethodTOTP) {
+		s.redirect(w, r, s.cfg.PathPrefix+"/")
+		return nil
+	}
+	if ok, err := s.verified(r, id); err != nil || ok {
+		if err == nil {
+			s.redirect(w, r, s.cfg.PathPrefix+"/")
+		}
+		return err
+	}
+	f, err := s.flowFor(w, r, id)
+	if err != nil {
+		return err
+	}
+	data := codePage{Method: store.MethodTOTP, Action: s.cfg.PathPrefix + "/verify/totp", Help: totpHelp}
+	render := func(status int, msg string) {
+		data.CSRF = s.csrfToken(w, r, id.ID)
+		data.Error = msg
+		s.pages.render(w, status, "verify", "Enter your code", data)
+	}
+	if r.Method != http.MethodPost {
+		render(http.StatusOK, "")
+		return nil
+	}
+	seed, err := s.ring.Open(enr.Secret, []byte(s.cfg.Realm+"\x00"+id.ID))
+	if err != nil {
+		return fmt.Errorf("open TOTP seed: %w", err)
+	}
+	return s.checkCode(w, r, id, f, render, func(code string) (bool, error) {
+		step, ok := totpMatch(seed, code, s.cfg.Now())
+		if !ok {
+			return false, nil
+		}
+		if err := s.consumeTOTPStep(ctx, id.ID, step); err != nil {
+			if errors.Is(err, errCodeReused) {
+				return false, nil
+			}
+			return false, err
+		}
+		u, err := store.UpdateUser(ctx, s.backend, s.cfg.Realm, id.ID, func(u *store.User) error {
+			u.LastVerified = s.cfg.Now().UTC()
+			return nil
+		})
+		if err != nil {
+			return false, err
+		}
+		s.event("verified_totp")
+		return true, s.succeed(w, r, id, f, u.Epoch)
+	})
+}
+
+// checkCode runs the rules every code form shares: lockout first, a
+// well-formed code, then the method's own check; wrong codes count
+// against the challenge, the user and the client IP.
+func (s *Service) checkCode(w http.ResponseWriter, r *http.Request, id identity.Identity, f *flow,
+	render func(status int, msg string), check func(code string) (bool, error)) error {
+	ctx := r.Context()
+	ip := s.cfg.ClientIP(r)
+	until, err := s.lockedUntil(ctx, id.ID, ip)
+	if err != nil {
+		return err
+	}
+	if !until.IsZero() {
+		s.locked(w, r, until)
+		return nil
+	}
+	code, ok := NormalizeCode(r.PostFormValue("code"))
+	if !ok {
+		render(http.StatusUnprocessableEntity, "Enter the 6-digit code, using numbers only.")
+		return nil
+	}
+	good, err := check(code)
+	if err != nil || good {
+		return err
+	}
+	s.event("wrong_code")
+	s.cfg.Logger.Info("wrong two-factor code", "realm", s.cfg.Realm, "user", id.ID, "client_ip", ip)
+	until, err = s.recordFailure(ctx, id.ID, ip)
+	if err != nil {
+		return err
+	}
+	f, err = s.updateFlow(ctx, f.ID, func(f *flow) error { f.Attempts++; return nil })
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if !until.IsZero() {
+		s.locked(w, r, until)
+		return nil
+	}
+	if f == nil || f.Attempts >= s.cfg.MaxCodeAttempts {
+		if f != nil {
+			s.endFlow(w, r, f)
+		}
+		s.pages.message(w, r, http.StatusTooManyRequests, messagePage{
+			Title:    "Too many wrong codes",
+			Lines:    []string{"This sign-in attempt has ended after too many wrong codes.", "Start again to get a new chance. If you keep having trouble, contact your administrator."},
+			LinkText: "Start again",
+			LinkURL:  s.cfg.PathPrefix + "/",
+		})
+		return nil
+	}
+	left := s.cfg.MaxCodeAttempts - f.Attempts
+	msg := fmt.Sprintf("That code didn't work. Check that you entered the newest code and try again. %d %s left.", left, plural(left, "try", "tries"))
+	render(http.StatusUnprocessableEntity, msg)
+	return nil
+}
+
+func (s *Service) locked(w http.ResponseWriter, r *http.Request, until time.Time) {
+	w.Header().Set("Retry-After", fmt.Sprint(int(time.Until(until).Seconds())+1))
+	s.pages.message(w, r, http.StatusTooManyRequests, messagePage{
+		Title: "Too many attempts",
+		Lines: []string{
+			"For your security, code entry is paused after too many wrong codes.",
+			"Try again at " + until.UTC().Format("15:04") + " UTC.",
+			"If you didn't try to sign in, contact your administrator: someone may know your password.",
+		},
+	})
+}
+
+// succeed finishes a challenge: a verified session for this app session,
+// and back to where the user was going.
+func (s *Service) succeed(w http.ResponseWriter, r *http.Request, id identity.Identity, f *flow, epoch uint64) error {
+	if err := s.issueSession(w, r, id.ID, id.AppSession, epoch); err != nil {
+		return err
+	}
+	s.endFlow(w, r, f)
+	s.redirect(w, r, SafeReturnPath(f.Return, s.cfg.PathPrefix))
+	return nil
+}
+
+// NormalizeCode accepts a code as people paste it ("123 456", "123-456")
+// and returns its digits; ok is false unless it is exactly six digits.
+func NormalizeCode(raw string) (string, bool) {
+	if len(raw) > 32 {
+		return "", false
+	}
+	var b strings.Builder
+	for _, c := range raw {
+		switch {
+		case c >= '0' && c <= '9':
+			b.WriteRune(c)
+		case c == ' ' || c == '-' || c == '.' || c == '\t':
+		default:
+			return "", false
+		}
+	}
+	if b.Len() != 6 {
+		return "", false
+	}
+	return b.String(), true
+}
+
+func accountName(u *store.User) string {
+	if u.Email != "" {
+		return u.Email
+	}
+	return u.ID
+}
+
+// groupKey writes a base32 key in groups of four for typing.
+func groupKey(k string) string {
+	var b strings.Builder
+	for i, c := range k {
+		if i > 0 && i%4 == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

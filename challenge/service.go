@@ -1,0 +1,186 @@
+// Package challenge is the gateway's HTTP side without Caddy: the gate every
+// proxied request passes (is this user verified for this app session?) and
+// the pages under the path prefix where users enroll and verify.
+package challenge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/caddy2fa/caddy2fa/keyring"
+	"github.com/caddy2fa/caddy2fa/policy"
+	"github.com/caddy2fa/caddy2fa/store"
+)
+
+// Config tunes a Service. Zero values take the defaults noted.
+type Config struct {
+	// Realm names the organisation whose users and policy this site shares.
+	Realm string // default "default"
+	// PathPrefix is where our pages live.
+	PathPrefix string // default "/.2fa"
+	// Issuer is the organisation's name on pages and in authenticator apps.
+	Issuer string // default "caddy2fa"
+	// SessionLifetime bounds a verified session even while the app session
+	// lasts (and is the only bound when no app session is visible).
+	SessionLifetime time.Duration // default 12h
+	// FlowLifetime is how long a started challenge stays open.
+	FlowLifetime time.Duration // default 15m
+	// MaxCodeAttempts is the number of wrong codes one challenge allows.
+	MaxCodeAttempts int // default 5
+	// UserFailLimit wrong codes per user within UserFailWindow lock the
+	// user out until the window ends, across challenges and sessions.
+	UserFailLimit  int           // default 10
+	UserFailWindow time.Duration // default 15m
+	// IPFailLimit wrong codes from one client IP within IPFailWindow,
+	// across accounts, lock that IP out.
+	IPFailLimit  int           // default 30
+	IPFailWindow time.Duration // default 10m
+	// ClientIP returns the request's client address (Caddy's client_ip).
+	ClientIP func(*http.Request) string
+	// Logger receives operator events; never codes, secrets or cookies.
+	Logger *slog.Logger
+	// OnEvent is told of each notable event (for metrics).
+	OnEvent func(name string)
+	// Now is the clock (tests set it).
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.Realm == "" {
+		c.Realm = "default"
+	}
+	if c.PathPrefix == "" {
+		c.PathPrefix = "/.2fa"
+	}
+	c.PathPrefix = "/" + strings.Trim(c.PathPrefix, "/")
+	if c.Issuer == "" {
+		c.Issuer = "caddy2fa"
+	}
+	if c.SessionLifetime <= 0 {
+		c.SessionLifetime = 12 * time.Hour
+	}
+	if c.FlowLifetime <= 0 {
+		c.FlowLifetime = 15 * time.Minute
+	}
+	if c.MaxCodeAttempts <= 0 {
+		c.MaxCodeAttempts = 5
+	}
+	if c.UserFailLimit <= 0 {
+		c.UserFailLimit = 10
+	}
+	if c.UserFailWindow <= 0 {
+		c.UserFailWindow = 15 * time.Minute
+	}
+	if c.IPFailLimit <= 0 {
+		c.IPFailLimit = 30
+	}
+	if c.IPFailWindow <= 0 {
+		c.IPFailWindow = 10 * time.Minute
+	}
+	if c.ClientIP == nil {
+		c.ClientIP = func(r *http.Request) string { return hostOnly(r.RemoteAddr) }
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.OnEvent == nil {
+		c.OnEvent = func(string) {}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Validate reports configuration errors.
+func (c Config) Validate() error {
+	p := "/" + strings.Trim(c.PathPrefix, "/")
+	if p == "/" || strings.ContainsAny(p, "?#%*{} \\") || strings.Contains(p, "..") {
+		return fmt.Errorf("path_prefix %q must be a plain path such as /.2fa", c.PathPrefix)
+	}
+	if c.MaxCodeAttempts > 10 {
+		return errors.New("max code attempts above 10 weakens brute-force protection")
+	}
+	return nil
+}
+
+// Service serves one site: its gate and its pages.
+type Service struct {
+	cfg     Config
+	backend store.Backend
+	ring    *keyring.Ring
+	policy  *policy.Snapshot
+	epochs  *epochCache
+	pages   *renderer
+}
+
+// New builds a service. The policy snapshot must follow cfg.Realm.
+func New(cfg Config, b store.Backend, ring *keyring.Ring, pol *policy.Snapshot) (*Service, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if b == nil || ring == nil || pol == nil {
+		return nil, errors.New("challenge: store, keys and policy are required")
+	}
+	r, err := newRenderer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, backend: b, ring: ring, policy: pol, epochs: newEpochCache(100_000), pages: r}, nil
+}
+
+// Config returns the effective configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// Run keeps the in-memory policy snapshot and user epochs in step with the
+// store's change notifications until ctx ends.
+func (s *Service) Run(ctx context.Context) {
+	changes := s.backend.Subscribe(ctx)
+	for c := range changes {
+		s.apply(ctx, c)
+	}
+}
+
+func (s *Service) apply(ctx context.Context, c store.Change) {
+	switch c.Kind {
+	case store.ChangeResync:
+		s.epochs.clear()
+		s.refreshPolicy(ctx)
+	case store.ChangePolicy:
+		if c.Realm == s.cfg.Realm {
+			s.refreshPolicy(ctx)
+		}
+	case store.ChangeUser:
+		if c.Realm == s.cfg.Realm {
+			s.epochs.forget(c.ID)
+		}
+	}
+}
+
+func (s *Service) refreshPolicy(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.policy.Refresh(ctx); err != nil {
+		s.cfg.Logger.Error("cannot read the org policy; enforcing 2FA until it can be read", "realm", s.cfg.Realm, "error", err)
+	}
+}
+
+// OwnPath reports whether the path is one of our pages.
+func (s *Service) OwnPath(path string) bool {
+	p := s.cfg.PathPrefix
+	return path == p || strings.HasPrefix(path, p+"/")
+}
+
+func (s *Service) event(name string) { s.cfg.OnEvent(name) }
+
+func hostOnly(addr string) string {
+	if i := strings.LastIndexByte(addr, ':'); i > 0 && !strings.HasSuffix(addr, "]") {
+		addr = addr[:i]
+	}
+	return strings.Trim(addr, "[]")
+}

@@ -1,0 +1,86 @@
+package challenge
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base32"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/caddy2fa/caddy2fa/store"
+)
+
+// TOTP parameters: RFC 6238 defaults, which every authenticator app reads.
+const (
+	totpPeriod     = 30
+	totpDigits     = otp.DigitsSix
+	totpSecretSize = 20 // 160 bits, as RFC 4226 recommends
+	totpSkew       = 1  // accept the previous and next step for clock drift
+)
+
+var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// newTOTPKey makes a fresh seed and the otpauth:// key an app imports.
+func (s *Service) newTOTPKey(account string) (seed []byte, key *otp.Key, err error) {
+	seed = make([]byte, totpSecretSize)
+	if _, err := rand.Read(seed); err != nil {
+		return nil, nil, err
+	}
+	key, err = s.totpKey(seed, account)
+	return seed, key, err
+}
+
+func (s *Service) totpKey(seed []byte, account string) (*otp.Key, error) {
+	return totp.Generate(totp.GenerateOpts{
+		Issuer:      s.cfg.Issuer,
+		AccountName: account,
+		Period:      totpPeriod,
+		Secret:      seed,
+		Digits:      totpDigits,
+		Algorithm:   otp.AlgorithmSHA1,
+	})
+}
+
+// totpMatch returns the time step at which code is valid for the seed,
+// within ±totpSkew steps of now.
+func totpMatch(seed []byte, code string, now time.Time) (int64, bool) {
+	secret := b32.EncodeToString(seed)
+	step := now.Unix() / totpPeriod
+	found, at := false, int64(0)
+	for d := int64(-totpSkew); d <= totpSkew; d++ {
+		want, err := totp.GenerateCodeCustom(secret, time.Unix((step+d)*totpPeriod, 0), totp.ValidateOpts{
+			Period: totpPeriod, Digits: totpDigits, Algorithm: otp.AlgorithmSHA1,
+		})
+		if err != nil {
+			continue
+		}
+		// Check every step (no early exit) so timing says nothing.
+		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 && !found {
+			found, at = true, step+d
+		}
+	}
+	return at, found
+}
+
+var errCodeReused = errors.New("code already used")
+
+// consumeTOTPStep records step as the user's last accepted one; a step at
+// or before it is a replay (also across sessions and instances).
+func (s *Service) consumeTOTPStep(ctx context.Context, user string, step int64) error {
+	k := store.Key{Bucket: "totp-step/" + s.cfg.Realm, ID: user}
+	_, err := s.backend.Update(ctx, k, func(old []byte) ([]byte, time.Duration, error) {
+		if old != nil {
+			last, err := strconv.ParseInt(string(old), 10, 64)
+			if err == nil && step <= last {
+				return nil, 0, errCodeReused
+			}
+		}
+		return []byte(strconv.FormatInt(step, 10)), 0, nil
+	})
+	return err
+}

@@ -1,0 +1,136 @@
+// Package policy is the organisation's two-factor policy: the model, its
+// validation, where it is stored, an in-memory snapshot for the hot path,
+// and the pure decision whether a request needs a challenge.
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caddy2fa/caddy2fa/store"
+)
+
+// AllMethods lists the methods in the order pages offer them.
+var AllMethods = []string{store.MethodTOTP, store.MethodEmail, store.MethodSMS}
+
+// MaxRememberDays bounds the remember-me duration admins may set.
+const MaxRememberDays = 90
+
+// Policy is one realm's org-wide setting.
+type Policy struct {
+	// Enabled means every user of the realm must pass 2FA.
+	Enabled bool `json:"enabled"`
+	// Methods users may enroll and verify with.
+	Methods []string `json:"methods"`
+	// RememberDays is how long a trusted device skips the challenge; 0 = off.
+	RememberDays int `json:"remember_days"`
+	// Version increases with every stored change; 0 means "never stored"
+	// (the configured initial policy).
+	Version   int64     `json:"version"`
+	ChangedBy string    `json:"changed_by,omitempty"`
+	ChangedAt time.Time `json:"changed_at,omitzero"`
+	// EnabledAt is when 2FA was last turned on.
+	EnabledAt time.Time `json:"enabled_at,omitzero"`
+}
+
+// Availability says which methods the operator can deliver.
+type Availability struct {
+	Email bool // an email sender is configured
+	SMS   bool // an SMS sender is configured (a paid add-on)
+}
+
+// ErrSMSUnavailable: a policy asks for SMS but no SMS sender is configured.
+var ErrSMSUnavailable = errors.New("SMS verification is a paid add-on that is not enabled for this organization; ask your account manager to enable SMS")
+
+// Validate checks the policy against what the operator can deliver.
+func (p Policy) Validate(avail Availability) error {
+	if p.Enabled && len(p.Methods) == 0 {
+		return errors.New("choose at least one verification method")
+	}
+	seen := map[string]bool{}
+	for _, m := range p.Methods {
+		if !slices.Contains(AllMethods, m) {
+			return fmt.Errorf("unknown verification method %q (use %s)", m, strings.Join(AllMethods, ", "))
+		}
+		if seen[m] {
+			return fmt.Errorf("verification method %q listed twice", m)
+		}
+		seen[m] = true
+		if m == store.MethodSMS && !avail.SMS {
+			return ErrSMSUnavailable
+		}
+		if m == store.MethodEmail && !avail.Email {
+			return errors.New("email verification needs an email sender (email ses or email outbox)")
+		}
+	}
+	if p.RememberDays < 0 || p.RememberDays > MaxRememberDays {
+		return fmt.Errorf("remember me must be between 0 (off) and %d days", MaxRememberDays)
+	}
+	return nil
+}
+
+// Allows reports whether users may use the method.
+func (p *Policy) Allows(method string) bool { return slices.Contains(p.Methods, method) }
+
+// RememberFor is the remember-me duration, 0 when off.
+func (p *Policy) RememberFor() time.Duration {
+	return time.Duration(p.RememberDays) * 24 * time.Hour
+}
+
+// Ordered returns the allowed methods in display order.
+func (p *Policy) Ordered() []string {
+	var out []string
+	for _, m := range AllMethods {
+		if p.Allows(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Key is where a realm's policy is stored.
+func Key(realm string) store.Key { return store.Key{Bucket: "policy", ID: realm} }
+
+// Load reads the stored policy; found is false when none was ever stored.
+func Load(ctx context.Context, b store.Backend, realm string) (p Policy, found bool, err error) {
+	err = store.GetJSON(ctx, b, Key(realm), &p)
+	if errors.Is(err, store.ErrNotFound) {
+		return Policy{}, false, nil
+	}
+	return p, err == nil, err
+}
+
+// ErrStale: the policy changed since the version a change was based on.
+var ErrStale = errors.New("the policy was changed by someone else in the meantime; review the current settings and try again")
+
+// Replace stores next if the stored version still equals base (0 when none
+// is stored), giving next the following version, and notifies every
+// instance. It returns the stored policy.
+func Replace(ctx context.Context, b store.Backend, realm string, base int64, next Policy) (Policy, error) {
+	var stored Policy
+	_, err := store.UpdateJSON(ctx, b, Key(realm), func(cur *Policy, exists bool) (time.Duration, error) {
+		if cur.Version != base {
+			return 0, ErrStale
+		}
+		next.Version = base + 1
+		if next.Enabled && (!cur.Enabled || !exists) {
+			next.EnabledAt = next.ChangedAt
+		} else if next.Enabled {
+			next.EnabledAt = cur.EnabledAt
+		}
+		*cur = next
+		stored = next
+		return 0, nil
+	})
+	if err != nil {
+		return Policy{}, err
+	}
+	if err := b.Publish(ctx, store.Change{Kind: store.ChangePolicy, Realm: realm}); err != nil {
+		return stored, err
+	}
+	return stored, nil
+}
