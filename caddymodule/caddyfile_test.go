@@ -1,0 +1,194 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+)
+
+func TestUnmarshalHandlerEveryOption(t *testing.T) {
+	d := caddyfile.NewTestDispenser(`twofactor {
+		identity {
+			id     {http.auth.user.id}
+			email  {http.request.header.X-Remote-Email}
+			phone  {http.request.header.X-Remote-Phone}
+			name   {http.request.header.X-Remote-Name}
+			groups {http.request.header.X-Remote-Groups}
+			headers_from_handler
+		}
+		session_cookie legacy_session
+		policy {
+			enforce
+			methods totp
+			remember 30d
+		}
+		issuer "Acme Corp"
+		realm acme
+		bypass /healthz /static/*
+		path_prefix /.2fa
+		session_lifetime 8h
+		trusted_proxies 10.0.0.0/8 192.0.2.1
+	}`)
+	var h Handler
+	if err := h.UnmarshalCaddyfile(d); err != nil {
+		t.Fatal(err)
+	}
+	want := Handler{
+		Identity: &IdentityConfig{
+			ID: "{http.auth.user.id}", Email: "{http.request.header.X-Remote-Email}", Phone: "{http.request.header.X-Remote-Phone}",
+			Name: "{http.request.header.X-Remote-Name}", Groups: "{http.request.header.X-Remote-Groups}", HeadersFromHandler: true,
+		},
+		SessionCookie:   "legacy_session",
+		Policy:          &PolicyConfig{Enforce: true, Methods: []string{"totp"}, Remember: caddy.Duration(30 * 24 * time.Hour)},
+		Issuer:          "Acme Corp",
+		Realm:           "acme",
+		Bypass:          []string{"/healthz", "/static/*"},
+		PathPrefix:      "/.2fa",
+		SessionLifetime: caddy.Duration(8 * time.Hour),
+		TrustedProxies:  []string{"10.0.0.0/8", "192.0.2.1"},
+	}
+	if !reflect.DeepEqual(h, want) {
+		t.Fatalf("got  %+v\nwant %+v", h, want)
+	}
+	if err := h.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUnmarshalIdentityLookup(t *testing.T) {
+	d := caddyfile.NewTestDispenser(`twofactor {
+		identity lookup http://127.0.0.1:9000/api/me {
+			cookie legacy_session
+			cache 1m
+			negative_cache 2s
+			timeout 3s
+			field id user_id
+		}
+	}`)
+	var h Handler
+	if err := h.UnmarshalCaddyfile(d); err != nil {
+		t.Fatal(err)
+	}
+	l := h.Identity.Lookup
+	if l == nil || l.URL != "http://127.0.0.1:9000/api/me" || l.Cookie != "legacy_session" || l.Cache != caddy.Duration(time.Minute) ||
+		l.NegativeCache != caddy.Duration(2*time.Second) || l.Timeout != caddy.Duration(3*time.Second) || l.Fields["id"] != "user_id" {
+		t.Fatalf("lookup: %+v", l)
+	}
+}
+
+func TestUnmarshalErrorsAreClear(t *testing.T) {
+	for in, want := range map[string]string{
+		"twofactor {\n colour blue\n}":                                   "unrecognized twofactor option",
+		"twofactor {\n identity lookup http://x/me\n}":                   "cookie <name>",
+		"twofactor {\n identity {\n uid x\n }\n}":                        "unrecognized identity field",
+		"twofactor {\n policy {\n methods\n }\n}":                        "wrong argument count",
+		"twofactor {\n session_lifetime soon\n}":                         "bad duration",
+		"twofactor {\n identity {\n id a\n }\n identity {\n id b\n }\n}": "identity given twice",
+		"twofactor {\n policy {\n enforce yes\n }\n}":                    "wrong argument count",
+		"twofactor extra": "wrong argument count",
+		"twofactor {\n identity sideways http://x {\n cookie c\n }\n}": "identity lookup <url>",
+		"twofactor {\n bypass\n}":                                      "wrong argument count",
+	} {
+		var h Handler
+		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(in))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: want error containing %q, got %v", in, want, err)
+		}
+	}
+}
+
+func TestValidateRefusesSMSWithoutASender(t *testing.T) {
+	h := Handler{Identity: &IdentityConfig{ID: "{http.auth.user.id}"}, Policy: &PolicyConfig{Enforce: true, Methods: []string{"totp", "sms"}}}
+	err := h.Validate()
+	if err == nil || !strings.Contains(err.Error(), "SMS") {
+		t.Fatalf("want an SMS error, got %v", err)
+	}
+}
+
+func TestValidateRefusesWildcardInsideBypass(t *testing.T) {
+	h := Handler{Bypass: []string{"/a/*/b"}}
+	if err := h.Validate(); err == nil {
+		t.Fatal("a * inside a bypass path must be refused")
+	}
+}
+
+func TestUnmarshalGlobalOption(t *testing.T) {
+	d := caddyfile.NewTestDispenser(`twofactor {
+		store file /var/lib/caddy/2fa.db
+		keys {env.TWOFACTOR_KEYS}
+	}`)
+	v, err := parseGlobal(d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(v)
+	if !strings.Contains(string(raw), "twofactor") {
+		t.Fatalf("global option: %s", raw)
+	}
+	var a App
+	d = caddyfile.NewTestDispenser(`twofactor {
+		store file /var/lib/caddy/2fa.db
+		keys {env.TWOFACTOR_KEYS}
+	}`)
+	if err := a.UnmarshalCaddyfile(d); err != nil {
+		t.Fatal(err)
+	}
+	if a.Store.Backend != "file" || a.Store.Path != "/var/lib/caddy/2fa.db" || a.Keys != "{env.TWOFACTOR_KEYS}" {
+		t.Fatalf("app: %+v %+v", a, a.Store)
+	}
+}
+
+// The example must adapt, and secrets must stay placeholders in the JSON.
+func TestCaddyfileExampleAdapts(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join("..", "Caddyfile.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	adapter := caddyconfig.GetAdapter("caddyfile")
+	out, warnings, err := adapter.Adapt(body, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range warnings {
+		t.Errorf("warning: %s", w.Message)
+	}
+	var cfg struct {
+		Apps map[string]json.RawMessage `json:"apps"`
+	}
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cfg.Apps["twofactor"]; !ok {
+		t.Fatalf("no twofactor app in %s", out)
+	}
+	if !strings.Contains(string(out), `"handler":"twofactor"`) {
+		t.Fatalf("no twofactor handler in %s", out)
+	}
+}
+
+func TestSecretsInCaddyfileStayPlaceholders(t *testing.T) {
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(`{
+		twofactor {
+			keys {env.TWOFACTOR_KEYS}
+		}
+	}
+	:8080 {
+		twofactor
+		respond ok
+	}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `{env.TWOFACTOR_KEYS}`) {
+		t.Fatalf("the keys placeholder must survive adaptation (resolved at start): %s", out)
+	}
+}

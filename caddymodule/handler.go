@@ -1,0 +1,405 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy2fa/caddy2fa/challenge"
+	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/policy"
+	"github.com/caddy2fa/caddy2fa/store"
+)
+
+func init() {
+	caddy.RegisterModule(new(Handler))
+}
+
+// Handler is http.handlers.twofactor: it lets through requests without an
+// identity, and requests of users who passed two-factor authentication for
+// their app session; it sends everyone else to the challenge pages.
+type Handler struct {
+	// Identity says who a request belongs to.
+	Identity *IdentityConfig `json:"identity,omitempty"`
+	// SessionCookie is the app's session cookie: a new value (a new login
+	// to the app) needs two-factor authentication again. The lookup
+	// identity sets it implicitly.
+	SessionCookie string `json:"session_cookie,omitempty"`
+	// Policy is the organisation's initial policy, used while the store
+	// holds none (admins change it at run time).
+	Policy *PolicyConfig `json:"policy,omitempty"`
+	// Issuer is the organisation's name on pages and in authenticator apps.
+	Issuer string `json:"issuer,omitempty"`
+	// Realm groups sites that share users and policy. Default "default".
+	Realm string `json:"realm,omitempty"`
+	// Bypass lists paths that are never challenged, matched exactly and
+	// case-sensitively against the cleaned path; a trailing * matches a
+	// prefix ("/static/*").
+	Bypass []string `json:"bypass,omitempty"`
+	// PathPrefix is where the challenge pages live. Default "/.2fa".
+	PathPrefix string `json:"path_prefix,omitempty"`
+	// SessionLifetime bounds a verified session. Default 12h.
+	SessionLifetime caddy.Duration `json:"session_lifetime,omitempty"`
+	// TrustedProxies are CIDRs whose requests may carry identity headers.
+	// Requests from proxies trusted by the server's trusted_proxies option
+	// are trusted too.
+	TrustedProxies []string `json:"trusted_proxies,omitempty"`
+
+	app       *App
+	svc       *challenge.Service
+	logger    *zap.Logger
+	templates identity.Templates
+	lookup    *identity.Lookup
+	// identityHeaders are stripped from untrusted requests (normalised:
+	// lower case, '_' as '-', as CGI-style upstreams read them).
+	identityHeaders map[string]bool
+	trusted         []netip.Prefix
+	bypassExact     map[string]bool
+	bypassPrefixes  []string
+}
+
+// IdentityConfig is where the user's identity comes from: placeholders
+// (set by basic_auth, forward_auth, an authentication provider, or
+// headers of a trusted proxy), or a lookup against the app.
+type IdentityConfig struct {
+	ID     string `json:"id,omitempty"`
+	Email  string `json:"email,omitempty"`
+	Phone  string `json:"phone,omitempty"`
+	Name   string `json:"name,omitempty"`
+	Groups string `json:"groups,omitempty"`
+	// HeadersFromHandler says the identity headers are set by a handler
+	// that runs before twofactor and removes client copies (forward_auth
+	// with copy_headers, request_header), so they are kept.
+	HeadersFromHandler bool `json:"headers_from_handler,omitempty"`
+	// Lookup asks the app's "who am I" endpoint instead.
+	Lookup *LookupConfig `json:"lookup,omitempty"`
+}
+
+// LookupConfig is the "who am I" lookup.
+type LookupConfig struct {
+	// URL of the endpoint, e.g. http://127.0.0.1:9000/api/me. It answers
+	// 200 with {"id","email","phone","name","groups"} for a logged-in
+	// session, anything else otherwise.
+	URL string `json:"url"`
+	// Cookie is the app's session cookie, the only one forwarded.
+	Cookie string `json:"cookie"`
+	// Cache is how long an answer is kept per session. Default 1m.
+	Cache caddy.Duration `json:"cache,omitempty"`
+	// NegativeCache keeps "not logged in" answers this long. Default 0:
+	// apps that keep the session token across login would otherwise be
+	// let through unchallenged for that long after logging in.
+	NegativeCache caddy.Duration `json:"negative_cache,omitempty"`
+	// Timeout of one lookup. Default 2s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+	// Fields renames JSON fields: {"id": "user_id"}.
+	Fields map[string]string `json:"fields,omitempty"`
+}
+
+// PolicyConfig is the initial org policy.
+type PolicyConfig struct {
+	// Enforce turns two-factor authentication on for every user.
+	Enforce bool `json:"enforce,omitempty"`
+	// Methods users may use: totp, email, sms. Default: totp.
+	Methods []string `json:"methods,omitempty"`
+	// Remember is how long a device may be trusted ("remember me"); 0 is off.
+	Remember caddy.Duration `json:"remember,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (*Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "http.handlers.twofactor", New: func() caddy.Module { return new(Handler) }}
+}
+
+// Provision wires the handler to the shared app and starts following
+// policy and user changes.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	appIface, err := ctx.App("twofactor")
+	if err != nil {
+		return fmt.Errorf("twofactor app: %w", err)
+	}
+	h.app = appIface.(*App)
+	if h.Identity == nil {
+		h.Identity = &IdentityConfig{ID: "{http.auth.user.id}"}
+	}
+	if err := h.provisionIdentity(); err != nil {
+		return err
+	}
+	for _, c := range h.TrustedProxies {
+		p, err := parsePrefix(c)
+		if err != nil {
+			return err
+		}
+		h.trusted = append(h.trusted, p)
+	}
+	h.bypassExact = map[string]bool{}
+	for _, b := range h.Bypass {
+		if before, ok := strings.CutSuffix(b, "*"); ok {
+			h.bypassPrefixes = append(h.bypassPrefixes, before)
+		} else {
+			h.bypassExact[b] = true
+		}
+	}
+	initial := h.initialPolicy()
+	snapshot := policy.NewSnapshot(h.app.backend, realmOr(h.Realm), initial)
+	metrics, err := newMetrics(ctx.GetMetricsRegistry())
+	if err != nil {
+		return err
+	}
+	h.svc, err = challenge.New(challenge.Config{
+		Realm:           h.Realm,
+		PathPrefix:      h.PathPrefix,
+		Issuer:          h.Issuer,
+		SessionLifetime: time.Duration(h.SessionLifetime),
+		ClientIP:        clientIP,
+		Logger:          ctx.Slogger(),
+		OnEvent:         metrics.event,
+	}, h.app.backend, h.app.ring, snapshot)
+	if err != nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := snapshot.Refresh(rctx); err != nil {
+		h.logger.Error("cannot read the org policy; enforcing 2FA until it can be read", zap.Error(err))
+	}
+	go h.svc.Run(ctx)
+	return nil
+}
+
+func (h *Handler) provisionIdentity() error {
+	id := h.Identity
+	if id.Lookup != nil {
+		l := id.Lookup
+		neg := time.Duration(l.NegativeCache)
+		if neg == 0 {
+			neg = -1 // off
+		}
+		lk, err := identity.NewLookup(identity.LookupConfig{
+			URL: l.URL, Cookie: l.Cookie, CacheTTL: time.Duration(l.Cache), NegativeTTL: neg,
+			Timeout: time.Duration(l.Timeout), Fields: l.Fields,
+		})
+		if err != nil {
+			return fmt.Errorf("identity lookup: %w", err)
+		}
+		h.lookup = lk
+		if h.SessionCookie == "" {
+			h.SessionCookie = l.Cookie
+		}
+		return nil
+	}
+	h.templates = identity.Templates{ID: id.ID, Email: id.Email, Phone: id.Phone, Name: id.Name, Groups: id.Groups}
+	h.identityHeaders = map[string]bool{}
+	for _, name := range h.templates.HeaderNames() {
+		h.identityHeaders[normalizeHeader(name)] = true
+	}
+	return nil
+}
+
+func (h *Handler) initialPolicy() policy.Policy {
+	p := policy.Policy{Methods: []string{store.MethodTOTP}}
+	if h.Policy != nil {
+		p.Enabled = h.Policy.Enforce
+		if len(h.Policy.Methods) > 0 {
+			p.Methods = h.Policy.Methods
+		}
+		if r := time.Duration(h.Policy.Remember); r > 0 {
+			p.RememberDays = int((r + 24*time.Hour - 1) / (24 * time.Hour))
+		}
+	}
+	return p
+}
+
+// Validate checks the configuration.
+func (h *Handler) Validate() error {
+	if h.Identity != nil && h.Identity.Lookup == nil && h.Identity.ID == "" {
+		return errors.New("identity: id is required (for example {http.auth.user.id})")
+	}
+	for _, b := range h.Bypass {
+		if !strings.HasPrefix(b, "/") || strings.Contains(strings.TrimSuffix(b, "*"), "*") {
+			return fmt.Errorf("bypass %q: use a path such as /healthz or a prefix such as /static/*", b)
+		}
+	}
+	p := h.initialPolicy()
+	// Until email and SMS senders exist, the authenticator app is the one
+	// method that can be delivered.
+	if err := p.Validate(policy.Availability{}); err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	return nil
+}
+
+// ServeHTTP runs the gate.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	// Before anything reads them: identity headers count only when a
+	// trusted party set them.
+	if len(h.identityHeaders) > 0 && !h.Identity.HeadersFromHandler && !h.trustedPeer(r) {
+		h.stripIdentityHeaders(r.Header)
+	}
+	if h.svc.OwnPath(r.URL.Path) {
+		id, err := h.resolve(r)
+		if err != nil {
+			return caddyhttp.Error(http.StatusServiceUnavailable, err)
+		}
+		h.svc.ServePages(w, r, id)
+		return nil
+	}
+	if h.bypassed(r.URL.Path) {
+		return next.ServeHTTP(w, r)
+	}
+	id, err := h.resolve(r)
+	if err != nil {
+		h.logger.Error("identity lookup failed; request refused", zap.Error(err))
+		return caddyhttp.Error(http.StatusServiceUnavailable, errors.New("identity lookup unavailable"))
+	}
+	if !id.Known() {
+		return next.ServeHTTP(w, r)
+	}
+	if !h.svc.Gate(w, r, id) {
+		return nil
+	}
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	repl.Set("http.auth.user.id", id.ID)
+	stripOwnCookies(r)
+	return next.ServeHTTP(w, r)
+}
+
+func (h *Handler) resolve(r *http.Request) (identity.Identity, error) {
+	if h.lookup != nil {
+		return h.lookup.Resolve(r.Context(), r)
+	}
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	id := h.templates.Resolve(func(s string) string { return repl.ReplaceAll(s, "") })
+	if id.Known() && h.SessionCookie != "" {
+		id.AppSession = identity.AppSessionFromCookie(r, h.SessionCookie)
+	}
+	return id, nil
+}
+
+// bypassed matches the cleaned path, so "/static/../admin" is "/admin".
+func (h *Handler) bypassed(p string) bool {
+	if len(h.bypassExact) == 0 && len(h.bypassPrefixes) == 0 {
+		return false
+	}
+	clean := path.Clean("/" + p)
+	if h.bypassExact[clean] {
+		return true
+	}
+	for _, pre := range h.bypassPrefixes {
+		if strings.HasPrefix(clean, pre) || clean+"/" == pre {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Handler) trustedPeer(r *http.Request) bool {
+	if t, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool); t {
+		return true
+	}
+	if len(h.trusted) == 0 {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range h.trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Handler) stripIdentityHeaders(hdr http.Header) {
+	for name := range hdr {
+		if h.identityHeaders[normalizeHeader(name)] {
+			delete(hdr, name)
+		}
+	}
+}
+
+func normalizeHeader(name string) string {
+	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
+}
+
+// stripOwnCookies keeps our cookies away from the app.
+func stripOwnCookies(r *http.Request) {
+	raw := r.Header.Values("Cookie")
+	found := false
+	for _, v := range raw {
+		if strings.Contains(v, "2fa_") {
+			found = true
+		}
+	}
+	if !found {
+		return
+	}
+	var kept []string
+	for _, c := range r.Cookies() {
+		name := strings.TrimPrefix(c.Name, "__Host-")
+		if strings.HasPrefix(name, "2fa_") {
+			continue
+		}
+		kept = append(kept, c.Name+"="+c.Value)
+	}
+	r.Header.Del("Cookie")
+	if len(kept) > 0 {
+		r.Header.Set("Cookie", strings.Join(kept, "; "))
+	}
+}
+
+func clientIP(r *http.Request) string {
+	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && ip != "" {
+		return ip
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("trusted_proxies: %w", err)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("trusted_proxies: %w", err)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func realmOr(r string) string {
+	if r == "" {
+		return "default"
+	}
+	return r
+}
+
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)
