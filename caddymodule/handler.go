@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/caddy2fa/caddy2fa/challenge"
@@ -123,12 +125,17 @@ func (*Handler) CaddyModule() caddy.ModuleInfo {
 // Provision wires the handler to the shared app and starts following
 // policy and user changes.
 func (h *Handler) Provision(ctx caddy.Context) error {
-	h.logger = ctx.Logger()
 	appIface, err := ctx.App("twofactor")
 	if err != nil {
 		return fmt.Errorf("twofactor app: %w", err)
 	}
-	h.app = appIface.(*App)
+	return h.setup(ctx, appIface.(*App), ctx.Logger(), ctx.Slogger(), ctx.GetMetricsRegistry())
+}
+
+// setup is Provision without Caddy's context, so benchmarks can build a
+// handler directly. ctx bounds the change-following goroutine.
+func (h *Handler) setup(ctx context.Context, app *App, logger *zap.Logger, slogger *slog.Logger, reg prometheus.Registerer) error {
+	h.app, h.logger = app, logger
 	if h.Identity == nil {
 		h.Identity = &IdentityConfig{ID: "{http.auth.user.id}"}
 	}
@@ -150,9 +157,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			h.bypassExact[b] = true
 		}
 	}
-	initial := h.initialPolicy()
-	snapshot := policy.NewSnapshot(h.app.backend, realmOr(h.Realm), initial)
-	metrics, err := newMetrics(ctx.GetMetricsRegistry())
+	snapshot := policy.NewSnapshot(h.app.backend, realmOr(h.Realm), h.initialPolicy())
+	metrics, err := newMetrics(reg)
 	if err != nil {
 		return err
 	}
@@ -162,7 +168,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Issuer:          h.Issuer,
 		SessionLifetime: time.Duration(h.SessionLifetime),
 		ClientIP:        clientIP,
-		Logger:          ctx.Slogger(),
+		Logger:          slogger,
 		OnEvent:         metrics.event,
 	}, h.app.backend, h.app.ring, snapshot)
 	if err != nil {
@@ -243,8 +249,8 @@ func (h *Handler) Validate() error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	// Before anything reads them: identity headers count only when a
 	// trusted party set them.
-	if len(h.identityHeaders) > 0 && !h.Identity.HeadersFromHandler && !h.trustedPeer(r) {
-		h.stripIdentityHeaders(r.Header)
+	if len(h.identityHeaders) > 0 {
+		h.stripIdentityHeaders(r)
 	}
 	if h.svc.OwnPath(r.URL.Path) {
 		id, err := h.resolve(r)
@@ -327,10 +333,14 @@ func (h *Handler) trustedPeer(r *http.Request) bool {
 	return false
 }
 
-func (h *Handler) stripIdentityHeaders(hdr http.Header) {
-	for name := range hdr {
-		if h.identityHeaders[normalizeHeader(name)] {
-			delete(hdr, name)
+// stripIdentityHeaders removes client-sent identity headers. Spellings
+// with underscores (X_Remote_User) go always: CGI-style upstreams read them
+// as the real header, and no handler before us sets them.
+func (h *Handler) stripIdentityHeaders(r *http.Request) {
+	keep := h.Identity.HeadersFromHandler || h.trustedPeer(r)
+	for name := range r.Header {
+		if h.identityHeaders[normalizeHeader(name)] && (!keep || strings.ContainsRune(name, '_')) {
+			delete(r.Header, name)
 		}
 	}
 }

@@ -97,7 +97,7 @@ func (c *client) submitCode(page resp, code string) resp {
 	return c.do(http.MethodPost, action, url.Values{"csrf": {csrf}, "code": {code}})
 }
 
-func codeForm(t *testing.T, body string) (action, csrf string, codeInputs int) {
+func codeForm(t testing.TB, body string) (action, csrf string, codeInputs int) {
 	t.Helper()
 	doc, err := html.Parse(strings.NewReader(body))
 	if err != nil {
@@ -153,7 +153,7 @@ func attrOf(n *html.Node, name string) string {
 	return ""
 }
 
-func totpNow(t *testing.T, key string, at time.Time) string {
+func totpNow(t testing.TB, key string, at time.Time) string {
 	t.Helper()
 	c, err := totp.GenerateCodeCustom(strings.ReplaceAll(key, " ", ""), at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 	if err != nil {
