@@ -2,9 +2,12 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -306,5 +309,41 @@ func TestBypassPathsSkipTheChallengeOnlyWhenCleaned(t *testing.T) {
 		if r := c.get(p); r.status != http.StatusFound {
 			t.Errorf("%s must be challenged, got %d", p, r.status)
 		}
+	}
+}
+
+// The JSON form is the real config: run Caddy from JSON alone.
+func TestJSONConfigRuns(t *testing.T) {
+	app := startDemoApp(t)
+	dir := t.TempDir()
+	port, admin := freePort(t), freePort(t)
+	cfg := fmt.Sprintf(`{
+	"admin": {"listen": "127.0.0.1:%d"},
+	"apps": {
+		"twofactor": {"store": {"backend": "file", "path": %q}},
+		"http": {"servers": {"s": {
+			"listen": ["127.0.0.1:%d"],
+			"routes": [{"handle": [
+				{"handler": "twofactor",
+				 "identity": {"lookup": {"url": "http://%s/api/me", "cookie": "legacy_session"}},
+				 "policy": {"enforce": true, "methods": ["totp"]},
+				 "issuer": "Acme Corp"},
+				{"handler": "reverse_proxy", "upstreams": [{"dial": %q}]}
+			]}]
+		}}}
+	}
+}`, admin, filepath.Join(dir, "2fa.db"), port, app.addr(), app.addr())
+	path := filepath.Join(dir, "caddy.json")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := &caddyProc{t: t, dir: dir, port: port, admin: admin, config: path, adapter: "json"}
+	p.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	p.start()
+	t.Cleanup(p.stop)
+	c := newClient(t, p.URL)
+	c.login("carol", "carol-demo", "/")
+	if _, at := c.follow("/"); at != "/.2fa/enroll/totp" {
+		t.Fatalf("JSON config: want enrollment, got %s", at)
 	}
 }

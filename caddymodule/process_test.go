@@ -63,15 +63,16 @@ func freePort(t *testing.T) int {
 
 // caddyProc is one running Caddy.
 type caddyProc struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	logs   *syncBuffer
-	dir    string
-	config string
-	URL    string
-	port   int
-	admin  int
-	exited chan struct{}
+	t       *testing.T
+	cmd     *exec.Cmd
+	logs    *syncBuffer
+	dir     string
+	config  string
+	adapter string
+	URL     string
+	port    int
+	admin   int
+	exited  chan struct{}
 }
 
 type syncBuffer struct {
@@ -111,7 +112,11 @@ func (p *caddyProc) start() {
 	t := p.t
 	t.Helper()
 	p.logs = &syncBuffer{}
-	p.cmd = exec.Command(caddyBinary(t), "run", "--config", p.config, "--adapter", "caddyfile")
+	args := []string{"run", "--config", p.config}
+	if p.adapter != "json" {
+		args = append(args, "--adapter", "caddyfile")
+	}
+	p.cmd = exec.Command(caddyBinary(t), args...)
 	p.cmd.Env = append(os.Environ(),
 		"XDG_CONFIG_HOME="+filepath.Join(p.dir, "xdg-config"),
 		"XDG_DATA_HOME="+filepath.Join(p.dir, "xdg-data"),
