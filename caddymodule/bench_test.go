@@ -150,3 +150,16 @@ func BenchmarkBaselineWithoutTwofactor(b *testing.B) {
 		okHandler.ServeHTTP(w, r)
 	}
 }
+
+func TestWithoutOwnCookies(t *testing.T) {
+	for in, want := range map[string]string{
+		"a=1; 2fa_session=x; b=2":         "a=1; b=2",
+		"__Host-2fa_session=x;legacy=abc": "legacy=abc",
+		"2fa_csrf=1; 2fa_flow=2":          "",
+		"my2fa_x=1; x2fa_=2":              "my2fa_x=1; x2fa_=2",
+	} {
+		if got := withoutOwnCookies(in); got != want {
+			t.Errorf("withoutOwnCookies(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

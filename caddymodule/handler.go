@@ -351,28 +351,29 @@ func normalizeHeader(name string) string {
 
 // stripOwnCookies keeps our cookies away from the app.
 func stripOwnCookies(r *http.Request) {
-	raw := r.Header.Values("Cookie")
-	found := false
-	for _, v := range raw {
-		if strings.Contains(v, "2fa_") {
-			found = true
+	lines := r.Header["Cookie"]
+	for i, line := range lines {
+		if strings.Contains(line, "2fa_") {
+			lines[i] = withoutOwnCookies(line)
 		}
 	}
-	if !found {
-		return
-	}
-	var kept []string
-	for _, c := range r.Cookies() {
-		name := strings.TrimPrefix(c.Name, "__Host-")
-		if strings.HasPrefix(name, "2fa_") {
+}
+
+func withoutOwnCookies(line string) string {
+	var b strings.Builder
+	for rest := line; len(rest) > 0; {
+		var part string
+		part, rest, _ = strings.Cut(rest, ";")
+		name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
+		if strings.HasPrefix(strings.TrimPrefix(name, "__Host-"), "2fa_") {
 			continue
 		}
-		kept = append(kept, c.Name+"="+c.Value)
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(strings.TrimSpace(part))
 	}
-	r.Header.Del("Cookie")
-	if len(kept) > 0 {
-		r.Header.Set("Cookie", strings.Join(kept, "; "))
-	}
+	return b.String()
 }
 
 func clientIP(r *http.Request) string {

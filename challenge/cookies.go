@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -27,11 +29,33 @@ func cookieName(r *http.Request, base string) string {
 }
 
 func readCookie(r *http.Request, base string) string {
-	c, err := r.Cookie(cookieName(r, base))
-	if err != nil || len(c.Value) > maxCookieLen {
+	v := CookieValue(r.Header, cookieName(r, base))
+	if len(v) > maxCookieLen {
 		return ""
 	}
-	return c.Value
+	return v
+}
+
+// CookieValue finds a cookie in the Cookie headers without parsing them
+// all (it runs on every proxied request). Quotes around a value are
+// removed; the first cookie of that name wins, as browsers send the most
+// specific first.
+func CookieValue(h http.Header, name string) string {
+	for _, line := range h["Cookie"] {
+		for len(line) > 0 {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimLeft(part, " \t")
+			if len(part) > len(name) && part[len(name)] == '=' && part[:len(name)] == name {
+				v := strings.TrimRight(part[len(name)+1:], " \t")
+				if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				return v
+			}
+		}
+	}
+	return ""
 }
 
 func setCookie(w http.ResponseWriter, r *http.Request, base, value string, maxAge time.Duration) {
@@ -95,17 +119,64 @@ func (s *Service) readSession(r *http.Request, user, appSession string) (session
 	if raw == "" {
 		return session{}, false
 	}
-	var sess session
-	if err := s.ring.DecodeCookie(sessionCookie, raw, &sess); err != nil {
-		return session{}, false
+	sess, app, ok := s.sessions.get(raw)
+	if !ok {
+		if err := s.ring.DecodeCookie(sessionCookie, raw, &sess); err != nil {
+			return session{}, false
+		}
+		if subtle.ConstantTimeCompare([]byte(sess.App), []byte(s.appBinding(appSession))) != 1 {
+			return session{}, false
+		}
+		app = appSession
+		s.sessions.put(raw, sess, appSession)
 	}
 	if sess.User != user || s.cfg.Now().Unix() >= sess.Expires {
 		return session{}, false
 	}
-	if subtle.ConstantTimeCompare([]byte(sess.App), []byte(s.appBinding(appSession))) != 1 {
+	if subtle.ConstantTimeCompare([]byte(app), []byte(appSession)) != 1 {
 		return session{}, false
 	}
 	return sess, true
+}
+
+// sessionCache remembers session cookies that opened and matched their
+// app session, so a verified user's next requests skip the decryption and
+// the keyed hash. Only values we issued can get in: a forged cookie never
+// decodes. Entries hold what the cookie says plus the app session it was
+// checked against; every other check still runs on each request.
+type sessionCache struct {
+	mu    sync.RWMutex
+	m     map[string]cachedSession
+	limit int
+}
+
+type cachedSession struct {
+	sess session
+	app  string
+}
+
+func newSessionCache(limit int) *sessionCache {
+	return &sessionCache{m: make(map[string]cachedSession), limit: limit}
+}
+
+func (c *sessionCache) get(raw string) (session, string, bool) {
+	c.mu.RLock()
+	e, ok := c.m[raw]
+	c.mu.RUnlock()
+	return e.sess, e.app, ok
+}
+
+func (c *sessionCache) put(raw string, sess session, app string) {
+	c.mu.Lock()
+	if len(c.m) >= c.limit {
+		// Drop an arbitrary entry: it costs one decryption to bring back.
+		for k := range c.m {
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[raw] = cachedSession{sess: sess, app: app}
+	c.mu.Unlock()
 }
 
 func randomToken(n int) string {

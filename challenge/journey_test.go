@@ -203,3 +203,42 @@ func TestMalformedCodeExplainedAndNotCounted(t *testing.T) {
 		t.Fatalf("malformed code counted as a failure: %d", n)
 	}
 }
+
+// The session cache must not outlive any check: warm it, then change the
+// app session, the user, or the clock.
+func TestCachedSessionStillCheckedEveryRequest(t *testing.T) {
+	h := newHarness(t, func(c *Config, _ *policy.Policy) { c.SessionLifetime = time.Hour })
+	b := h.browser("alice", "s1")
+	b.enrollTOTP("/")
+	if r := b.get("/warm"); r.status != 200 {
+		t.Fatalf("verified: %d", r.status)
+	}
+	u, _ := url.Parse(h.srv.URL)
+	b.client.Jar.SetCookies(u, []*http.Cookie{{Name: "app", Value: "s2", Path: "/"}})
+	if r := b.get("/x"); r.status != http.StatusFound {
+		t.Fatalf("cached session admitted another app session: %d", r.status)
+	}
+	b.client.Jar.SetCookies(u, []*http.Cookie{{Name: "app", Value: "s1", Path: "/"}})
+	if r := b.get("/x"); r.status != 200 {
+		t.Fatalf("back to the verified app session: %d", r.status)
+	}
+	b.user = "bob"
+	if r := b.get("/x"); r.status != http.StatusFound {
+		t.Fatalf("cached session admitted another user: %d", r.status)
+	}
+	b.user = "alice"
+	h.advance(61 * time.Minute)
+	if r := b.get("/x"); r.status != http.StatusFound {
+		t.Fatalf("cached session outlived its expiry: %d", r.status)
+	}
+}
+
+func TestCookieValueFindsExactName(t *testing.T) {
+	h := http.Header{"Cookie": {`x2fa_session=bad; 2fa_session="good"`, "other=1"}}
+	if got := CookieValue(h, "2fa_session"); got != "good" {
+		t.Fatalf("got %q", got)
+	}
+	if got := CookieValue(h, "missing"); got != "" {
+		t.Fatalf("got %q", got)
+	}
+}

@@ -110,12 +110,13 @@ func (c Config) Validate() error {
 
 // Service serves one site: its gate and its pages.
 type Service struct {
-	cfg     Config
-	backend store.Backend
-	ring    *keyring.Ring
-	policy  *policy.Snapshot
-	epochs  *epochCache
-	pages   *renderer
+	cfg      Config
+	backend  store.Backend
+	ring     *keyring.Ring
+	policy   *policy.Snapshot
+	epochs   *epochCache
+	sessions *sessionCache
+	pages    *renderer
 }
 
 // New builds a service. The policy snapshot must follow cfg.Realm.
@@ -131,7 +132,7 @@ func New(cfg Config, b store.Backend, ring *keyring.Ring, pol *policy.Snapshot) 
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, backend: b, ring: ring, policy: pol, epochs: newEpochCache(100_000), pages: r}, nil
+	return &Service{cfg: cfg, backend: b, ring: ring, policy: pol, epochs: newEpochCache(100_000), sessions: newSessionCache(100_000), pages: r}, nil
 }
 
 // Config returns the effective configuration.
