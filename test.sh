@@ -24,5 +24,6 @@ go test -count=1 ./caddymodule/...
 fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZTIME:-5s}" "$1"; }
 fuzz ./challenge FuzzSafeReturnPath
 fuzz ./identity FuzzLookupResponse
+fuzz ./notify FuzzNormalizePhone
 
 go test -run '^$' -bench . -benchtime 1x ./...

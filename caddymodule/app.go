@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy2fa/caddy2fa/keyring"
+	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/store"
 )
 
@@ -35,18 +36,70 @@ type App struct {
 	// the store.
 	Keys string `json:"keys,omitempty"`
 
-	backend  store.Backend
-	storeKey string
-	ring     *keyring.Ring
-	logger   *zap.Logger
+	// Email delivers codes and notices by email: Amazon SES v2, or a file
+	// outbox for demos and development.
+	Email *EmailConfig `json:"email,omitempty"`
+	// SMS delivers codes by text message (a paid add-on): Amazon SNS, or
+	// a file outbox. Without it, SMS is not offered.
+	SMS *SMSConfig `json:"sms,omitempty"`
+
+	emailSender notify.EmailSender
+	smsSender   notify.SMSSender
+	queue       *notify.Queue
+	backend     store.Backend
+	storeKey    string
+	ring        *keyring.Ring
+	logger      *zap.Logger
 }
 
 // StoreConfig selects the state store.
 type StoreConfig struct {
-	// Backend is "file" (embedded bbolt database; the default).
+	// Backend is "file" (embedded bbolt database; the default) or "redis"
+	// (shared by several Caddy instances).
 	Backend string `json:"backend,omitempty"`
 	// Path of the database file for the file backend.
 	Path string `json:"path,omitempty"`
+	// URL of Redis: redis://[:password@]host:port/db, rediss:// for TLS,
+	// several hosts with ?master_name=NAME for Sentinel. Placeholders such
+	// as {env.REDIS_PASSWORD} are resolved at start.
+	URL string `json:"url,omitempty"`
+	// Addrs are Redis Cluster nodes (or more Sentinels).
+	Addrs []string `json:"addrs,omitempty"`
+	// MasterName is the Sentinel master's name.
+	MasterName string `json:"master_name,omitempty"`
+	// KeyPrefix starts every Redis key. Default "2fa:".
+	KeyPrefix string `json:"key_prefix,omitempty"`
+	// TLS turns on TLS to Redis.
+	TLS bool `json:"tls,omitempty"`
+	// Timeout bounds each Redis operation. Default 250ms.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+}
+
+// EmailConfig selects the email sender.
+type EmailConfig struct {
+	// Via is "ses" or "outbox".
+	Via string `json:"via"`
+	// Region, From, ConfigurationSet and Endpoint configure SES; Endpoint
+	// points at an SES-compatible service instead of AWS.
+	Region           string `json:"region,omitempty"`
+	From             string `json:"from,omitempty"`
+	ConfigurationSet string `json:"configuration_set,omitempty"`
+	Endpoint         string `json:"endpoint,omitempty"`
+	// Rate caps messages per second (SES account rate). Default 14.
+	Rate float64 `json:"rate,omitempty"`
+	// Dir is the outbox folder.
+	Dir string `json:"dir,omitempty"`
+}
+
+// SMSConfig selects the SMS sender.
+type SMSConfig struct {
+	// Via is "sns" or "outbox".
+	Via      string `json:"via"`
+	Region   string `json:"region,omitempty"`
+	SenderID string `json:"sender_id,omitempty"`
+	MaxPrice string `json:"max_price,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
+	Dir      string `json:"dir,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -96,10 +149,98 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("twofactor store: %w", err)
 		}
 		a.backend = v.(pooledStore).Backend
+	case "redis":
+		repl := caddy.NewReplacer()
+		opts := store.RedisOptions{
+			URL: repl.ReplaceAll(a.Store.URL, ""), MasterName: a.Store.MasterName, KeyPrefix: a.Store.KeyPrefix,
+			TLS: a.Store.TLS, Timeout: time.Duration(a.Store.Timeout),
+		}
+		for _, addr := range a.Store.Addrs {
+			opts.Addrs = append(opts.Addrs, repl.ReplaceAll(addr, ""))
+		}
+		// One client per process and Redis, kept across reloads; the key
+		// holds the resolved URL only in memory.
+		a.storeKey = fmt.Sprintf("redis:%s|%v|%s|%s|%t|%v", opts.URL, opts.Addrs, opts.MasterName, opts.KeyPrefix, opts.TLS, opts.Timeout)
+		v, _, err := stores.LoadOrNew(a.storeKey, func() (caddy.Destructor, error) {
+			octx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			r, err := store.OpenRedis(octx, opts)
+			if err != nil {
+				return nil, err
+			}
+			return pooledStore{r}, nil
+		})
+		if err != nil {
+			a.storeKey = ""
+			return fmt.Errorf("twofactor store: %w", err)
+		}
+		a.backend = v.(pooledStore).Backend
 	default:
-		return fmt.Errorf("twofactor store: unknown backend %q (use file)", a.Store.Backend)
+		return fmt.Errorf("twofactor store: unknown backend %q (use file or redis)", a.Store.Backend)
 	}
-	return a.loadKeys(ctx)
+	if err := a.loadKeys(ctx); err != nil {
+		return err
+	}
+	if err := a.provisionSenders(ctx); err != nil {
+		return err
+	}
+	if a.emailSender != nil {
+		// The setup emails: a durable queue in the store, one worker per
+		// instance, stopped when this config is unloaded.
+		rate := 0.0
+		if a.Email != nil {
+			rate = a.Email.Rate
+		}
+		a.queue = notify.NewQueue(a.backend, a.emailSender, notify.QueueOptions{Rate: rate, Logger: ctx.Slogger()})
+		go a.queue.Run(ctx)
+	}
+	return nil
+}
+
+func (a *App) provisionSenders(ctx context.Context) error {
+	repl := caddy.NewReplacer()
+	if e := a.Email; e != nil {
+		switch e.Via {
+		case "ses":
+			ses, err := notify.NewSES(ctx, notify.SESConfig{
+				Region: repl.ReplaceAll(e.Region, ""), From: repl.ReplaceAll(e.From, ""),
+				ConfigurationSet: e.ConfigurationSet, Endpoint: repl.ReplaceAll(e.Endpoint, ""), Rate: e.Rate,
+			})
+			if err != nil {
+				return fmt.Errorf("twofactor email ses: %w", err)
+			}
+			a.emailSender = ses
+		case "outbox":
+			box, err := notify.NewOutbox(repl.ReplaceAll(e.Dir, ""))
+			if err != nil {
+				return fmt.Errorf("twofactor email outbox: %w", err)
+			}
+			a.emailSender = box
+		default:
+			return fmt.Errorf("twofactor email: unknown sender %q (use ses or outbox)", e.Via)
+		}
+	}
+	if m := a.SMS; m != nil {
+		switch m.Via {
+		case "sns":
+			sns, err := notify.NewSNS(ctx, notify.SNSConfig{
+				Region: repl.ReplaceAll(m.Region, ""), SenderID: m.SenderID, MaxPrice: m.MaxPrice, Endpoint: repl.ReplaceAll(m.Endpoint, ""),
+			})
+			if err != nil {
+				return fmt.Errorf("twofactor sms sns: %w", err)
+			}
+			a.smsSender = sns
+		case "outbox":
+			box, err := notify.NewOutbox(repl.ReplaceAll(m.Dir, ""))
+			if err != nil {
+				return fmt.Errorf("twofactor sms outbox: %w", err)
+			}
+			a.smsSender = box
+		default:
+			return fmt.Errorf("twofactor sms: unknown sender %q (use sns or outbox)", m.Via)
+		}
+	}
+	return nil
 }
 
 // keysKey is where generated keys are kept when none are configured.
@@ -113,7 +254,8 @@ func (a *App) loadKeys(ctx context.Context) error {
 		}
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		// Created once and shared through the store by every instance.
+		// Created once and shared through the store by every instance:
+		// PutIfAbsent lets exactly one of several starting instances win.
 		if _, err := a.backend.PutIfAbsent(ctx, keysKey, []byte(keyring.Generate()), 0); err != nil {
 			return fmt.Errorf("twofactor keys: %w", err)
 		}

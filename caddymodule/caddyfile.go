@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -44,7 +45,7 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		}
 //		session_cookie <name>
 //		policy {
-//			enforce
+//			enforce [immediately]
 //			methods totp [email] [sms]
 //			remember <duration>
 //		}
@@ -54,6 +55,23 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		path_prefix <path>
 //		session_lifetime <duration>
 //		trusted_proxies <cidr>...
+//		sms_countries <calling code>...
+//		phone_region <region>
+//		admin_permission <group>
+//		enforce_immediately
+//		site_url <url>
+//		users_file <path>
+//		limits {
+//			code_lifetime <duration>
+//			code_attempts <n>
+//			user_failures <n> <window>
+//			ip_failures <n> <window>
+//			email_cooldown <duration>
+//			sms_cooldown <duration>
+//			email_per_hour <n>
+//			sms_per_hour <n>
+//			sms_per_day <n>
+//		}
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
@@ -104,6 +122,43 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			h.TrustedProxies = append(h.TrustedProxies, args...)
+		case "sms_countries":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for _, a := range args {
+				n, err := strconv.Atoi(strings.TrimPrefix(a, "+"))
+				if err != nil {
+					return d.Errf("sms_countries: %q is not a country calling code (1, 44, ...)", a)
+				}
+				h.SMSCountries = append(h.SMSCountries, n)
+			}
+		case "phone_region":
+			if !d.AllArgs(&h.PhoneRegion) {
+				return d.ArgErr()
+			}
+		case "admin_permission":
+			if !d.AllArgs(&h.AdminPermission) {
+				return d.ArgErr()
+			}
+		case "enforce_immediately":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.EnforceImmediately = true
+		case "users_file":
+			if !d.AllArgs(&h.UsersFile) {
+				return d.ArgErr()
+			}
+		case "site_url":
+			if !d.AllArgs(&h.SiteURL) {
+				return d.ArgErr()
+			}
+		case "limits":
+			if err := h.unmarshalLimits(d); err != nil {
+				return err
+			}
 		default:
 			return d.Errf("unrecognized twofactor option %q", d.Val())
 		}
@@ -201,10 +256,16 @@ func (h *Handler) unmarshalPolicy(d *caddyfile.Dispenser) error {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "enforce":
+			h.Policy.Enforce = true
+			if d.NextArg() {
+				if d.Val() != "immediately" {
+					return d.Errf("enforce takes no argument but immediately, got %q", d.Val())
+				}
+				h.EnforceImmediately = true
+			}
 			if d.NextArg() {
 				return d.ArgErr()
 			}
-			h.Policy.Enforce = true
 		case "methods":
 			h.Policy.Methods = d.RemainingArgs()
 			if len(h.Policy.Methods) == 0 {
@@ -239,7 +300,29 @@ func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
 //
 //	twofactor {
 //		store file <path>
+//		store redis <url> {
+//			key_prefix <prefix>
+//			addrs <host:port>...
+//			master_name <name>
+//			tls
+//			timeout <duration>
+//		}
 //		keys <secrets or placeholder>
+//		email ses {
+//			region <region>
+//			from <address>
+//			configuration_set <name>
+//			endpoint <url>
+//			rate <per second>
+//		}
+//		email outbox <dir>
+//		sms sns {
+//			region <region>
+//			sender_id <id>
+//			max_price <usd>
+//			endpoint <url>
+//		}
+//		sms outbox <dir>
 //	}
 func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 	app := new(App)
@@ -278,8 +361,20 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				if !d.AllArgs(&a.Store.Path) {
 					return d.ArgErr()
 				}
+			case "redis":
+				if err := a.unmarshalRedis(d); err != nil {
+					return err
+				}
 			default:
-				return d.Errf("unknown store %q (use: store file <path>)", kind)
+				return d.Errf("unknown store %q (use: store file <path>, or store redis <url> { ... })", kind)
+			}
+		case "email":
+			if err := a.unmarshalEmail(d); err != nil {
+				return err
+			}
+		case "sms":
+			if err := a.unmarshalSMS(d); err != nil {
+				return err
 			}
 		case "keys":
 			args := d.RemainingArgs()
@@ -306,3 +401,213 @@ var (
 	_ caddyfile.Unmarshaler = (*Handler)(nil)
 	_ caddyfile.Unmarshaler = (*App)(nil)
 )
+
+func (a *App) unmarshalEmail(d *caddyfile.Dispenser) error {
+	if a.Email != nil {
+		return d.Err("email given twice")
+	}
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	e := &EmailConfig{Via: d.Val()}
+	a.Email = e
+	switch e.Via {
+	case "outbox":
+		if !d.AllArgs(&e.Dir) {
+			return d.ArgErr()
+		}
+		return nil
+	case "ses":
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	default:
+		return d.Errf("unknown email sender %q (use: email ses { ... } or email outbox <dir>)", e.Via)
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var dst *string
+		switch d.Val() {
+		case "region":
+			dst = &e.Region
+		case "from":
+			dst = &e.From
+		case "configuration_set":
+			dst = &e.ConfigurationSet
+		case "endpoint":
+			dst = &e.Endpoint
+		case "rate":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			r, err := strconv.ParseFloat(v, 64)
+			if err != nil || r <= 0 {
+				return d.Errf("rate must be a positive number of messages per second, got %q", v)
+			}
+			e.Rate = r
+			continue
+		default:
+			return d.Errf("unrecognized email ses option %q", d.Val())
+		}
+		if !d.AllArgs(dst) {
+			return d.ArgErr()
+		}
+	}
+	if e.From == "" {
+		return d.Err("email ses needs a from address: from \"Acme Security <security@acme.example>\"")
+	}
+	return nil
+}
+
+func (a *App) unmarshalSMS(d *caddyfile.Dispenser) error {
+	if a.SMS != nil {
+		return d.Err("sms given twice")
+	}
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	m := &SMSConfig{Via: d.Val()}
+	a.SMS = m
+	switch m.Via {
+	case "outbox":
+		if !d.AllArgs(&m.Dir) {
+			return d.ArgErr()
+		}
+		return nil
+	case "sns":
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	default:
+		return d.Errf("unknown sms sender %q (use: sms sns { ... } or sms outbox <dir>)", m.Via)
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var dst *string
+		switch d.Val() {
+		case "region":
+			dst = &m.Region
+		case "sender_id":
+			dst = &m.SenderID
+		case "max_price":
+			dst = &m.MaxPrice
+		case "endpoint":
+			dst = &m.Endpoint
+		default:
+			return d.Errf("unrecognized sms sns option %q", d.Val())
+		}
+		if !d.AllArgs(dst) {
+			return d.ArgErr()
+		}
+	}
+	return nil
+}
+
+func (h *Handler) unmarshalLimits(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	l := &Limits{}
+	h.Limits = l
+	intArg := func(dst *int) error {
+		var v string
+		if !d.NextArg() {
+			return d.ArgErr()
+		}
+		v = d.Val()
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return d.Errf("%s: want a positive whole number, got %q", d.Val(), v)
+		}
+		*dst = n
+		return nil
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "code_lifetime":
+			l.CodeLifetime, err = durationArg(d)
+		case "code_attempts":
+			err = oneArg(d, intArg, &l.CodeAttempts)
+		case "email_per_hour":
+			err = oneArg(d, intArg, &l.EmailPerHour)
+		case "sms_per_hour":
+			err = oneArg(d, intArg, &l.SMSPerHour)
+		case "sms_per_day":
+			err = oneArg(d, intArg, &l.SMSPerDay)
+		case "email_cooldown":
+			l.EmailCooldown, err = durationArg(d)
+		case "sms_cooldown":
+			l.SMSCooldown, err = durationArg(d)
+		case "user_failures":
+			if err = intArg(&l.UserFailures); err == nil {
+				l.UserWindow, err = durationArg(d)
+			}
+		case "ip_failures":
+			if err = intArg(&l.IPFailures); err == nil {
+				l.IPWindow, err = durationArg(d)
+			}
+		default:
+			return d.Errf("unrecognized limits option %q", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// oneArg reads exactly one argument with read.
+func oneArg(d *caddyfile.Dispenser, read func(*int) error, dst *int) error {
+	if err := read(dst); err != nil {
+		return err
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+func (a *App) unmarshalRedis(d *caddyfile.Dispenser) error {
+	sc := &StoreConfig{Backend: "redis"}
+	a.Store = sc
+	if d.NextArg() {
+		sc.URL = d.Val()
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "key_prefix":
+			if !d.AllArgs(&sc.KeyPrefix) {
+				return d.ArgErr()
+			}
+		case "addrs":
+			sc.Addrs = append(sc.Addrs, d.RemainingArgs()...)
+			if len(sc.Addrs) == 0 {
+				return d.ArgErr()
+			}
+		case "master_name":
+			if !d.AllArgs(&sc.MasterName) {
+				return d.ArgErr()
+			}
+		case "tls":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			sc.TLS = true
+		case "timeout":
+			t, err := durationArg(d)
+			if err != nil {
+				return err
+			}
+			sc.Timeout = t
+		default:
+			return d.Errf("unrecognized store redis option %q", d.Val())
+		}
+	}
+	if sc.URL == "" && len(sc.Addrs) == 0 {
+		return d.Err("store redis needs a URL (redis://host:6379/0) or addrs")
+	}
+	return nil
+}

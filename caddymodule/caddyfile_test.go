@@ -93,7 +93,7 @@ func TestUnmarshalErrorsAreClear(t *testing.T) {
 		"twofactor {\n policy {\n methods\n }\n}":                        "wrong argument count",
 		"twofactor {\n session_lifetime soon\n}":                         "bad duration",
 		"twofactor {\n identity {\n id a\n }\n identity {\n id b\n }\n}": "identity given twice",
-		"twofactor {\n policy {\n enforce yes\n }\n}":                    "wrong argument count",
+		"twofactor {\n policy {\n enforce yes\n }\n}":                    "enforce takes no argument but immediately",
 		"twofactor extra": "wrong argument count",
 		"twofactor {\n identity sideways http://x {\n cookie c\n }\n}": "identity lookup <url>",
 		"twofactor {\n bypass\n}":                                      "wrong argument count",

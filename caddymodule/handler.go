@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"os"
 	"path"
 	"strings"
 	"time"
@@ -56,6 +58,26 @@ type Handler struct {
 	// Requests from proxies trusted by the server's trusted_proxies option
 	// are trusted too.
 	TrustedProxies []string `json:"trusted_proxies,omitempty"`
+	// Limits tune codes, attempts and sends within safe bounds.
+	Limits *Limits `json:"limits,omitempty"`
+	// SMSCountries lists the country calling codes texts may go to
+	// (1 for North America, 44 for the UK); empty allows every country.
+	SMSCountries []int `json:"sms_countries,omitempty"`
+	// PhoneRegion is assumed for numbers typed without a country code
+	// ("US"); empty requires the + form.
+	PhoneRegion string `json:"phone_region,omitempty"`
+	// AdminPermission is the group (from the identity's groups) that makes
+	// a user an org admin. Default "general_settings:manager".
+	AdminPermission string `json:"admin_permission,omitempty"`
+	// EnforceImmediately challenges app sessions already open when 2FA is
+	// turned on; by default they continue until the user's next login.
+	EnforceImmediately bool `json:"enforce_immediately,omitempty"`
+	// UsersFile is a directory of known users (CSV with an id,email,phone,
+	// name header, or a JSON array), read at start and when it changes.
+	UsersFile string `json:"users_file,omitempty"`
+	// SiteURL is the site's public URL for links in emails, e.g.
+	// https://app.example.com. Never taken from the request.
+	SiteURL string `json:"site_url,omitempty"`
 
 	app       *App
 	svc       *challenge.Service
@@ -105,6 +127,21 @@ type LookupConfig struct {
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 	// Fields renames JSON fields: {"id": "user_id"}.
 	Fields map[string]string `json:"fields,omitempty"`
+}
+
+// Limits tune the abuse limits; zero values keep the defaults.
+type Limits struct {
+	CodeLifetime  caddy.Duration `json:"code_lifetime,omitempty"`  // default 10m, at most 15m
+	CodeAttempts  int            `json:"code_attempts,omitempty"`  // wrong codes per challenge, default 5, at most 10
+	UserFailures  int            `json:"user_failures,omitempty"`  // wrong codes per user per window, default 10
+	UserWindow    caddy.Duration `json:"user_window,omitempty"`    // default 15m
+	IPFailures    int            `json:"ip_failures,omitempty"`    // wrong codes per client IP per window, default 30
+	IPWindow      caddy.Duration `json:"ip_window,omitempty"`      // default 10m
+	EmailCooldown caddy.Duration `json:"email_cooldown,omitempty"` // default 30s
+	SMSCooldown   caddy.Duration `json:"sms_cooldown,omitempty"`   // default 60s
+	EmailPerHour  int            `json:"email_per_hour,omitempty"` // default 5
+	SMSPerHour    int            `json:"sms_per_hour,omitempty"`   // default 5
+	SMSPerDay     int            `json:"sms_per_day,omitempty"`    // per user and per number, default 10
 }
 
 // PolicyConfig is the initial org policy.
@@ -162,15 +199,34 @@ func (h *Handler) setup(ctx context.Context, app *App, logger *zap.Logger, slogg
 	if err != nil {
 		return err
 	}
-	h.svc, err = challenge.New(challenge.Config{
-		Realm:           h.Realm,
-		PathPrefix:      h.PathPrefix,
-		Issuer:          h.Issuer,
-		SessionLifetime: time.Duration(h.SessionLifetime),
-		ClientIP:        clientIP,
-		Logger:          slogger,
-		OnEvent:         metrics.event,
-	}, h.app.backend, h.app.ring, snapshot)
+	cfg := challenge.Config{
+		Realm:              h.Realm,
+		PathPrefix:         h.PathPrefix,
+		Issuer:             h.Issuer,
+		SessionLifetime:    time.Duration(h.SessionLifetime),
+		EmailSender:        h.app.emailSender,
+		SMSSender:          h.app.smsSender,
+		SMSCountries:       h.SMSCountries,
+		PhoneRegion:        h.PhoneRegion,
+		AdminPermission:    h.AdminPermission,
+		EnforceImmediately: h.EnforceImmediately,
+		SiteURL:            h.SiteURL,
+		ClientIP:           clientIP,
+		Logger:             slogger,
+		OnEvent:            metrics.event,
+	}
+	if l := h.Limits; l != nil {
+		cfg.CodeLifetime = time.Duration(l.CodeLifetime)
+		cfg.MaxCodeAttempts = l.CodeAttempts
+		cfg.UserFailLimit, cfg.UserFailWindow = l.UserFailures, time.Duration(l.UserWindow)
+		cfg.IPFailLimit, cfg.IPFailWindow = l.IPFailures, time.Duration(l.IPWindow)
+		cfg.EmailCooldown, cfg.SMSCooldown = time.Duration(l.EmailCooldown), time.Duration(l.SMSCooldown)
+		cfg.EmailPerHour, cfg.SMSPerHour, cfg.SMSPerDay = l.EmailPerHour, l.SMSPerHour, l.SMSPerDay
+	}
+	if h.app.queue != nil {
+		cfg.Mailer = h.app.queue
+	}
+	h.svc, err = challenge.New(cfg, h.app.backend, h.app.ring, snapshot)
 	if err != nil {
 		return err
 	}
@@ -180,7 +236,40 @@ func (h *Handler) setup(ctx context.Context, app *App, logger *zap.Logger, slogg
 		h.logger.Error("cannot read the org policy; enforcing 2FA until it can be read", zap.Error(err))
 	}
 	go h.svc.Run(ctx)
+	if h.UsersFile != "" {
+		go h.watchUsersFile(ctx, time.Duration(0))
+	}
 	return nil
+}
+
+// watchUsersFile imports the users file now and whenever it changes.
+func (h *Handler) watchUsersFile(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	var seen time.Time
+	for {
+		if fi, err := os.Stat(h.UsersFile); err != nil {
+			h.logger.Error("cannot read users_file", zap.String("path", h.UsersFile), zap.Error(err))
+		} else if !fi.ModTime().Equal(seen) {
+			entries, err := challenge.ReadDirectoryFile(h.UsersFile)
+			if err == nil {
+				var n int
+				n, err = challenge.ImportDirectory(ctx, h.app.backend, realmOr(h.Realm), entries)
+				h.logger.Info("users_file imported", zap.String("path", h.UsersFile), zap.Int("users", len(entries)), zap.Int("changed", n))
+			}
+			if err != nil {
+				h.logger.Error("users_file import failed", zap.String("path", h.UsersFile), zap.Error(err))
+			} else {
+				seen = fi.ModTime()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
 }
 
 func (h *Handler) provisionIdentity() error {
@@ -236,13 +325,40 @@ func (h *Handler) Validate() error {
 			return fmt.Errorf("bypass %q: use a path such as /healthz or a prefix such as /static/*", b)
 		}
 	}
-	p := h.initialPolicy()
-	// Until email and SMS senders exist, the authenticator app is the one
-	// method that can be delivered.
-	if err := p.Validate(policy.Availability{}); err != nil {
+	if err := h.initialPolicy().Validate(h.availability()); err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
+	if l := h.Limits; l != nil {
+		if l.CodeAttempts < 0 || l.UserFailures < 0 || l.IPFailures < 0 || l.EmailPerHour < 0 || l.SMSPerHour < 0 || l.SMSPerDay < 0 {
+			return errors.New("limits must not be negative")
+		}
+		if l.SMSPerDay > 50 || l.SMSPerHour > 20 || l.EmailPerHour > 60 {
+			return errors.New("limits: send caps that high invite SMS pumping and mail bombing (at most sms_per_day 50, sms_per_hour 20, email_per_hour 60)")
+		}
+		if l.UserFailures > 50 || l.IPFailures > 500 {
+			return errors.New("limits: failure limits that high weaken brute-force protection")
+		}
+	}
+	if h.SiteURL != "" {
+		u, err := url.Parse(h.SiteURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("site_url %q: use the site's public URL, such as https://app.example.com", h.SiteURL)
+		}
+	}
+	for _, c := range h.SMSCountries {
+		if c < 1 || c > 999 {
+			return fmt.Errorf("sms_countries: %d is not a country calling code", c)
+		}
+	}
 	return nil
+}
+
+// availability is what the app's senders can deliver.
+func (h *Handler) availability() policy.Availability {
+	if h.app == nil {
+		return policy.Availability{}
+	}
+	return policy.Availability{Email: h.app.emailSender != nil, SMS: h.app.smsSender != nil}
 }
 
 // ServeHTTP runs the gate.

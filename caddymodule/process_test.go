@@ -69,6 +69,7 @@ type caddyProc struct {
 	dir     string
 	config  string
 	adapter string
+	env     []string // extra environment (AWS credentials for the emulators)
 	URL     string
 	port    int
 	admin   int
@@ -94,9 +95,9 @@ func (s *syncBuffer) String() string {
 
 // startCaddy writes the Caddyfile (with {PORT}, {ADMIN} and {DIR} filled
 // in) and runs Caddy until the test ends.
-func startCaddy(t *testing.T, dir, caddyfile string) *caddyProc {
+func startCaddy(t *testing.T, dir, caddyfile string, env ...string) *caddyProc {
 	t.Helper()
-	p := &caddyProc{t: t, dir: dir, port: freePort(t), admin: freePort(t)}
+	p := &caddyProc{t: t, dir: dir, port: freePort(t), admin: freePort(t), env: env}
 	p.URL = fmt.Sprintf("http://127.0.0.1:%d", p.port)
 	caddyfile = strings.NewReplacer("{PORT}", fmt.Sprint(p.port), "{ADMIN}", fmt.Sprint(p.admin), "{DIR}", dir).Replace(caddyfile)
 	p.config = filepath.Join(dir, "Caddyfile")
@@ -122,6 +123,7 @@ func (p *caddyProc) start() {
 		"XDG_DATA_HOME="+filepath.Join(p.dir, "xdg-data"),
 		"HOME="+p.dir,
 	)
+	p.cmd.Env = append(p.cmd.Env, p.env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -85,6 +84,13 @@ type session struct {
 	Epoch   uint64 `json:"e"`
 	Issued  int64  `json:"i"`
 	Expires int64  `json:"x"`
+	// Device is the trusted device the session was issued on, if any:
+	// revoking the device ends the session too.
+	Device string `json:"d,omitempty"`
+	// Carried is set on sessions of app sessions that were open before
+	// 2FA was turned on: they reach the app, but they never passed 2FA, so
+	// they do not open the admin pages.
+	Carried bool `json:"c,omitempty"`
 }
 
 // appBinding is the keyed hash a session is bound to; "" when the app
@@ -97,12 +103,14 @@ func (s *Service) appBinding(appSession string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 
-func (s *Service) issueSession(w http.ResponseWriter, r *http.Request, user string, appSession string, epoch uint64) error {
+func (s *Service) issueSession(w http.ResponseWriter, r *http.Request, user string, appSession string, epoch uint64, device string) error {
+	return s.writeSession(w, r, session{User: user, App: s.appBinding(appSession), Epoch: epoch, Device: device})
+}
+
+func (s *Service) writeSession(w http.ResponseWriter, r *http.Request, sess session) error {
 	now := s.cfg.Now()
-	v, err := s.ring.EncodeCookie(sessionCookie, session{
-		User: user, App: s.appBinding(appSession), Epoch: epoch,
-		Issued: now.Unix(), Expires: now.Add(s.cfg.SessionLifetime).Unix(),
-	})
+	sess.Issued, sess.Expires = now.Unix(), now.Add(s.cfg.SessionLifetime).Unix()
+	v, err := s.ring.EncodeCookie(sessionCookie, sess)
 	if err != nil {
 		return err
 	}
@@ -119,7 +127,8 @@ func (s *Service) readSession(r *http.Request, user, appSession string) (session
 	if raw == "" {
 		return session{}, false
 	}
-	sess, app, ok := s.sessions.get(raw)
+	cached, ok, gen := s.sessions.get(raw)
+	sess, app := cached.sess, cached.app
 	if !ok {
 		if err := s.ring.DecodeCookie(sessionCookie, raw, &sess); err != nil {
 			return session{}, false
@@ -128,7 +137,7 @@ func (s *Service) readSession(r *http.Request, user, appSession string) (session
 			return session{}, false
 		}
 		app = appSession
-		s.sessions.put(raw, sess, appSession)
+		s.sessions.put(raw, cachedSession{sess: sess, app: appSession}, gen)
 	}
 	if sess.User != user || s.cfg.Now().Unix() >= sess.Expires {
 		return session{}, false
@@ -144,40 +153,14 @@ func (s *Service) readSession(r *http.Request, user, appSession string) (session
 // the keyed hash. Only values we issued can get in: a forged cookie never
 // decodes. Entries hold what the cookie says plus the app session it was
 // checked against; every other check still runs on each request.
-type sessionCache struct {
-	mu    sync.RWMutex
-	m     map[string]cachedSession
-	limit int
-}
+type sessionCache = memo[cachedSession]
 
 type cachedSession struct {
 	sess session
 	app  string
 }
 
-func newSessionCache(limit int) *sessionCache {
-	return &sessionCache{m: make(map[string]cachedSession), limit: limit}
-}
-
-func (c *sessionCache) get(raw string) (session, string, bool) {
-	c.mu.RLock()
-	e, ok := c.m[raw]
-	c.mu.RUnlock()
-	return e.sess, e.app, ok
-}
-
-func (c *sessionCache) put(raw string, sess session, app string) {
-	c.mu.Lock()
-	if len(c.m) >= c.limit {
-		// Drop an arbitrary entry: it costs one decryption to bring back.
-		for k := range c.m {
-			delete(c.m, k)
-			break
-		}
-	}
-	c.m[raw] = cachedSession{sess: sess, app: app}
-	c.mu.Unlock()
-}
+func newSessionCache(limit int) *sessionCache { return newMemo[cachedSession](limit) }
 
 func randomToken(n int) string {
 	b := make([]byte, n)

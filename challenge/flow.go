@@ -144,6 +144,10 @@ func (s *Service) rememberUser(ctx context.Context, id identity.Identity) error 
 	return err
 }
 
+// returnablePages are our pages a user may be sent back to after passing
+// a challenge; every other path under the prefix would loop.
+var returnablePages = []string{"/admin", "/methods", "/devices"}
+
 // SafeReturnPath turns a would-be return URL into a path on this site:
 // anything that a browser could read as another origin, or that points
 // back into our own pages, becomes "/".
@@ -181,6 +185,12 @@ func SafeReturnPath(raw, prefix string) string {
 		return home
 	}
 	if u.Path == prefix || strings.HasPrefix(u.Path, prefix+"/") {
+		// Our own pages: only those a verified user comes back to.
+		for _, p := range returnablePages {
+			if u.Path == prefix+p {
+				return raw
+			}
+		}
 		return home
 	}
 	return raw

@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/caddy2fa/caddy2fa/identity"
@@ -21,7 +20,9 @@ import (
 //
 // A verified user's request costs a cookie decode and memory reads only.
 func (s *Service) Gate(w http.ResponseWriter, r *http.Request, id identity.Identity) bool {
-	if !s.policy.Current().Enabled {
+	p := s.policy.Current()
+	if !p.Enabled {
+		s.noteAppSession(w, r, id)
 		return true
 	}
 	if sess, ok := s.readSession(r, id.ID, id.AppSession); ok {
@@ -31,8 +32,26 @@ func (s *Service) Gate(w http.ResponseWriter, r *http.Request, id identity.Ident
 			return false
 		}
 		if epoch == sess.Epoch {
-			return true
+			if sess.Device == "" {
+				return true
+			}
+			ok, err := s.devices.valid(r.Context(), s, id.ID, sess.Device)
+			if err != nil {
+				s.unavailable(w, r, err)
+				return false
+			}
+			if ok {
+				return true
+			}
 		}
+	}
+	// Sessions open before 2FA was turned on continue until next login.
+	if s.grandfathered(r, id, p.EnabledAt) {
+		return s.passGrandfathered(w, r, id)
+	}
+	// A new app session on a trusted device passes without a code.
+	if pass, handled := s.trustedDevice(w, r, id); pass || handled {
+		return pass
 	}
 	s.requireChallenge(w, r, id)
 	return false
@@ -117,25 +136,15 @@ func (s *Service) unavailable(w http.ResponseWriter, r *http.Request, err error)
 // epochCache holds each recently seen user's epoch so the hot path does
 // not read the store. Change notifications drop entries; a miss reads the
 // store once.
-type epochCache struct {
-	mu    sync.RWMutex
-	m     map[string]uint64
-	gen   uint64 // bumped by every forget/clear so a slow load cannot store a stale value
-	limit int
-}
+type epochCache struct{ *memo[uint64] }
 
 // noUser never matches a cookie's epoch.
 const noUser = math.MaxUint64
 
-func newEpochCache(limit int) *epochCache {
-	return &epochCache{m: make(map[string]uint64), limit: limit}
-}
+func newEpochCache(limit int) *epochCache { return &epochCache{newMemo[uint64](limit)} }
 
 func (c *epochCache) get(ctx context.Context, s *Service, user string) (uint64, error) {
-	c.mu.RLock()
-	e, ok := c.m[user]
-	gen := c.gen
-	c.mu.RUnlock()
+	e, ok, gen := c.memo.get(user)
 	if ok {
 		return e, nil
 	}
@@ -150,31 +159,21 @@ func (c *epochCache) get(ctx context.Context, s *Service, user string) (uint64, 
 	default:
 		e = u.Epoch
 	}
-	c.mu.Lock()
-	if c.gen == gen {
-		if len(c.m) >= c.limit {
-			// Evict an arbitrary entry: it costs its user one store read.
-			for k := range c.m {
-				delete(c.m, k)
-				break
-			}
-		}
-		c.m[user] = e
-	}
-	c.mu.Unlock()
+	c.put(user, e, gen)
 	return e, nil
 }
 
-func (c *epochCache) forget(user string) {
-	c.mu.Lock()
-	delete(c.m, user)
-	c.gen++
-	c.mu.Unlock()
-}
-
-func (c *epochCache) clear() {
-	c.mu.Lock()
-	clear(c.m)
-	c.gen++
-	c.mu.Unlock()
+// passGrandfathered issues a session to an app session that predates
+// 2FA; it has answered (503) when it returns false.
+func (s *Service) passGrandfathered(w http.ResponseWriter, r *http.Request, id identity.Identity) bool {
+	epoch, err := s.epochs.get(r.Context(), s, id.ID)
+	if err == nil {
+		err = s.writeSession(w, r, session{User: id.ID, App: s.appBinding(id.AppSession), Epoch: epoch, Carried: true})
+	}
+	if err != nil {
+		s.unavailable(w, r, err)
+		return false
+	}
+	s.event("grandfathered")
+	return true
 }

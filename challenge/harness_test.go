@@ -102,13 +102,23 @@ func newHarness(t *testing.T, mutate ...func(*Config, *policy.Policy)) *harness 
 	for _, m := range mutate {
 		m(&cfg, &pol)
 	}
+	if cfg.Realm == "" {
+		cfg.Realm = "default"
+	}
 	snap := policy.NewSnapshot(h.backend, cfg.Realm, pol)
 	h.svc, err = New(cfg, h.backend, ring, snap)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Follow change notifications, as every instance does.
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go h.svc.Run(ctx)
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := identity.Identity{ID: r.Header.Get("X-Test-User")}
+		id := identity.Identity{ID: r.Header.Get("X-Test-User"), Email: r.Header.Get("X-Test-Email"), Phone: r.Header.Get("X-Test-Phone")}
+		if g := r.Header.Get("X-Test-Groups"); g != "" {
+			id.Groups = strings.Split(g, ",")
+		}
 		if c, err := r.Cookie("app"); err == nil {
 			id.AppSession = c.Value
 		}
@@ -141,6 +151,9 @@ func (h *harness) advance(d time.Duration) {
 type browser struct {
 	h      *harness
 	user   string
+	email  string
+	phone  string
+	groups string
 	client *http.Client
 }
 
@@ -175,6 +188,15 @@ func (b *browser) do(method, path string, form url.Values, hdr ...string) reply 
 	}
 	if b.user != "" {
 		req.Header.Set("X-Test-User", b.user)
+	}
+	if b.email != "" {
+		req.Header.Set("X-Test-Email", b.email)
+	}
+	if b.phone != "" {
+		req.Header.Set("X-Test-Phone", b.phone)
+	}
+	if b.groups != "" {
+		req.Header.Set("X-Test-Groups", b.groups)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
@@ -305,6 +327,9 @@ func (b *browser) startEnrollment(path string) (string, reply) {
 		b.h.t.Fatalf("unverified request: want 302 to the challenge, got %d %q", r.status, r.location)
 	}
 	page := b.follow(r.location)
+	if !strings.Contains(page.body, "totp-key") {
+		page = b.follow(b.h.svc.cfg.PathPrefix + "/enroll/totp") // several methods: choose the app
+	}
 	key := elementText(b.h.t, page.body, "totp-key")
 	if key == "" {
 		b.h.t.Fatalf("no TOTP key on enrollment page:\n%s", page.body)

@@ -1,6 +1,7 @@
 package challenge
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -42,7 +43,7 @@ func (s *Service) ServePages(w http.ResponseWriter, r *http.Request, id identity
 		s.pages.message(w, r, http.StatusMethodNotAllowed, messagePage{Title: "Method not allowed", LinkText: "Continue", LinkURL: s.cfg.PathPrefix + "/"})
 		return
 	}
-	if r.Method == http.MethodPost {
+	if r.Method == http.MethodPost && !strings.HasPrefix(rest, "/api/") {
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		if err := r.ParseForm(); err != nil {
 			s.pages.message(w, r, http.StatusRequestEntityTooLarge, messagePage{Title: "That form could not be read", Lines: []string{"Go back and try again."}, LinkText: "Start again", LinkURL: s.cfg.PathPrefix + "/"})
@@ -58,7 +59,17 @@ func (s *Service) ServePages(w http.ResponseWriter, r *http.Request, id identity
 			return
 		}
 	}
+	if rest == "/api/admin" || strings.HasPrefix(rest, "/api/admin/") {
+		s.adminAPI(w, r, id, strings.TrimPrefix(rest, "/api/admin"))
+		return
+	}
 	var err error
+	if rest == "/admin" || strings.HasPrefix(rest, "/admin/") {
+		if err = s.adminRoute(w, r, id, strings.TrimPrefix(rest, "/admin")); err != nil {
+			s.unavailable(w, r, err)
+		}
+		return
+	}
 	switch rest {
 	case "", "/":
 		err = s.entry(w, r, id)
@@ -70,6 +81,18 @@ func (s *Service) ServePages(w http.ResponseWriter, r *http.Request, id identity
 		err = s.verifyChoice(w, r, id)
 	case "/verify/totp":
 		err = s.verifyTOTP(w, r, id)
+	case "/enroll/email":
+		err = s.sentMethod(w, r, id, store.MethodEmail, true)
+	case "/enroll/sms":
+		err = s.sentMethod(w, r, id, store.MethodSMS, true)
+	case "/verify/email":
+		err = s.sentMethod(w, r, id, store.MethodEmail, false)
+	case "/verify/sms":
+		err = s.sentMethod(w, r, id, store.MethodSMS, false)
+	case "/methods":
+		err = s.methods(w, r, id)
+	case "/devices":
+		err = s.devicesView(w, r, id)
 	default:
 		s.pages.message(w, r, http.StatusNotFound, messagePage{Title: "Page not found", LinkText: "Continue", LinkURL: s.cfg.PathPrefix + "/"})
 		return
@@ -79,10 +102,11 @@ func (s *Service) ServePages(w http.ResponseWriter, r *http.Request, id identity
 	}
 }
 
-// verified reports whether the request carries a valid session.
+// verified reports whether the request carries a valid session in which
+// the user passed 2FA.
 func (s *Service) verified(r *http.Request, id identity.Identity) (bool, error) {
 	sess, ok := s.readSession(r, id.ID, id.AppSession)
-	if !ok {
+	if !ok || sess.Carried {
 		return false, nil
 	}
 	epoch, err := s.epochs.get(r.Context(), s, id.ID)
@@ -115,14 +139,12 @@ func (s *Service) usableMethods(u *store.User) []string {
 	var out []string
 	p := s.policy.Current()
 	for _, m := range p.Ordered() {
-		if _, ok := u.Enrollment(m); ok && s.implemented(m) {
+		if _, ok := u.Enrollment(m); ok && s.available(m) {
 			out = append(out, m)
 		}
 	}
 	return out
 }
-
-func (s *Service) implemented(method string) bool { return method == store.MethodTOTP }
 
 func (s *Service) redirect(w http.ResponseWriter, r *http.Request, to string) {
 	securityHeaders(w.Header())
@@ -176,6 +198,8 @@ func (s *Service) mayEnroll(w http.ResponseWriter, r *http.Request, id identity.
 
 type choicePage struct {
 	Methods []methodChoice
+	// SMSOff: the operator has not enabled SMS (a paid add-on).
+	SMSOff bool
 }
 
 type methodChoice struct {
@@ -192,15 +216,15 @@ func (s *Service) enrollChoice(w http.ResponseWriter, r *http.Request, id identi
 	}
 	var choices []methodChoice
 	for _, m := range s.policy.Current().Ordered() {
-		if s.implemented(m) {
+		if s.available(m) {
 			choices = append(choices, methodChoice{Method: m, Name: methodNames[m], Description: methodDescriptions[m], URL: s.cfg.PathPrefix + "/enroll/" + m})
 		}
 	}
-	if len(choices) == 1 {
+	if len(choices) == 1 && len(s.usableMethods(u)) == 0 {
 		s.redirect(w, r, choices[0].URL)
 		return nil
 	}
-	s.pages.render(w, http.StatusOK, "enroll", "Set up two-factor authentication", choicePage{Methods: choices})
+	s.pages.render(w, http.StatusOK, "enroll", "Set up two-factor authentication", choicePage{Methods: choices, SMSOff: s.cfg.SMSSender == nil})
 	return nil
 }
 
@@ -249,6 +273,9 @@ type codePage struct {
 	Account   string
 	TriesLeft int
 	Help      []string
+	Others    []methodChoice
+	// RememberDays offers "Remember this device" when above zero.
+	RememberDays int
 }
 
 var totpHelp = []string{
@@ -312,6 +339,7 @@ func (s *Service) enrollTOTP(w http.ResponseWriter, r *http.Request, id identity
 	render := func(status int, msg string) {
 		data.CSRF = s.csrfToken(w, r, id.ID)
 		data.Error = msg
+		data.RememberDays = s.policy.Current().RememberDays
 		s.pages.render(w, status, "enroll_totp", "Set up your authenticator app", data)
 	}
 	if r.Method != http.MethodPost {
@@ -319,29 +347,14 @@ func (s *Service) enrollTOTP(w http.ResponseWriter, r *http.Request, id identity
 		return nil
 	}
 	return s.checkCode(w, r, id, f, render, func(code string) (bool, error) {
-		step, ok := totpMatch(seed, code, s.cfg.Now())
-		if !ok {
-			return false, nil
-		}
-		if err := s.consumeTOTPStep(ctx, id.ID, step); err != nil {
-			if errors.Is(err, errCodeReused) {
-				return false, nil
-			}
+		if ok, err := s.acceptTOTP(ctx, id.ID, seed, code); !ok || err != nil {
 			return false, err
 		}
-		now := s.cfg.Now().UTC()
-		u, err := store.UpdateUser(ctx, s.backend, s.cfg.Realm, id.ID, func(u *store.User) error {
-			u.SetEnrollment(store.Enrollment{Method: store.MethodTOTP, Secret: f.PendingSecret, EnrolledAt: now})
-			u.Preferred = store.MethodTOTP
-			u.LastVerified = now
-			return nil
-		})
+		u, err := s.newMethod(ctx, id.ID, store.Enrollment{Method: store.MethodTOTP, Secret: f.PendingSecret, EnrolledAt: s.cfg.Now().UTC()})
 		if err != nil {
 			return false, err
 		}
-		s.cfg.Logger.Info("user enrolled an authenticator app", "realm", s.cfg.Realm, "user", id.ID)
-		s.event("enrolled_totp")
-		return true, s.succeed(w, r, id, f, u.Epoch)
+		return true, s.succeed(w, r, id, f, u)
 	})
 }
 
@@ -366,10 +379,11 @@ func (s *Service) verifyTOTP(w http.ResponseWriter, r *http.Request, id identity
 	if err != nil {
 		return err
 	}
-	data := codePage{Method: store.MethodTOTP, Action: s.cfg.PathPrefix + "/verify/totp", Help: totpHelp}
+	data := codePage{Method: store.MethodTOTP, Action: s.cfg.PathPrefix + "/verify/totp", Help: totpHelp, Others: s.otherMethods(u, store.MethodTOTP)}
 	render := func(status int, msg string) {
 		data.CSRF = s.csrfToken(w, r, id.ID)
 		data.Error = msg
+		data.RememberDays = s.policy.Current().RememberDays
 		s.pages.render(w, status, "verify", "Enter your code", data)
 	}
 	if r.Method != http.MethodPost {
@@ -381,14 +395,7 @@ func (s *Service) verifyTOTP(w http.ResponseWriter, r *http.Request, id identity
 		return fmt.Errorf("open TOTP seed: %w", err)
 	}
 	return s.checkCode(w, r, id, f, render, func(code string) (bool, error) {
-		step, ok := totpMatch(seed, code, s.cfg.Now())
-		if !ok {
-			return false, nil
-		}
-		if err := s.consumeTOTPStep(ctx, id.ID, step); err != nil {
-			if errors.Is(err, errCodeReused) {
-				return false, nil
-			}
+		if ok, err := s.acceptTOTP(ctx, id.ID, seed, code); !ok || err != nil {
 			return false, err
 		}
 		u, err := store.UpdateUser(ctx, s.backend, s.cfg.Realm, id.ID, func(u *store.User) error {
@@ -399,7 +406,7 @@ func (s *Service) verifyTOTP(w http.ResponseWriter, r *http.Request, id identity
 			return false, err
 		}
 		s.event("verified_totp")
-		return true, s.succeed(w, r, id, f, u.Epoch)
+		return true, s.succeed(w, r, id, f, u)
 	})
 }
 
@@ -471,15 +478,48 @@ func (s *Service) locked(w http.ResponseWriter, r *http.Request, until time.Time
 	})
 }
 
-// succeed finishes a challenge: a verified session for this app session,
-// and back to where the user was going.
-func (s *Service) succeed(w http.ResponseWriter, r *http.Request, id identity.Identity, f *flow, epoch uint64) error {
-	if err := s.issueSession(w, r, id.ID, id.AppSession, epoch); err != nil {
+// succeed finishes a challenge: a verified session for this app session
+// (and, when asked and allowed, a trusted device), and back to where the
+// user was going.
+func (s *Service) succeed(w http.ResponseWriter, r *http.Request, id identity.Identity, f *flow, u *store.User) error {
+	device := ""
+	if r.PostFormValue("remember") != "" {
+		var err error
+		if device, err = s.trustDevice(w, r, u); err != nil {
+			return err
+		}
+	}
+	if err := s.issueSession(w, r, id.ID, id.AppSession, u.Epoch, device); err != nil {
 		return err
 	}
 	s.endFlow(w, r, f)
 	s.redirect(w, r, SafeReturnPath(f.Return, s.cfg.PathPrefix))
 	return nil
+}
+
+// newMethod records an enrollment. A change of methods ends the trust of
+// every device and every other session (a new epoch): whoever set up a
+// method must not inherit sessions from before.
+func (s *Service) newMethod(ctx context.Context, user string, e store.Enrollment) (*store.User, error) {
+	if _, err := RevokeDevices(ctx, s.backend, s.cfg.Realm, user, nil, ""); err != nil {
+		return nil, err
+	}
+	u, err := store.UpdateUser(ctx, s.backend, s.cfg.Realm, user, func(u *store.User) error {
+		u.SetEnrollment(e)
+		u.Preferred = e.Method
+		u.LastVerified = e.EnrolledAt
+		u.Epoch++
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.epochs.forget(user)
+	if err := s.backend.Publish(ctx, store.Change{Kind: store.ChangeUser, Realm: s.cfg.Realm, ID: user}); err != nil {
+		s.cfg.Logger.Warn("could not announce a method change", "error", err)
+	}
+	s.enrolled(ctx, u, e.Method)
+	return u, nil
 }
 
 // NormalizeCode accepts a code as people paste it ("123 456", "123-456")

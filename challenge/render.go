@@ -42,6 +42,7 @@ type page struct {
 	Org     string
 	Prefix  string
 	CSSPath string
+	Wide    bool // tables: the admin pages
 	Data    any
 }
 
@@ -102,7 +103,7 @@ func (r *renderer) render(w http.ResponseWriter, status int, name, title string,
 		panic("challenge: no template " + name)
 	}
 	var buf bytes.Buffer
-	err := t.Execute(&buf, page{Title: title, Org: r.cfg.Issuer, Prefix: r.cfg.PathPrefix, CSSPath: r.cssPath, Data: data})
+	err := t.Execute(&buf, page{Title: title, Org: r.cfg.Issuer, Prefix: r.cfg.PathPrefix, CSSPath: r.cssPath, Wide: strings.HasPrefix(name, "admin"), Data: data})
 	if err != nil {
 		r.cfg.Logger.Error("rendering a page failed", "page", name, "error", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)

@@ -11,13 +11,13 @@ func TestOpenRedirectReturnURLsStayOnSite(t *testing.T) {
 		"//evil.example", "/\\evil.example", "https://evil.example", "/%09/evil.example",
 		"javascript:alert(1)", "\\/\\/evil", "/\t/evil.example", "//user@evil.example",
 		"/%2f/evil.example", "/%5cevil.example", "http:/evil.example", " /x", "/x\r\nSet-Cookie: a=b",
-		"evil.example", "", "/.2fa/verify", "/.2fa", strings.Repeat("/a", 2000),
+		"evil.example", "", "/.2fa/verify", "/.2fa", "/.2fa/admin/confirm", strings.Repeat("/a", 2000),
 	} {
 		if got := SafeReturnPath(raw, "/.2fa"); got != "/" {
 			t.Errorf("SafeReturnPath(%q) = %q, want /", raw, got)
 		}
 	}
-	for _, ok := range []string{"/", "/reports/q3?year=2026", "/a/b?c=d&e=%2F", "/search?q=//x"} {
+	for _, ok := range []string{"/", "/reports/q3?year=2026", "/a/b?c=d&e=%2F", "/search?q=//x", "/.2fa/admin", "/.2fa/devices"} {
 		if got := SafeReturnPath(ok, "/.2fa"); got != ok {
 			t.Errorf("SafeReturnPath(%q) = %q, want it kept", ok, got)
 		}

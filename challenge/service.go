@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caddy2fa/caddy2fa/keyring"
+	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
 )
@@ -40,6 +41,37 @@ type Config struct {
 	// across accounts, lock that IP out.
 	IPFailLimit  int           // default 30
 	IPFailWindow time.Duration // default 10m
+	// EmailSender delivers email codes and notices; nil: no email method.
+	EmailSender notify.EmailSender
+	// SMSSender delivers SMS codes; nil: SMS (a paid add-on) is off.
+	SMSSender notify.SMSSender
+	// CodeLifetime is how long an emailed or texted code stays valid.
+	CodeLifetime time.Duration // default 10m
+	// EmailCooldown and SMSCooldown are the waits between two sends.
+	EmailCooldown time.Duration // default 30s
+	SMSCooldown   time.Duration // default 60s
+	// EmailPerHour and SMSPerHour cap sends per user per hour; SMSPerDay
+	// caps texts per user and per phone number per day (SMS pumping).
+	EmailPerHour int // default 5
+	SMSPerHour   int // default 5
+	SMSPerDay    int // default 10
+	// SMSCountries lists the country calling codes SMS may go to; empty
+	// allows all.
+	SMSCountries []int
+	// PhoneRegion is the region assumed for numbers typed without a
+	// country code ("US", "GB"); empty requires the + form.
+	PhoneRegion string
+	// Mailer sends the setup emails durably when 2FA is turned on.
+	Mailer BulkMailer
+	// AdminPermission is the group that makes a user an org admin.
+	AdminPermission string // default "general_settings:manager"
+	// EnforceImmediately challenges app sessions that were already open
+	// when 2FA was turned on; by default they continue until their next
+	// login, as the product promises.
+	EnforceImmediately bool
+	// SiteURL is the site's public address for links in emails (never
+	// taken from a request's Host header).
+	SiteURL string
 	// ClientIP returns the request's client address (Caddy's client_ip).
 	ClientIP func(*http.Request) string
 	// Logger receives operator events; never codes, secrets or cookies.
@@ -82,6 +114,27 @@ func (c *Config) setDefaults() {
 	if c.IPFailWindow <= 0 {
 		c.IPFailWindow = 10 * time.Minute
 	}
+	if c.CodeLifetime <= 0 {
+		c.CodeLifetime = 10 * time.Minute
+	}
+	if c.EmailCooldown <= 0 {
+		c.EmailCooldown = 30 * time.Second
+	}
+	if c.SMSCooldown <= 0 {
+		c.SMSCooldown = 60 * time.Second
+	}
+	if c.EmailPerHour <= 0 {
+		c.EmailPerHour = 5
+	}
+	if c.SMSPerHour <= 0 {
+		c.SMSPerHour = 5
+	}
+	if c.SMSPerDay <= 0 {
+		c.SMSPerDay = 10
+	}
+	if c.AdminPermission == "" {
+		c.AdminPermission = "general_settings:manager"
+	}
 	if c.ClientIP == nil {
 		c.ClientIP = func(r *http.Request) string { return hostOnly(r.RemoteAddr) }
 	}
@@ -102,6 +155,9 @@ func (c Config) Validate() error {
 	if p == "/" || strings.ContainsAny(p, "?#%*{} \\") || strings.Contains(p, "..") {
 		return fmt.Errorf("path_prefix %q must be a plain path such as /.2fa", c.PathPrefix)
 	}
+	if c.CodeLifetime > 15*time.Minute {
+		return errors.New("code lifetime above 15 minutes gives guessing too much time")
+	}
 	if c.MaxCodeAttempts > 10 {
 		return errors.New("max code attempts above 10 weakens brute-force protection")
 	}
@@ -116,6 +172,8 @@ type Service struct {
 	policy   *policy.Snapshot
 	epochs   *epochCache
 	sessions *sessionCache
+	devices  *deviceCache
+	seen     *memo[seenRef]
 	pages    *renderer
 }
 
@@ -128,11 +186,14 @@ func New(cfg Config, b store.Backend, ring *keyring.Ring, pol *policy.Snapshot) 
 	if b == nil || ring == nil || pol == nil {
 		return nil, errors.New("challenge: store, keys and policy are required")
 	}
+	if pol.Realm() != cfg.Realm {
+		return nil, fmt.Errorf("challenge: the policy snapshot follows realm %q, not %q", pol.Realm(), cfg.Realm)
+	}
 	r, err := newRenderer(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, backend: b, ring: ring, policy: pol, epochs: newEpochCache(100_000), sessions: newSessionCache(100_000), pages: r}, nil
+	return &Service{cfg: cfg, backend: b, ring: ring, policy: pol, epochs: newEpochCache(100_000), sessions: newSessionCache(100_000), devices: newDeviceCache(100_000), seen: newMemo[seenRef](100_000), pages: r}, nil
 }
 
 // Config returns the effective configuration.
@@ -151,6 +212,7 @@ func (s *Service) apply(ctx context.Context, c store.Change) {
 	switch c.Kind {
 	case store.ChangeResync:
 		s.epochs.clear()
+		s.devices.clear()
 		s.refreshPolicy(ctx)
 	case store.ChangePolicy:
 		if c.Realm == s.cfg.Realm {
@@ -159,6 +221,10 @@ func (s *Service) apply(ctx context.Context, c store.Change) {
 	case store.ChangeUser:
 		if c.Realm == s.cfg.Realm {
 			s.epochs.forget(c.ID)
+		}
+	case store.ChangeDevice:
+		if c.Realm == s.cfg.Realm {
+			s.devices.forget(c.ID)
 		}
 	}
 }

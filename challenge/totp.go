@@ -84,3 +84,19 @@ func (s *Service) consumeTOTPStep(ctx context.Context, user string, step int64) 
 	})
 	return err
 }
+
+// acceptTOTP checks a code against the seed and spends its time step, so
+// the same code cannot be used again anywhere.
+func (s *Service) acceptTOTP(ctx context.Context, user string, seed []byte, code string) (bool, error) {
+	step, ok := totpMatch(seed, code, s.cfg.Now())
+	if !ok {
+		return false, nil
+	}
+	if err := s.consumeTOTPStep(ctx, user, step); err != nil {
+		if errors.Is(err, errCodeReused) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
+}

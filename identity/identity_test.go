@@ -38,8 +38,8 @@ func headerValues(id, email, phone, name, groups string) func(string) string {
 }
 
 func TestResolveTrimsValuesAndPreservesIDCase(t *testing.T) {
-	got := headerTemplates.Resolve(headerValues(" Alice ", " alice@acme.example", "+15555550101 ", "\tAlice Liddell ", "ops"))
-	want := Identity{ID: "Alice", Email: "alice@acme.example", Phone: "+15555550101", Name: "Alice Liddell", Groups: []string{"ops"}}
+	got := headerTemplates.Resolve(headerValues(" Alice ", " alice@acme.example", "+14155550101 ", "\tAlice Liddell ", "ops"))
+	want := Identity{ID: "Alice", Email: "alice@acme.example", Phone: "+14155550101", Name: "Alice Liddell", Groups: []string{"ops"}}
 	if !equalIdentity(got, want) {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}

@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-const aliceJSON = `{"id":"alice","email":"alice@acme.example","phone":"+15555550101","name":"Alice","groups":["general_settings:manager"]}`
+const aliceJSON = `{"id":"alice","email":"alice@acme.example","phone":"+14155550101","name":"Alice","groups":["general_settings:manager"]}`
 
 // fakeApp is a "who am I" endpoint that knows one session per user.
 type fakeApp struct {
@@ -161,7 +161,7 @@ func TestLookupWithoutSessionCookieMakesNoCall(t *testing.T) {
 func TestLookupCachesIdentityUntilTTL(t *testing.T) {
 	app := newFakeApp(t)
 	l, clock := newTestLookup(t, LookupConfig{URL: app.URL, CacheTTL: time.Minute})
-	want := Identity{ID: "alice", Email: "alice@acme.example", Phone: "+15555550101", Name: "Alice",
+	want := Identity{ID: "alice", Email: "alice@acme.example", Phone: "+14155550101", Name: "Alice",
 		Groups: []string{"general_settings:manager"}, AppSession: "s-alice"}
 	for range 3 {
 		if got := mustResolve(t, l, "sid=s-alice"); !equalIdentity(got, want) {
@@ -510,7 +510,7 @@ func TestDecodeResponse(t *testing.T) {
 		want Identity
 		ok   bool
 	}{
-		{aliceJSON, Identity{ID: "alice", Email: "alice@acme.example", Phone: "+15555550101", Name: "Alice", Groups: []string{"general_settings:manager"}}, true},
+		{aliceJSON, Identity{ID: "alice", Email: "alice@acme.example", Phone: "+14155550101", Name: "Alice", Groups: []string{"general_settings:manager"}}, true},
 		{"{ \"id\" :\n \"Alice\" , \"groups\" : \"a, b c\" }", Identity{ID: "Alice", Groups: []string{"a", "b", "c"}}, true},
 		{`{"id": 7, "groups": [ "a", 1, null, "a", "b" ]}`, Identity{ID: "7", Groups: []string{"a", "b"}}, true},
 		{`{"id":"alice","email":5,"name":["x"],"phone":null,"groups":{}}`, Identity{ID: "alice"}, true},

@@ -74,15 +74,15 @@ func (p Policy) Validate(avail Availability) error {
 }
 
 // Allows reports whether users may use the method.
-func (p *Policy) Allows(method string) bool { return slices.Contains(p.Methods, method) }
+func (p Policy) Allows(method string) bool { return slices.Contains(p.Methods, method) }
 
 // RememberFor is the remember-me duration, 0 when off.
-func (p *Policy) RememberFor() time.Duration {
+func (p Policy) RememberFor() time.Duration {
 	return time.Duration(p.RememberDays) * 24 * time.Hour
 }
 
 // Ordered returns the allowed methods in display order.
-func (p *Policy) Ordered() []string {
+func (p Policy) Ordered() []string {
 	var out []string
 	for _, m := range AllMethods {
 		if p.Allows(m) {

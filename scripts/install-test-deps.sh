@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # Installs what the test suite talks to: real peers, not mocks.
-#   oathtool      independent TOTP generator the codes are checked against
-# Debian/Ubuntu packages; runs apt-get only when something is missing.
+#   oathtool                independent TOTP generator the codes are checked against
+#   aws-ses-v2-local        Amazon SES v2 emulator (npm, pinned in package-lock.json)
+#   serverless-offline-sns  Amazon SNS emulator that accepts SMS publishes; only its
+#                           SNSServer class is used, so the package is unpacked into
+#                           .testdeps/ without the Serverless framework it depends on,
+#                           and its few runtime dependencies come from package.json.
+# Idempotent: does nothing (quickly) when everything is present; fails loudly
+# when something cannot be installed.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
+# Debian/Ubuntu packages; runs apt-get only when something is missing.
 need=()
 command -v oathtool >/dev/null || need+=(oathtool)
+command -v redis-server >/dev/null || need+=(redis-server)
 
 if ((${#need[@]})); then
 	echo "installing: ${need[*]}"
@@ -17,4 +26,47 @@ if ((${#need[@]})); then
 	export DEBIAN_FRONTEND=noninteractive
 	$SUDO apt-get update -qq
 	$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# Node.js: the emulators' dependencies need Node 20 or later, newer than some
+# distributions ship, so it is required rather than installed here.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	echo "need Node.js 20 or later, with npm, on PATH (https://nodejs.org/en/download)" >&2
+	exit 1
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if ((node_major < 20)); then
+	echo "need Node.js 20 or later; found $(node --version)" >&2
+	exit 1
+fi
+
+# npm writes node_modules/.package-lock.json on every install: when it is
+# missing or older than package.json or the lock file, node_modules may not
+# match them (npm ci then installs, or fails if the two disagree).
+if [[ ! -e node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ||
+	package.json -nt node_modules/.package-lock.json ]]; then
+	echo "installing node packages (npm ci)"
+	npm ci --no-audit --no-fund --loglevel=error
+fi
+
+sns_version=0.78.2
+sns_integrity=sha512-Phgktr7mJYaXqBpifuzmh/mNZuD89PmYSKHV7Ies/jTMArREfkp2O+2qTJSP7XLy3M/63iffMCgOHOe6LkEWWg==
+sns_dir=.testdeps/serverless-offline-sns
+if [[ "$(cat "$sns_dir/.installed" 2>/dev/null)" != "$sns_version $sns_integrity" ]]; then
+	echo "unpacking serverless-offline-sns@$sns_version into $sns_dir"
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	npm pack --silent --pack-destination "$tmp" "serverless-offline-sns@$sns_version" >/dev/null
+	tarball=("$tmp"/serverless-offline-sns-*.tgz)
+	got=$(node -e 'const fs = require("fs"), crypto = require("crypto");
+		process.stdout.write("sha512-" + crypto.createHash("sha512").update(fs.readFileSync(process.argv[1])).digest("base64"))' "${tarball[0]}")
+	if [[ "$got" != "$sns_integrity" ]]; then
+		echo "serverless-offline-sns@$sns_version: tarball integrity $got, want $sns_integrity" >&2
+		exit 1
+	fi
+	rm -rf "$sns_dir"
+	mkdir -p "$sns_dir"
+	tar -xzf "${tarball[0]}" -C "$sns_dir" --strip-components=1
+	# Written last, so an interrupted unpack is redone on the next run.
+	echo "$sns_version $sns_integrity" >"$sns_dir/.installed"
 fi

@@ -271,6 +271,32 @@ func (b *Bolt) Incr(ctx context.Context, k Key, delta int64, window time.Duratio
 		return 0, time.Time{}, fmt.Errorf("store: negative window %v", window)
 	}
 	var count, exp int64
+	if delta == 0 {
+		// Only a read: no write transaction, no disk sync, and an absent
+		// counter stays absent.
+		err := b.view("incr", func(tx *bbolt.Tx) error {
+			bk := tx.Bucket([]byte(k.Bucket))
+			if bk == nil {
+				return nil
+			}
+			old, oldExp, err := decode(bk.Get([]byte(k.ID)))
+			if err != nil || old == nil || !live(oldExp, time.Now()) {
+				return err
+			}
+			if count, err = strconv.ParseInt(string(old), 10, 64); err != nil {
+				return fnError{fmt.Errorf("store: %s %q is not a counter", k.Bucket, k.ID)}
+			}
+			exp = oldExp
+			return nil
+		})
+		if fe, ok := errors.AsType[fnError](err); ok {
+			return 0, time.Time{}, fe.err
+		}
+		if err != nil {
+			return 0, time.Time{}, err
+		}
+		return count, boltResetsAt(exp), nil
+	}
 	err := b.update("incr", func(tx *bbolt.Tx) error {
 		now := time.Now()
 		bk, err := tx.CreateBucketIfNotExists([]byte(k.Bucket))
@@ -301,11 +327,15 @@ func (b *Bolt) Incr(ctx context.Context, k Key, delta int64, window time.Duratio
 	if err != nil {
 		return 0, time.Time{}, err
 	}
-	var resets time.Time
-	if exp != 0 {
-		resets = time.Unix(0, exp)
+	return count, boltResetsAt(exp), nil
+}
+
+// boltResetsAt turns a stored expiry into Incr's window end (zero: none).
+func boltResetsAt(exp int64) time.Time {
+	if exp == 0 {
+		return time.Time{}
 	}
-	return count, resets, nil
+	return time.Unix(0, exp)
 }
 
 // List implements Backend.

@@ -46,7 +46,7 @@ func DemoUsers() []User {
 			Password: "alice-demo",
 			Name:     "Alice Admin",
 			Email:    "alice@acme.example",
-			Phone:    "+15555550101",
+			Phone:    "+14155550101",
 			Groups:   []string{"general_settings:manager"},
 		},
 		{
@@ -54,7 +54,7 @@ func DemoUsers() []User {
 			Password: "bob-demo",
 			Name:     "Bob Builder",
 			Email:    "bob@acme.example",
-			Phone:    "+15555550102",
+			Phone:    "+14155550102",
 			Groups:   []string{"staff"},
 		},
 		{
@@ -62,7 +62,7 @@ func DemoUsers() []User {
 			Password: "carol-demo",
 			Name:     "Carol Chen",
 			Email:    "carol@acme.example",
-			Phone:    "+15555550103",
+			Phone:    "+14155550103",
 			Groups:   []string{"staff"},
 		},
 	}

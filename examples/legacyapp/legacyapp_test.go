@@ -199,7 +199,7 @@ func TestAPIMe(t *testing.T) {
 	}
 	want := map[string]any{
 		"id": "alice", "name": "Alice Admin", "email": "alice@acme.example",
-		"phone": "+15555550101", "groups": []any{"general_settings:manager"},
+		"phone": "+14155550101", "groups": []any{"general_settings:manager"},
 	}
 	for key, value := range want {
 		if got, _ := json.Marshal(me[key]); string(got) != mustJSON(t, value) {
@@ -272,7 +272,7 @@ func TestPagesShowSignedInUser(t *testing.T) {
 		"/reports":    `href="/reports/q3"`,
 		"/reports/q3": "Q3 results by region",
 		"/settings":   "Read-only",
-		"/account":    `<dd id="account-phone">+15555550102</dd>`,
+		"/account":    `<dd id="account-phone">+14155550102</dd>`,
 	} {
 		resp := serve(t, app, withSession(httptest.NewRequest(http.MethodGet, path, nil), token))
 		b := body(t, resp)

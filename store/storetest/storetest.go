@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Backend) {
 		{"Users", testUsers},
 		{"Incr", testIncr},
 		{"IncrRace", testIncrRace},
+		{"IncrByZeroOnlyReads", testIncrByZeroOnlyReads},
 		{"IncrWindow", testIncrWindow},
 		{"List", testList},
 		{"ListPaging", testListPaging},
@@ -575,6 +576,30 @@ func testIncr(t *testing.T, b store.Backend) {
 	}
 	if got := get(t, b, text); string(got) != "not a number" {
 		t.Fatalf("failed Incr changed the value to %q", got)
+	}
+}
+
+// A delta of 0 reads: an absent counter stays absent (no window starts),
+// and an existing one keeps its count and window.
+func testIncrByZeroOnlyReads(t *testing.T, b store.Backend) {
+	ctx := t.Context()
+	k := store.Key{Bucket: "counters-zero", ID: "k"}
+	n, resets, err := b.Incr(ctx, k, 0, time.Hour)
+	if err != nil || n != 0 || !resets.IsZero() {
+		t.Fatalf("Incr 0 on absent counter = %d, %v, %v; want 0, zero time, nil", n, resets, err)
+	}
+	if _, err := b.Get(ctx, k); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Incr 0 created the counter: %v", err)
+	}
+	_, first, err := b.Incr(ctx, k, 2, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, resets, err = b.Incr(ctx, k, 0, time.Minute)
+	// Backends that keep a TTL compute the window end from it: allow a
+	// little clock movement, but a new window (a minute) must not start.
+	if d := resets.Sub(first); err != nil || n != 2 || d < -time.Second || d > time.Second {
+		t.Fatalf("Incr 0 on a counter = %d, %v, %v; want 2, %v", n, resets, err, first)
 	}
 }
 

@@ -1,0 +1,82 @@
+package challenge
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/caddy2fa/caddy2fa/store"
+)
+
+// Operations admins (and operators) run on users: plain functions on the
+// store, shared by the admin page, its JSON API and Caddy's admin endpoint.
+
+// UserSummary is one row of the admin users table.
+type UserSummary struct {
+	ID             string    `json:"id"`
+	Email          string    `json:"email,omitempty"`
+	Name           string    `json:"name,omitempty"`
+	Methods        []string  `json:"methods"`
+	Preferred      string    `json:"preferred,omitempty"`
+	LastVerified   time.Time `json:"last_verified,omitzero"`
+	LastSeen       time.Time `json:"last_seen,omitzero"`
+	TrustedDevices int       `json:"trusted_devices"`
+}
+
+// ListUsers returns up to limit users after the ID after, in ID order,
+// and the ID to continue from ("" when this was the last page).
+func ListUsers(ctx context.Context, b store.Backend, realm, after string, limit int) ([]UserSummary, string, error) {
+	limit = min(max(limit, 1), store.MaxListLimit)
+	entries, err := b.List(ctx, store.UsersBucket(realm), after, limit, false)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]UserSummary, 0, len(entries))
+	for _, e := range entries {
+		var u store.User
+		if jsonUnmarshal(e.Value, &u) != nil {
+			continue
+		}
+		row := UserSummary{ID: u.ID, Email: u.Email, Name: u.Name, Preferred: u.Preferred, LastVerified: u.LastVerified, LastSeen: u.LastSeen, Methods: []string{}}
+		for _, m := range u.Methods {
+			row.Methods = append(row.Methods, m.Method)
+		}
+		devs, err := ListDevices(ctx, b, realm, u.ID)
+		if err != nil {
+			return nil, "", err
+		}
+		row.TrustedDevices = len(devs)
+		out = append(out, row)
+	}
+	next := ""
+	if len(entries) == limit {
+		next = entries[len(entries)-1].ID
+	}
+	return out, next, nil
+}
+
+// ErrNoSuchUser: the gateway has never seen that user.
+var ErrNoSuchUser = errors.New("no such user")
+
+// ResetUser removes a user's enrolled methods, trusted devices and
+// sessions: they set up two-factor authentication again at next login.
+func ResetUser(ctx context.Context, b store.Backend, realm, user string) (*store.User, error) {
+	if _, err := store.GetUser(ctx, b, realm, user); errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNoSuchUser
+	} else if err != nil {
+		return nil, err
+	}
+	if _, err := RevokeDevices(ctx, b, realm, user, nil, ""); err != nil {
+		return nil, err
+	}
+	u, err := store.UpdateUser(ctx, b, realm, user, func(u *store.User) error {
+		u.Methods = nil
+		u.Preferred = ""
+		u.Epoch++
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, b.Publish(ctx, store.Change{Kind: store.ChangeUser, Realm: realm, ID: user})
+}

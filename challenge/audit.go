@@ -1,0 +1,80 @@
+package challenge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/caddy2fa/caddy2fa/store"
+)
+
+// The audit log: who did what, when, from where. Newest first when
+// listed; kept for AuditRetention.
+
+// AuditRetention bounds how long audit events are kept.
+const AuditRetention = 400 * 24 * time.Hour
+
+// AuditEvent is one entry.
+type AuditEvent struct {
+	ID      string    `json:"id"`
+	Time    time.Time `json:"time"`
+	Actor   string    `json:"actor"`             // who acted ("operator" for the admin endpoint)
+	Action  string    `json:"action"`            // enrolled, reset, policy_changed, ...
+	Subject string    `json:"subject,omitempty"` // whom it concerned
+	IP      string    `json:"ip,omitempty"`
+	Detail  string    `json:"detail,omitempty"`
+}
+
+// AuditBucket is a realm's audit log.
+func AuditBucket(realm string) string { return "audit/" + realm }
+
+// Audit appends an event. IDs sort by time, so listing in reverse is
+// newest first.
+func Audit(ctx context.Context, b store.Backend, realm string, e AuditEvent) error {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	e.Time = e.Time.UTC()
+	e.ID = fmt.Sprintf("%020d-%s", e.Time.UnixNano(), randomToken(4))
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return b.Put(ctx, store.Key{Bucket: AuditBucket(realm), ID: e.ID}, raw, AuditRetention)
+}
+
+// ListAudit returns up to limit events older than before ("" for the
+// newest), newest first.
+func ListAudit(ctx context.Context, b store.Backend, realm, before string, limit int) ([]AuditEvent, error) {
+	entries, err := b.List(ctx, AuditBucket(realm), before, limit, true)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AuditEvent, 0, len(entries))
+	for _, e := range entries {
+		var ev AuditEvent
+		if json.Unmarshal(e.Value, &ev) == nil {
+			out = append(out, ev)
+		}
+	}
+	return out, nil
+}
+
+// audit records an event of the request's user; failures are logged, not
+// fatal (the action itself already happened).
+func (s *Service) audit(ctx context.Context, action, user string, r *http.Request) {
+	s.auditEvent(ctx, AuditEvent{Actor: user, Action: action, Subject: user, IP: s.cfg.ClientIP(r)})
+}
+
+func (s *Service) auditEvent(ctx context.Context, e AuditEvent) {
+	if e.Time.IsZero() {
+		e.Time = s.cfg.Now()
+	}
+	if err := Audit(context.WithoutCancel(ctx), s.backend, s.cfg.Realm, e); err != nil {
+		s.cfg.Logger.Warn("could not write an audit event", "action", e.Action, "error", err)
+	}
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

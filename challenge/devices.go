@@ -1,0 +1,391 @@
+package challenge
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/notify"
+	"github.com/caddy2fa/caddy2fa/store"
+)
+
+// Remember me: a trusted device skips the challenge on a new app session
+// while the org policy allows it. The browser holds a signed, encrypted
+// device cookie; the store holds the device record, whose removal (or a
+// change of the user's epoch) ends the trust everywhere.
+
+const deviceCookie = "2fa_device"
+
+// deviceRef is the device cookie's content.
+type deviceRef struct {
+	User    string `json:"u"`
+	Device  string `json:"d"`
+	Epoch   uint64 `json:"e"`
+	Expires int64  `json:"x"`
+}
+
+// Device is one trusted device of a user.
+type Device struct {
+	ID        string    `json:"id"`
+	User      string    `json:"user"`
+	Created   time.Time `json:"created"`
+	LastUsed  time.Time `json:"last_used"`
+	UserAgent string    `json:"user_agent"` // readable browser and OS
+	IP        string    `json:"ip"`
+}
+
+// DevicesBucket holds a user's trusted devices.
+func DevicesBucket(realm, user string) string { return "devices/" + realm + "/" + user }
+
+func (s *Service) deviceKey(user, id string) store.Key {
+	return store.Key{Bucket: DevicesBucket(s.cfg.Realm, user), ID: id}
+}
+
+// trustDevice records a new trusted device, sets its cookie and tells the
+// user by email. It returns the device id.
+func (s *Service) trustDevice(w http.ResponseWriter, r *http.Request, u *store.User) (string, error) {
+	days := s.policy.Current().RememberDays
+	if days <= 0 {
+		return "", nil
+	}
+	ttl := time.Duration(days) * 24 * time.Hour
+	now := s.cfg.Now().UTC()
+	d := Device{
+		ID: randomToken(16), User: u.ID, Created: now, LastUsed: now,
+		UserAgent: SummarizeUserAgent(r.UserAgent()), IP: s.cfg.ClientIP(r),
+	}
+	if err := store.PutJSON(r.Context(), s.backend, s.deviceKey(u.ID, d.ID), d, ttl); err != nil {
+		return "", err
+	}
+	v, err := s.ring.EncodeCookie(deviceCookie, deviceRef{User: u.ID, Device: d.ID, Epoch: u.Epoch, Expires: now.Add(ttl).Unix()})
+	if err != nil {
+		return "", err
+	}
+	setCookie(w, r, deviceCookie, v, ttl)
+	s.event("device_trusted")
+	s.cfg.Logger.Info("device trusted", "realm", s.cfg.Realm, "user", u.ID, "device", d.UserAgent, "client_ip", d.IP, "days", days)
+	if s.cfg.EmailSender != nil && u.Email != "" {
+		m := notify.NewDeviceEmail(s.cfg.Issuer, displayName(u), d.UserAgent, d.IP, now, days)
+		m.To = u.Email
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+		defer cancel()
+		if err := s.cfg.EmailSender.SendEmail(ctx, m); err != nil {
+			s.cfg.Logger.Warn("could not send the new-device notice", "user", u.ID, "error", err)
+		}
+	}
+	return d.ID, nil
+}
+
+// trustedDevice lets a new app session through on a trusted device: it
+// reads the store once and, when the trust holds, issues a session.
+// handled is true when it answered the request itself (503).
+func (s *Service) trustedDevice(w http.ResponseWriter, r *http.Request, id identity.Identity) (pass bool, handled bool) {
+	raw := readCookie(r, deviceCookie)
+	if raw == "" {
+		return false, false
+	}
+	p := s.policy.Current()
+	if p.RememberDays <= 0 {
+		return false, false
+	}
+	var ref deviceRef
+	now := s.cfg.Now()
+	if err := s.ring.DecodeCookie(deviceCookie, raw, &ref); err != nil || ref.User != id.ID || now.Unix() >= ref.Expires {
+		return false, false
+	}
+	ok, err := s.devices.valid(r.Context(), s, id.ID, ref.Device)
+	if err != nil {
+		s.unavailable(w, r, err)
+		return false, true
+	}
+	if !ok {
+		return false, false
+	}
+	epoch, err := s.epochs.get(r.Context(), s, id.ID)
+	if err != nil {
+		s.unavailable(w, r, err)
+		return false, true
+	}
+	if epoch != ref.Epoch {
+		return false, false
+	}
+	if err := s.issueSession(w, r, id.ID, id.AppSession, epoch, ref.Device); err != nil {
+		s.unavailable(w, r, err)
+		return false, true
+	}
+	s.touchDevice(r.Context(), id.ID, ref.Device)
+	s.event("device_passed")
+	return true, false
+}
+
+// touchDevice records a device's use, at most hourly.
+func (s *Service) touchDevice(ctx context.Context, user, device string) {
+	now := s.cfg.Now().UTC()
+	_, err := store.UpdateJSON(ctx, s.backend, s.deviceKey(user, device), func(d *Device, exists bool) (time.Duration, error) {
+		if !exists || now.Sub(d.LastUsed) < time.Hour {
+			return 0, store.ErrAbort
+		}
+		d.LastUsed = now
+		left := d.Created.Add(time.Duration(s.policy.Current().RememberDays) * 24 * time.Hour).Sub(now)
+		if left <= 0 {
+			return 0, store.ErrDelete
+		}
+		return left, nil
+	})
+	if err != nil {
+		s.cfg.Logger.Warn("could not record a trusted device's use", "error", err)
+	}
+}
+
+// deviceCache remembers which trusted devices exist (and since when), so
+// sessions issued on a device are checked against revocation without a
+// store read per request. Revocations arrive as change notifications.
+type deviceCache struct{ *memo[time.Time] } // zero time: revoked
+
+func newDeviceCache(limit int) *deviceCache { return &deviceCache{newMemo[time.Time](limit)} }
+
+// valid reports whether the device is still trusted under the current
+// policy (it exists, and is younger than the remember-me duration).
+func (c *deviceCache) valid(ctx context.Context, s *Service, user, device string) (bool, error) {
+	created, ok, gen := c.get(device)
+	if !ok {
+		var d Device
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		err := store.GetJSON(ctx, s.backend, s.deviceKey(user, device), &d)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return false, err
+		default:
+			created = d.Created
+		}
+		c.put(device, created, gen)
+	}
+	if created.IsZero() {
+		return false, nil
+	}
+	return s.cfg.Now().Before(created.Add(s.policy.Current().RememberFor())), nil
+}
+
+// ListDevices returns a user's trusted devices, newest first.
+func ListDevices(ctx context.Context, b store.Backend, realm, user string) ([]Device, error) {
+	var out []Device
+	after := ""
+	for {
+		entries, err := b.List(ctx, DevicesBucket(realm, user), after, store.MaxListLimit, false)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			var d Device
+			if err := jsonUnmarshal(e.Value, &d); err == nil {
+				out = append(out, d)
+			}
+			after = e.ID
+		}
+		if len(entries) < store.MaxListLimit {
+			break
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+// RevokeDevices removes a user's trusted devices (all of them when ids is
+// empty, except keep) and tells every instance.
+func RevokeDevices(ctx context.Context, b store.Backend, realm, user string, ids []string, keep string) (int, error) {
+	if len(ids) == 0 {
+		all, err := ListDevices(ctx, b, realm, user)
+		if err != nil {
+			return 0, err
+		}
+		for _, d := range all {
+			ids = append(ids, d.ID)
+		}
+	}
+	n := 0
+	for _, id := range ids {
+		if id == keep {
+			continue
+		}
+		if err := b.Delete(ctx, store.Key{Bucket: DevicesBucket(realm, user), ID: id}); err != nil {
+			return n, err
+		}
+		n++
+		if err := b.Publish(ctx, store.Change{Kind: store.ChangeDevice, Realm: realm, ID: id}); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// BumpEpoch ends every session and device cookie of a user (reset, method
+// change, "sign out other devices") and tells every instance.
+func BumpEpoch(ctx context.Context, b store.Backend, realm, user string) (*store.User, error) {
+	u, err := store.UpdateUser(ctx, b, realm, user, func(u *store.User) error {
+		u.Epoch++
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, b.Publish(ctx, store.Change{Kind: store.ChangeUser, Realm: realm, ID: user})
+}
+
+// devicesPage lists the user's trusted devices.
+type devicesPage struct {
+	CSRF         string
+	Notice       string
+	Devices      []deviceRow
+	RememberDays int
+}
+
+type deviceRow struct {
+	ID, UserAgent, IP, Created, LastUsed string
+	Current                              bool
+}
+
+func (s *Service) devicesView(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
+	ctx := r.Context()
+	ok, err := s.verified(r, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if _, err := s.startFlow(w, r, id, "/"); err != nil {
+			return err
+		}
+		s.redirect(w, r, s.cfg.PathPrefix+"/")
+		return nil
+	}
+	current := s.currentDevice(r, id.ID)
+	notice := ""
+	if r.Method == http.MethodPost {
+		switch r.PostFormValue("action") {
+		case "revoke":
+			dev := r.PostFormValue("device")
+			if dev != "" {
+				if _, err := RevokeDevices(ctx, s.backend, s.cfg.Realm, id.ID, []string{dev}, ""); err != nil {
+					return err
+				}
+				s.audit(ctx, "device_revoked", id.ID, r)
+				notice = "The device was removed. It will be asked for a code at its next sign-in."
+				if dev == current {
+					clearCookie(w, r, deviceCookie)
+					current = ""
+				}
+			}
+		case "others":
+			// End every other session and device: a new epoch, then a
+			// fresh session (and device cookie) for this browser.
+			if _, err := RevokeDevices(ctx, s.backend, s.cfg.Realm, id.ID, nil, current); err != nil {
+				return err
+			}
+			u, err := BumpEpoch(ctx, s.backend, s.cfg.Realm, id.ID)
+			if err != nil {
+				return err
+			}
+			s.epochs.forget(id.ID)
+			if err := s.issueSession(w, r, id.ID, id.AppSession, u.Epoch, current); err != nil {
+				return err
+			}
+			if current != "" {
+				s.reissueDeviceCookie(w, r, u, current)
+			}
+			s.audit(ctx, "signed_out_other_devices", id.ID, r)
+			notice = "You're signed out everywhere else. Other devices will be asked for a code."
+		}
+	}
+	list, err := ListDevices(ctx, s.backend, s.cfg.Realm, id.ID)
+	if err != nil {
+		return err
+	}
+	data := devicesPage{CSRF: s.csrfToken(w, r, id.ID), Notice: notice, RememberDays: s.policy.Current().RememberDays}
+	for _, d := range list {
+		if !s.cfg.Now().Before(d.Created.Add(s.policy.Current().RememberFor())) {
+			continue // beyond the current remember-me limit: no longer trusted
+		}
+		data.Devices = append(data.Devices, deviceRow{
+			ID: d.ID, UserAgent: d.UserAgent, IP: d.IP,
+			Created: d.Created.UTC().Format("2 Jan 2006"), LastUsed: d.LastUsed.UTC().Format("2 Jan 2006 15:04 UTC"),
+			Current: d.ID == current,
+		})
+	}
+	s.pages.render(w, http.StatusOK, "devices", "Your trusted devices", data)
+	return nil
+}
+
+// currentDevice is the device id of this browser's device cookie, if it
+// is this user's.
+func (s *Service) currentDevice(r *http.Request, user string) string {
+	raw := readCookie(r, deviceCookie)
+	if raw == "" {
+		return ""
+	}
+	var ref deviceRef
+	if err := s.ring.DecodeCookie(deviceCookie, raw, &ref); err != nil || ref.User != user {
+		return ""
+	}
+	return ref.Device
+}
+
+func (s *Service) reissueDeviceCookie(w http.ResponseWriter, r *http.Request, u *store.User, device string) {
+	var d Device
+	if err := store.GetJSON(r.Context(), s.backend, s.deviceKey(u.ID, device), &d); err != nil {
+		return
+	}
+	ttl := d.Created.Add(s.policy.Current().RememberFor()).Sub(s.cfg.Now())
+	if ttl <= 0 {
+		return
+	}
+	v, err := s.ring.EncodeCookie(deviceCookie, deviceRef{User: u.ID, Device: device, Epoch: u.Epoch, Expires: s.cfg.Now().Add(ttl).Unix()})
+	if err == nil {
+		setCookie(w, r, deviceCookie, v, ttl)
+	}
+}
+
+// SummarizeUserAgent turns a User-Agent header into "Firefox on Windows".
+func SummarizeUserAgent(ua string) string {
+	if len(ua) > 512 {
+		ua = ua[:512]
+	}
+	browser := "Unknown browser"
+	switch {
+	case strings.Contains(ua, "Edg/"):
+		browser = "Edge"
+	case strings.Contains(ua, "OPR/"):
+		browser = "Opera"
+	case strings.Contains(ua, "Firefox/") || strings.Contains(ua, "FxiOS/"):
+		browser = "Firefox"
+	case strings.Contains(ua, "CriOS/") || strings.Contains(ua, "Chrome/") || strings.Contains(ua, "Chromium/"):
+		browser = "Chrome"
+	case strings.Contains(ua, "Safari/"):
+		browser = "Safari"
+	case strings.HasPrefix(ua, "curl/"):
+		browser = "curl"
+	}
+	os := ""
+	switch {
+	case strings.Contains(ua, "iPhone") || strings.Contains(ua, "iPad"):
+		os = "iOS"
+	case strings.Contains(ua, "Android"):
+		os = "Android"
+	case strings.Contains(ua, "Windows"):
+		os = "Windows"
+	case strings.Contains(ua, "Mac OS X") || strings.Contains(ua, "Macintosh"):
+		os = "macOS"
+	case strings.Contains(ua, "CrOS"):
+		os = "ChromeOS"
+	case strings.Contains(ua, "Linux"):
+		os = "Linux"
+	}
+	if os == "" {
+		return browser
+	}
+	return browser + " on " + os
+}

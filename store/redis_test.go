@@ -1,0 +1,619 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/caddy2fa/caddy2fa/internal/testpeer"
+	"github.com/caddy2fa/caddy2fa/store"
+	"github.com/caddy2fa/caddy2fa/store/storetest"
+)
+
+// openRedis opens a store.Redis that the test closes when it ends.
+func openRedis(t testing.TB, opts store.RedisOptions) *store.Redis {
+	t.Helper()
+	r, err := store.OpenRedis(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return r
+}
+
+// rawClient talks to the peer directly, to see what the store wrote.
+func rawClient(t testing.TB, peer *testpeer.RedisPeer) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: peer.Addr()})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestRedis(t *testing.T) {
+	t.Parallel()
+	// One server for the whole suite; a prefix per subtest keeps them apart.
+	peer := testpeer.Redis(t)
+	var n atomic.Int64
+	storetest.Run(t, func(t *testing.T) store.Backend {
+		return openRedis(t, store.RedisOptions{
+			URL:       peer.URL(),
+			KeyPrefix: fmt.Sprintf("suite%d:", n.Add(1)),
+		})
+	})
+}
+
+// TestRedisCluster runs the suite through a cluster client, which refuses
+// commands, transactions and scripts whose keys span slots: the per-bucket
+// hash tags must keep every operation in one.
+func TestRedisCluster(t *testing.T) {
+	t.Parallel() // overlaps the 2s a new cluster node waits before accepting writes
+	peer := testpeer.Redis(t, testpeer.WithCluster())
+	var n atomic.Int64
+	storetest.Run(t, func(t *testing.T) store.Backend {
+		return openRedis(t, store.RedisOptions{
+			// The same node twice: two addresses make a cluster client.
+			Addrs:     []string{peer.Addr(), peer.Addr()},
+			KeyPrefix: fmt.Sprintf("suite%d:", n.Add(1)),
+		})
+	})
+}
+
+// assertUnavailableWithin runs each call and checks that it fails with
+// ErrUnavailable within limit.
+func assertUnavailableWithin(t *testing.T, limit time.Duration, calls map[string]func() error) {
+	t.Helper()
+	for name, call := range calls {
+		start := time.Now()
+		err := call()
+		took := time.Since(start)
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("%s: err = %v, want ErrUnavailable", name, err)
+		}
+		if took > limit {
+			t.Errorf("%s took %v to fail, want at most %v", name, took, limit)
+		}
+	}
+}
+
+// everyCall exercises each kind of Redis round trip.
+func everyCall(ctx context.Context, b store.Backend) map[string]func() error {
+	k := store.Key{Bucket: "b", ID: "k"}
+	return map[string]func() error{
+		"Get": func() error { _, err := b.Get(ctx, k); return err },
+		"Put": func() error { return b.Put(ctx, k, []byte("v"), time.Minute) },
+		"PutIfAbsent": func() error {
+			_, err := b.PutIfAbsent(ctx, store.Key{Bucket: "b", ID: "new"}, []byte("v"), 0)
+			return err
+		},
+		"Delete": func() error { return b.Delete(ctx, k) },
+		"Take":   func() error { _, err := b.Take(ctx, k); return err },
+		"Update": func() error {
+			_, err := b.Update(ctx, k, func(old []byte) ([]byte, time.Duration, error) { return []byte("u"), 0, nil })
+			return err
+		},
+		"Incr":      func() error { _, _, err := b.Incr(ctx, k, 1, time.Minute); return err },
+		"Incr by 0": func() error { _, _, err := b.Incr(ctx, k, 0, time.Minute); return err },
+		"List":      func() error { _, err := b.List(ctx, "b", "", 10, false); return err },
+		"Publish":   func() error { return b.Publish(ctx, store.Change{Kind: store.ChangeUser, ID: "x"}) },
+		"Ping":      func() error { return b.Ping(ctx) },
+	}
+}
+
+func TestRedisDownFailsFastWithUnavailable(t *testing.T) {
+	t.Parallel()
+	peer := testpeer.Redis(t)
+	const timeout = 100 * time.Millisecond
+	r := openRedis(t, store.RedisOptions{URL: peer.URL(), Timeout: timeout})
+	if err := r.Put(t.Context(), store.Key{Bucket: "b", ID: "k"}, []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	peer.Stop()
+	assertUnavailableWithin(t, 2*timeout, everyCall(t.Context(), r))
+}
+
+func TestRedisHungServerFailsWithinTimeout(t *testing.T) {
+	t.Parallel()
+	peer := testpeer.Redis(t)
+	const timeout = 100 * time.Millisecond
+	r := openRedis(t, store.RedisOptions{URL: peer.URL(), Timeout: timeout})
+	k := store.Key{Bucket: "b", ID: "k"}
+	if err := r.Put(t.Context(), k, []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	// Connections stay open but nothing answers: only timeouts end calls.
+	const pause = time.Second
+	resumes := time.Now().Add(pause)
+	peer.Pause(pause)
+	calls := everyCall(t.Context(), r)
+	assertUnavailableWithin(t, 2*timeout, map[string]func() error{
+		"Get":    calls["Get"],
+		"Update": calls["Update"],
+		"Incr":   calls["Incr"],
+	})
+	if time.Now().After(resumes) {
+		t.Fatal("the calls outlasted the pause; the test proves nothing")
+	}
+	time.Sleep(time.Until(resumes))
+	waitFor(t, "Get after the pause", func() error {
+		v, err := r.Get(t.Context(), k)
+		if err == nil && string(v) != "v" {
+			err = fmt.Errorf("Get = %q, want %q", v, "v")
+		}
+		return err
+	})
+}
+
+func TestRedisRecoversWithoutReopen(t *testing.T) {
+	t.Parallel()
+	peer := testpeer.Redis(t)
+	const timeout = 100 * time.Millisecond
+	r := openRedis(t, store.RedisOptions{URL: peer.URL(), Timeout: timeout})
+	ctx := t.Context()
+	k := store.Key{Bucket: "b", ID: "k"}
+	if err := r.Put(ctx, k, []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	peer.Stop()
+	if err := r.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Ping with Redis stopped: err = %v, want ErrUnavailable", err)
+	}
+	peer.Start()
+	// The first call must work: pooled connections to the old process are
+	// replaced, not handed to callers.
+	if _, err := r.Get(ctx, k); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("first Get after restart: err = %v, want ErrNotFound (the data was not persisted)", err)
+	}
+	if err := r.Put(ctx, k, []byte("again"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := r.Get(ctx, k); err != nil || string(v) != "again" {
+		t.Fatalf("Get after restart = %q, %v; want %q", v, err, "again")
+	}
+	if n, _, err := r.Incr(ctx, store.Key{Bucket: "c", ID: "n"}, 1, time.Minute); err != nil || n != 1 {
+		t.Fatalf("Incr after restart = %d, %v; want 1", n, err)
+	}
+}
+
+func TestRedisResubscribeSendsResync(t *testing.T) {
+	t.Parallel()
+	peer := testpeer.Redis(t)
+	r := openRedis(t, store.RedisOptions{URL: peer.URL(), Timeout: 100 * time.Millisecond})
+	ctx := t.Context()
+	sub := r.Subscribe(ctx)
+	peer.Stop()
+	peer.Start()
+
+	deadline := time.After(5 * time.Second)
+	for resynced := false; !resynced; {
+		select {
+		case c, ok := <-sub:
+			if !ok {
+				t.Fatal("subscription closed")
+			}
+			resynced = c.Kind == store.ChangeResync
+		case <-deadline:
+			t.Fatal("no ChangeResync within 5s of Redis coming back")
+		}
+	}
+	// The resync comes once the subscription is live again: what is
+	// published now arrives.
+	want := store.Change{Kind: store.ChangePolicy, Realm: "corp"}
+	if err := r.Publish(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case c := <-sub:
+			if c == want {
+				return
+			}
+			if c.Kind != store.ChangeResync {
+				t.Fatalf("received %+v, want %+v", c, want)
+			}
+		case <-time.After(time.Second):
+			t.Fatal("change published after the resync did not arrive")
+		}
+	}
+}
+
+func TestRedisPublishReachesOtherInstances(t *testing.T) {
+	t.Parallel()
+	peer := testpeer.Redis(t)
+	a := openRedis(t, store.RedisOptions{URL: peer.URL()})
+	b := openRedis(t, store.RedisOptions{URL: peer.URL()})
+	other := openRedis(t, store.RedisOptions{URL: peer.URL(), KeyPrefix: "other:"})
+	ctx := t.Context()
+	subB, subOther := b.Subscribe(ctx), other.Subscribe(ctx)
+	want := store.Change{Kind: store.ChangeDevice, Realm: "r", ID: "d1"}
+	if err := a.Publish(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-subB:
+		if c != want {
+			t.Fatalf("other instance received %+v, want %+v", c, want)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("change did not reach the other instance")
+	}
+	select {
+	case c := <-subOther:
+		t.Fatalf("an instance with another prefix received %+v", c)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+func TestRedisPersistenceSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	peer := testpeer.Redis(t, testpeer.WithPersistence())
+	r := openRedis(t, store.RedisOptions{URL: peer.URL(), Timeout: 200 * time.Millisecond})
+	ctx := t.Context()
+	k := store.Key{Bucket: "users/realm a", ID: "alice"}
+	counter := store.Key{Bucket: "limits", ID: "login:alice"}
+	if err := r.Put(ctx, k, []byte("v1"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	_, resets, err := r.Incr(ctx, counter, 3, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	peer.Stop() // a kill: only what was fsynced survives
+	peer.Start()
+
+	if v, err := r.Get(ctx, k); err != nil || string(v) != "v1" {
+		t.Fatalf("Get after restart = %q, %v; want %q", v, err, "v1")
+	}
+	n, again, err := r.Incr(ctx, counter, 1, time.Hour)
+	if err != nil || n != 4 {
+		t.Fatalf("Incr after restart = %d, %v; want 4", n, err)
+	}
+	if d := again.Sub(resets).Abs(); d > time.Second {
+		t.Fatalf("the counter's window end moved by %v across the restart", d)
+	}
+	if got, err := r.List(ctx, "users/realm a", "", 10, false); err != nil || len(got) != 1 || got[0].ID != "alice" {
+		t.Fatalf("List after restart = %+v, %v; want alice", got, err)
+	}
+}
+
+func TestRedisParallelTakeOneWinner(t *testing.T) {
+	t.Parallel()
+	peer := testpeer.Redis(t)
+	// Two gateways sharing one Redis.
+	instances := []*store.Redis{
+		openRedis(t, store.RedisOptions{URL: peer.URL()}),
+		openRedis(t, store.RedisOptions{URL: peer.URL()}),
+	}
+	ctx := t.Context()
+	const rounds, racers = 20, 10
+	for round := range rounds {
+		k := store.Key{Bucket: "codes/corp", ID: "flow" + strconv.Itoa(round)}
+		if err := instances[0].Put(ctx, k, []byte("123456"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		var winners atomic.Int32
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range racers {
+			wg.Go(func() {
+				<-start
+				v, err := instances[i%2].Take(ctx, k)
+				switch {
+				case err == nil && string(v) == "123456":
+					winners.Add(1)
+				case !errors.Is(err, store.ErrNotFound):
+					t.Errorf("Take = %q, %v", v, err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if w := winners.Load(); w != 1 {
+			t.Fatalf("round %d: %d Takes got the code, want exactly 1", round, w)
+		}
+	}
+}
+
+func TestRedisKeysHavePrefixAndTTL(t *testing.T) {
+	t.Parallel()
+	peer := testpeer.Redis(t)
+	raw := rawClient(t, peer)
+	ctx := t.Context()
+	// Someone else's data in the same database must stay untouched.
+	if err := raw.Set(ctx, "foreign", "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r := openRedis(t, store.RedisOptions{URL: peer.URL(), KeyPrefix: "gw1:"})
+
+	session := store.Key{Bucket: "sessions", ID: "abc"}
+	if err := r.Put(ctx, session, []byte("s"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Put(ctx, store.Key{Bucket: "policy", ID: "corp"}, []byte("p"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Incr(ctx, store.Key{Bucket: "fail-ip/corp", ID: "10.0.0.1"}, 1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	// A bucket name holding the escape character and the brace must not
+	// meet the escaped form of another.
+	if err := r.Put(ctx, store.Key{Bucket: "a}b", ID: "x"}, []byte("1"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Put(ctx, store.Key{Bucket: "a%7Db", ID: "x"}, []byte("2"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := r.Get(ctx, store.Key{Bucket: "a}b", ID: "x"}); err != nil || string(v) != "1" {
+		t.Fatalf("Get(a}b) = %q, %v; want 1", v, err)
+	}
+
+	keys, err := raw.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if k != "foreign" && !strings.HasPrefix(k, "gw1:") {
+			t.Errorf("key %q lacks the prefix", k)
+		}
+	}
+	pttl := func(key string) time.Duration {
+		t.Helper()
+		d, err := raw.PTTL(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if d := pttl("gw1:{sessions}:abc"); d <= 59*time.Minute || d > time.Hour {
+		t.Errorf("PTTL of the session = %v, want just under 1h", d)
+	}
+	if d := pttl("gw1:{policy}:corp"); d != -1 {
+		t.Errorf("PTTL of a value without TTL = %v, want -1 (none)", d)
+	}
+	if d := pttl("gw1:{fail-ip/corp}:10.0.0.1"); d <= 59*time.Second || d > time.Minute {
+		t.Errorf("PTTL of the counter = %v, want its window", d)
+	}
+	// An Update that returns no TTL makes the value permanent.
+	if _, err := r.Update(ctx, session, func(old []byte) ([]byte, time.Duration, error) { return old, 0, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if d := pttl("gw1:{sessions}:abc"); d != -1 {
+		t.Errorf("PTTL after an Update without TTL = %v, want -1", d)
+	}
+	if v, err := raw.Get(ctx, "foreign").Result(); err != nil || v != "x" {
+		t.Errorf("foreign key = %q, %v; want it untouched", v, err)
+	}
+
+	// Changes travel on the prefixed channel.
+	ps := raw.Subscribe(ctx, "gw1:changes")
+	defer ps.Close()
+	if _, err := ps.Receive(ctx); err != nil { // the subscription confirmation
+		t.Fatal(err)
+	}
+	want := store.Change{Kind: store.ChangeUser, Realm: "corp", ID: "alice"}
+	if err := r.Publish(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := ps.ReceiveMessage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got store.Change
+	if err := json.Unmarshal([]byte(msg.Payload), &got); err != nil || got != want {
+		t.Fatalf("channel carried %q, want %+v as JSON", msg.Payload, want)
+	}
+}
+
+func TestRedisIndexForgetsExpiredValues(t *testing.T) {
+	t.Parallel()
+	peer := testpeer.Redis(t)
+	raw := rawClient(t, peer)
+	r := openRedis(t, store.RedisOptions{URL: peer.URL(), KeyPrefix: "gw:"})
+	ctx := t.Context()
+	const index = "gw:{fail-ip/corp}#ids"
+	// Short-lived counters that nobody lists, as rate limits are: writes
+	// must keep unindexing expired ones, or the index grows forever.
+	const writes = 400
+	for i := range writes {
+		if _, _, err := r.Incr(ctx, store.Key{Bucket: "fail-ip/corp", ID: strconv.Itoa(i)}, 1, 5*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := raw.ZCard(ctx, index).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n > writes/2 {
+		t.Errorf("index holds %d IDs after %d writes of 5ms counters, want far fewer", n, writes)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if got, err := r.List(ctx, "fail-ip/corp", "", 10, false); err != nil || len(got) != 0 {
+		t.Fatalf("List of expired counters = %+v, %v; want nothing", got, err)
+	}
+	if n, err := raw.ZCard(ctx, index).Result(); err != nil || n != 0 {
+		t.Errorf("index holds %d IDs after List met only expired values, want 0 (err %v)", n, err)
+	}
+}
+
+// Incr by 0 is how limits are checked before a login attempt: it must not
+// create the counter (nor start its window).
+func TestRedisIncrByZeroOnlyReads(t *testing.T) {
+	t.Parallel()
+	peer := testpeer.Redis(t)
+	r := openRedis(t, store.RedisOptions{URL: peer.URL()})
+	ctx := t.Context()
+	k := store.Key{Bucket: "fail-user/corp", ID: "alice"}
+	n, resets, err := r.Incr(ctx, k, 0, time.Minute)
+	if err != nil || n != 0 || !resets.IsZero() {
+		t.Fatalf("Incr by 0 of an absent counter = %d, %v, %v; want 0, zero time, nil", n, resets, err)
+	}
+	if _, err := r.Get(ctx, k); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get after Incr by 0: err = %v, want ErrNotFound", err)
+	}
+	if got, err := r.List(ctx, k.Bucket, "", 10, false); err != nil || len(got) != 0 {
+		t.Fatalf("List after Incr by 0 = %+v, %v; want nothing", got, err)
+	}
+	_, first, err := r.Incr(ctx, k, 2, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, resets, err = r.Incr(ctx, k, 0, time.Hour)
+	if err != nil || n != 2 || resets.Sub(first).Abs() > 25*time.Millisecond {
+		t.Fatalf("Incr by 0 of a counter = %d, ends %v after the window; want 2 and the same end (err %v)",
+			n, resets.Sub(first), err)
+	}
+}
+
+// A client shared with other code stays the caller's: Close leaves it open.
+func TestRedisFromSharedClient(t *testing.T) {
+	t.Parallel()
+	peer := testpeer.Redis(t)
+	client := rawClient(t, peer)
+	r := store.NewRedisFromClient(client, "shared:", 0)
+	ctx := t.Context()
+	sub := r.Subscribe(ctx)
+	want := store.Change{Kind: store.ChangeUser, Realm: "corp", ID: "bob"}
+	if err := r.Publish(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-sub:
+		if c != want {
+			t.Fatalf("received %+v, want %+v", c, want)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("no change delivered")
+	}
+	k := store.Key{Bucket: "b", ID: "k"}
+	if err := r.Put(ctx, k, []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Get(ctx, k); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Get after Close: err = %v, want ErrUnavailable", err)
+	}
+	if v, err := client.Get(ctx, "shared:{b}:k").Result(); err != nil || v != "v" {
+		t.Fatalf("shared client after Close: Get = %q, %v; want it still usable", v, err)
+	}
+}
+
+func TestRedisUpdateConflictRetries(t *testing.T) {
+	t.Parallel()
+	peer := testpeer.Redis(t)
+	instances := []*store.Redis{
+		openRedis(t, store.RedisOptions{URL: peer.URL()}),
+		openRedis(t, store.RedisOptions{URL: peer.URL()}),
+	}
+	ctx := t.Context()
+	k := store.Key{Bucket: "b", ID: "n"}
+	const perInstance, goroutines = 100, 4
+	var calls atomic.Int64
+	var wg sync.WaitGroup
+	for _, r := range instances {
+		for range goroutines {
+			wg.Go(func() {
+				for range perInstance / goroutines {
+					_, err := r.Update(ctx, k, func(old []byte) ([]byte, time.Duration, error) {
+						calls.Add(1)
+						n, _ := strconv.Atoi(string(old)) // absent: 0
+						return []byte(strconv.Itoa(n + 1)), 0, nil
+					})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	v, err := instances[0].Get(ctx, k)
+	if err != nil || string(v) != strconv.Itoa(2*perInstance) {
+		t.Fatalf("after %d racing increments the value is %q, %v", 2*perInstance, v, err)
+	}
+	t.Logf("%d increments took %d calls of fn (the rest lost a race and retried)", 2*perInstance, calls.Load())
+}
+
+func TestRedisURLErrorsHidePassword(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cr3t-pw"
+	ctx := t.Context()
+	for _, url := range []string{
+		"redis://user:" + secret + "@127.0.0.1:notaport/0",
+		"redis://:" + secret + "@127.0.0.1:1/0", // nothing listens on port 1
+		"redis://:" + secret + "@127.0.0.1:1,127.0.0.1:2/0?master_name=m",
+		"redis://127.0.0.1:1/0?password=" + secret + "&master_name=m",
+	} {
+		start := time.Now()
+		r, err := store.OpenRedis(ctx, store.RedisOptions{URL: url, Timeout: 100 * time.Millisecond})
+		if err == nil {
+			r.Close()
+			t.Errorf("OpenRedis succeeded for an unusable URL")
+			continue
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error reveals the password: %v", err)
+		}
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("OpenRedis took %v to fail", took)
+		}
+	}
+}
+
+// waitFor polls fn until it succeeds, for up to 5s.
+func waitFor(t *testing.T, what string, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := fn()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still failing after 5s: %v", what, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func BenchmarkRedisGet(b *testing.B) {
+	peer := testpeer.Redis(b)
+	r := openRedis(b, store.RedisOptions{URL: peer.URL()})
+	ctx := b.Context()
+	k := store.Key{Bucket: "sessions", ID: "abc"}
+	if err := r.Put(ctx, k, []byte(strings.Repeat("v", 200)), time.Hour); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := r.Get(ctx, k); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRedisIncr(b *testing.B) {
+	peer := testpeer.Redis(b)
+	r := openRedis(b, store.RedisOptions{URL: peer.URL()})
+	ctx := b.Context()
+	k := store.Key{Bucket: "fail-user/corp", ID: "alice"}
+	for b.Loop() {
+		if _, _, err := r.Incr(ctx, k, 1, time.Hour); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
