@@ -147,9 +147,15 @@ func TestUnmarshalGlobalOption(t *testing.T) {
 	}
 }
 
-// The example must adapt, and secrets must stay placeholders in the JSON.
+// The examples must adapt, and secrets must stay placeholders in the JSON.
 func TestCaddyfileExampleAdapts(t *testing.T) {
-	body, err := os.ReadFile(filepath.Join("..", "Caddyfile.example"))
+	for _, name := range []string{"Caddyfile.example", "Caddyfile.cluster.example"} {
+		t.Run(name, func(t *testing.T) { testExampleAdapts(t, name) })
+	}
+}
+
+func testExampleAdapts(t *testing.T, name string) {
+	body, err := os.ReadFile(filepath.Join("..", name))
 	if err != nil {
 		t.Fatal(err)
 	}

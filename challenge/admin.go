@@ -149,8 +149,11 @@ func (s *Service) confirm(ctx context.Context, r *http.Request, id identity.Iden
 
 var errWrongCode = errors.New("that code didn't work")
 
-// setupJob names the setup-email job of one enable.
-func setupJob(p policy.Policy) string { return fmt.Sprintf("setup-v%d", p.Version) }
+// setupJob names the setup-email job of one enable of one realm (jobs of
+// several realms may share a store).
+func (s *Service) setupJob(p policy.Policy) string {
+	return fmt.Sprintf("setup/%s/v%d", s.cfg.Realm, p.Version)
+}
 
 // afterPolicyChange sends the setup instructions (on enable) to every
 // known user through the durable queue, and tells the other admins.
@@ -167,7 +170,7 @@ func (s *Service) afterPolicyChange(ctx context.Context, admin identity.Identity
 }
 
 func (s *Service) queueSetupEmails(ctx context.Context, admin identity.Identity, p policy.Policy) error {
-	job := setupJob(p)
+	job := s.setupJob(p)
 	url := ""
 	if s.cfg.SiteURL != "" {
 		url = strings.TrimRight(s.cfg.SiteURL, "/") + "/"
@@ -379,7 +382,7 @@ func (s *Service) adminHome(w http.ResponseWriter, r *http.Request, id identity.
 		return err
 	}
 	if s.cfg.Mailer != nil && p.Version > 0 && p.Enabled {
-		if prog, err := s.cfg.Mailer.Progress(ctx, setupJob(p)); err == nil && prog.Total > 0 {
+		if prog, err := s.cfg.Mailer.Progress(ctx, s.setupJob(p)); err == nil && prog.Total > 0 {
 			data.Mail = &prog
 		}
 	}

@@ -134,7 +134,7 @@ func TestAdminEnablesTwoFactorByTheHelpPageSteps(t *testing.T) {
 	}
 	// Every known user gets the setup instructions, once.
 	waitFor(t, func() bool {
-		prog, err := q.Progress(t.Context(), setupJob(*p))
+		prog, err := q.Progress(t.Context(), h.svc.setupJob(*p))
 		return err == nil && prog.Total >= 3
 	}, "setup emails were not queued: "+h.logs.String())
 	if err := q.Drain(t.Context()); err != nil {
