@@ -25,5 +25,8 @@ fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZTIME:-5s}" "$1"; }
 fuzz ./challenge FuzzSafeReturnPath
 fuzz ./identity FuzzLookupResponse
 fuzz ./notify FuzzNormalizePhone
+fuzz ./challenge FuzzSessionCookie
+fuzz ./challenge FuzzFormInput
+fuzz ./caddymodule FuzzUnmarshalCaddyfile
 
 go test -run '^$' -bench . -benchtime 1x ./...

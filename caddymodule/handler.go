@@ -413,7 +413,9 @@ func (h *Handler) bypassed(p string) bool {
 	if len(h.bypassExact) == 0 && len(h.bypassPrefixes) == 0 {
 		return false
 	}
-	clean := path.Clean("/" + p)
+	// Some upstreams (IIS, many Windows stacks) read a backslash as a path
+	// separator: "/static/..\admin" must be "/admin" here too.
+	clean := path.Clean("/" + strings.ReplaceAll(p, "\\", "/"))
 	if h.bypassExact[clean] {
 		return true
 	}

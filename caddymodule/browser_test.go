@@ -1,0 +1,825 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/caddy2fa/caddy2fa/internal/testpeer"
+	"github.com/caddy2fa/caddy2fa/notify"
+)
+
+// Browser tests: real headless Chromium walks every user journey through
+// the real Caddy binary in front of the demo app. Every page of ours is
+// checked with axe-core (light and dark colour schemes) and photographed
+// at a phone and a laptop width, so a person can look at what users see.
+
+// browserCaddyfile is the site of every browser journey; {STORE} and
+// {POLICY} are filled in per journey. Codes go to a file outbox that the
+// tests read, as a user reads their mail.
+const browserCaddyfile = `{
+	admin 127.0.0.1:{ADMIN}
+	default_bind 127.0.0.1
+	skip_install_trust
+	grace_period 1s
+	twofactor {
+		{STORE}
+		email outbox {DIR}/outbox
+		sms outbox {DIR}/outbox
+	}
+}
+http://127.0.0.1:{PORT} {
+	twofactor {
+		identity lookup http://{APP}/api/me {
+			cookie legacy_session
+		}
+		policy {
+			{POLICY}
+		}
+		issuer "Acme Corp"
+		limits {
+			email_cooldown 1s
+			sms_cooldown 1s
+		}
+	}
+	reverse_proxy {APP}
+}
+`
+
+// screenshotSizes are a phone's and a laptop's viewport.
+var screenshotSizes = []struct{ width, height int64 }{{390, 844}, {1280, 800}}
+
+// stepTimeout bounds one browser step, so a page that never loads fails
+// the test with the step's name instead of hanging until go test's limit.
+const stepTimeout = 20 * time.Second
+
+// chromiumPath finds Debian's chromium; the browser tests never skip.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
+		return "/usr/bin/chromium"
+	}
+	if path, err := exec.LookPath("chromium"); err == nil {
+		return path
+	}
+	t.Fatalf("chromium not found: run ./scripts/install-test-deps.sh")
+	return ""
+}
+
+// startChromium starts a headless Chromium for the test and closes it when
+// the test ends. The flags are all it gets (chromedp adds only the pipe it
+// talks through): root needs --no-sandbox, and the rest keep it from
+// reaching for a network these machines do not have.
+func startChromium(t *testing.T) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	// Registered after t.TempDir, so it runs first: Chromium is gone
+	// before its profile directory is removed.
+	t.Cleanup(func() {
+		if err := chromedp.Cancel(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			t.Logf("closing chromium: %v", err)
+		}
+		cancel()
+		cancelAlloc()
+	})
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return ctx
+}
+
+var (
+	axeOnce   sync.Once
+	axeSource string
+	axeErr    error
+)
+
+// axeScript is axe-core as npm installed it at the repository root.
+func axeScript(t *testing.T) string {
+	t.Helper()
+	axeOnce.Do(func() {
+		var b []byte
+		b, axeErr = os.ReadFile(filepath.Join("..", "node_modules", "axe-core", "axe.min.js"))
+		axeSource = string(b)
+	})
+	if axeErr != nil {
+		t.Fatalf("axe-core not found (%v): run ./scripts/install-test-deps.sh", axeErr)
+	}
+	return axeSource
+}
+
+var (
+	screenshotsOnce sync.Once
+	screenshotsPath string
+	screenshotsErr  error
+)
+
+// screenshotDir is where the screenshots go: $CADDY2FA_SCREENSHOTS, or a
+// new folder under the system's temporary directory that outlives the
+// test run. Its path is printed once so a person can open it.
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	screenshotsOnce.Do(func() {
+		if dir := os.Getenv("CADDY2FA_SCREENSHOTS"); dir != "" {
+			screenshotsPath, screenshotsErr = dir, os.MkdirAll(dir, 0o755)
+		} else {
+			screenshotsPath, screenshotsErr = os.MkdirTemp("", "caddy2fa-screenshots-")
+		}
+		if screenshotsErr == nil {
+			fmt.Println("browser test screenshots:", screenshotsPath)
+		}
+	})
+	if screenshotsErr != nil {
+		t.Fatalf("screenshot folder: %v", screenshotsErr)
+	}
+	t.Logf("screenshots in %s", screenshotsPath)
+	return screenshotsPath
+}
+
+// browserRig is one journey's world: the demo app, Caddy in front of it,
+// and a Chromium whose profiles are the users.
+type browserRig struct {
+	t       *testing.T
+	journey string
+	app     *demoApp
+	caddy   *caddyProc
+	outbox  string
+	browser context.Context
+	shots   string
+
+	mu        sync.Mutex
+	readCodes map[string]bool         // outbox files whose code was used
+	totpSteps map[string]*int64       // per user: last TOTP step used
+	lastSend  map[string]time.Time    // per recipient: when a code was last asked for
+	users     map[string]*browserUser // by name, for the failure messages
+}
+
+// rigConfig is what differs between journeys.
+type rigConfig struct {
+	policy string // the policy block's lines
+	store  string // the store option; a file in the test's folder when empty
+}
+
+func startBrowserRig(t *testing.T, journey string, cfg rigConfig) *browserRig {
+	t.Helper()
+	dir := t.TempDir()
+	if cfg.store == "" {
+		cfg.store = "store file {DIR}/2fa.db"
+	}
+	rig := &browserRig{
+		t: t, journey: journey, app: startDemoApp(t), outbox: filepath.Join(dir, "outbox"),
+		shots:     screenshotDir(t),
+		readCodes: map[string]bool{}, totpSteps: map[string]*int64{}, lastSend: map[string]time.Time{},
+		users: map[string]*browserUser{},
+	}
+	caddyfile := strings.NewReplacer("{STORE}", cfg.store, "{POLICY}", cfg.policy).Replace(withApp(browserCaddyfile, rig.app))
+	rig.caddy = startCaddy(t, dir, caddyfile)
+	rig.browser = startChromium(t)
+	return rig
+}
+
+// browserUser is one person at their own browser profile: own cookies,
+// own tab.
+type browserUser struct {
+	rig  *browserRig
+	t    *testing.T
+	name string
+	ctx  context.Context
+	step int
+	// checking is the time spent on axe and screenshots, which a real
+	// user would not wait for.
+	checking time.Duration
+}
+
+// newUser opens a tab in a new browser profile (a browser context).
+func (rig *browserRig) newUser(name string) *browserUser {
+	t := rig.t
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(rig.browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	// The first action opens the tab: it must run without a deadline, which
+	// would otherwise end the tab with it.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("opening a tab for %s: %v", name, err)
+	}
+	u := &browserUser{rig: rig, t: t, name: name, ctx: ctx}
+	rig.users[name] = u
+	return u
+}
+
+// do runs browser steps with a deadline.
+func (u *browserUser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	u.t.Helper()
+	ctx, cancel := context.WithTimeout(u.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		u.t.Fatalf("%s, %s at %s: %v", u.name, what, u.location(), err)
+	}
+}
+
+// run runs one browser action that returns a value, with a deadline.
+func run[T any](u *browserUser, what string, action chromedp.Action[T]) T {
+	u.t.Helper()
+	ctx, cancel := context.WithTimeout(u.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, action)
+	if err != nil {
+		u.t.Fatalf("%s, %s at %s: %v", u.name, what, u.location(), err)
+	}
+	return v
+}
+
+// navigate runs steps that load a page and waits for it; it returns the
+// page's HTTP response (after redirects).
+func (u *browserUser) navigate(what string, steps ...chromedp.Action[chromedp.Void]) *network.Response {
+	u.t.Helper()
+	ctx, cancel := context.WithTimeout(u.ctx, stepTimeout)
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, steps...)
+	if err != nil {
+		u.t.Fatalf("%s, %s: %v", u.name, what, err)
+	}
+	return resp
+}
+
+func (u *browserUser) open(path string) *network.Response {
+	u.t.Helper()
+	return u.navigate("opening "+path, chromedp.Navigate(u.rig.caddy.URL+path))
+}
+
+// press clicks a link or button and waits for the page it leads to.
+func (u *browserUser) press(selector string) *network.Response {
+	u.t.Helper()
+	return u.navigate("pressing "+selector, chromedp.Click(chromedp.CSS(selector)))
+}
+
+// location is the path (and query) of the page the user is on.
+func (u *browserUser) location() string {
+	ctx, cancel := context.WithTimeout(u.ctx, stepTimeout)
+	defer cancel()
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		return "(unknown: " + err.Error() + ")"
+	}
+	if parsed, err := url.Parse(loc); err == nil {
+		return parsed.RequestURI()
+	}
+	return loc
+}
+
+func (u *browserUser) wantPage(path string) {
+	u.t.Helper()
+	if at := u.location(); at != path {
+		u.t.Fatalf("%s should be on %s, is on %s:\n%s", u.name, path, at, u.text("main"))
+	}
+}
+
+// text is the visible text of the first element the CSS selector finds.
+func (u *browserUser) text(selector string) string {
+	u.t.Helper()
+	return strings.TrimSpace(run(u, "reading "+selector, chromedp.Text(chromedp.CSS(selector))))
+}
+
+func (u *browserUser) wantText(selector, want string) {
+	u.t.Helper()
+	if got := u.text(selector); !strings.Contains(got, want) {
+		u.t.Fatalf("%s at %s: %s says %q, want %q", u.name, u.location(), selector, got, want)
+	}
+}
+
+func (u *browserUser) typeInto(id, text string) {
+	u.t.Helper()
+	u.do("typing into #"+id, chromedp.SendKeys(chromedp.ID(id), text))
+}
+
+// setChecked ticks or unticks a checkbox the way a person does: a click,
+// only when it is not already as wanted.
+func (u *browserUser) setChecked(id string, want bool) {
+	u.t.Helper()
+	checked := run(u, "reading #"+id, chromedp.JavascriptAttribute[bool](chromedp.ID(id), "checked"))
+	if checked != want {
+		u.do("clicking #"+id, chromedp.Click(chromedp.ID(id)))
+	}
+}
+
+// login signs in to the legacy app with its own form.
+func (u *browserUser) login(password, next string) time.Time {
+	u.t.Helper()
+	u.open("/login?next=" + next)
+	u.check("app-login")
+	u.typeInto("username", u.name)
+	u.typeInto("password", password)
+	submitted := time.Now()
+	u.press(`form[action="/login"] button[type=submit]`)
+	return submitted
+}
+
+func (u *browserUser) logout() {
+	u.t.Helper()
+	u.press("form.logout button")
+	u.wantPage("/login")
+}
+
+// enterCode types a code into the one code field and submits its form.
+func (u *browserUser) enterCode(code string) *network.Response {
+	u.t.Helper()
+	u.typeInto("code", code)
+	return u.press("form:has(#code) button[type=submit]")
+}
+
+// wantApp: the user is in the app, on path.
+func (u *browserUser) wantApp(path string) {
+	u.t.Helper()
+	u.wantPage(path)
+	u.wantText("#signed-in-as", "Signed in as "+u.name)
+}
+
+// totpCode reads the key from the enrollment page (as a person types it
+// into their authenticator app) and returns the next code.
+func (u *browserUser) totpKey() string {
+	u.t.Helper()
+	key := u.text("#totp-key")
+	if key == "" {
+		u.t.Fatalf("%s: no key on %s", u.name, u.location())
+	}
+	return key
+}
+
+func (rig *browserRig) totpCode(user, key string) string {
+	rig.mu.Lock()
+	step, ok := rig.totpSteps[user]
+	if !ok {
+		step = new(int64)
+		rig.totpSteps[user] = step
+	}
+	rig.mu.Unlock()
+	return nextStepCode(rig.t, key, step)
+}
+
+var emailCodeSubject = regexp.MustCompile(`^(\d{6}) is your `)
+
+// codeSentTo waits for a code in the outbox that has not been used yet,
+// emailed (to an address) or texted (to a number).
+func (rig *browserRig) codeSentTo(to string) string {
+	rig.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		msgs, err := notify.ReadOutbox(rig.outbox)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			rig.t.Fatal(err)
+		}
+		for i := len(msgs) - 1; i >= 0; i-- {
+			m := msgs[i]
+			if m.To != to || rig.readCodes[m.Path] {
+				continue
+			}
+			var found []string
+			if m.Kind == notify.KindEmail {
+				found = emailCodeSubject.FindStringSubmatch(m.Subject)
+			} else {
+				found = codeIn.FindStringSubmatch(m.Text)
+			}
+			if found != nil {
+				rig.readCodes[m.Path] = true
+				return found[1]
+			}
+		}
+		if time.Now().After(deadline) {
+			rig.t.Fatalf("no new code sent to %s in %s", to, rig.outbox)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// sendCode presses "Send code" (or "Send a new code"), after the
+// configured cooldown since the last code to the same recipient.
+func (u *browserUser) sendCode(selector, to string) {
+	u.t.Helper()
+	rig := u.rig
+	if wait := time.Until(rig.lastSend[to].Add(1100 * time.Millisecond)); wait > 0 {
+		time.Sleep(wait)
+	}
+	u.press(selector)
+	rig.lastSend[to] = time.Now()
+}
+
+// gatewayStylesheet marks a page the gateway rendered: its pages under
+// /.2fa, and the ones it answers in the app's place (the 503 page).
+const gatewayStylesheet = `/.2fa/static/style.css`
+
+// isGatewayPage: axe judges the gateway's pages; the demo app's are not
+// ours to fix, so they are only photographed.
+func (u *browserUser) isGatewayPage() bool {
+	u.t.Helper()
+	return run(u, "finding the stylesheet", chromedp.Evaluate[bool](
+		`document.querySelector('link[rel=stylesheet][href^="`+gatewayStylesheet+`"]') !== null`))
+}
+
+// check looks at the page as it is: screenshots at both sizes and, on our
+// pages, axe-core in the light and the dark colour scheme.
+func (u *browserUser) check(step string) {
+	u.t.Helper()
+	started := time.Now()
+	defer func() { u.checking += time.Since(started) }()
+	u.step++
+	name := fmt.Sprintf("%s-%02d-%s", u.rig.journey, u.step, step)
+	for _, size := range screenshotSizes {
+		png := run(u, "screenshot", func(ctx context.Context, t *chromedp.Target) ([]byte, error) {
+			if _, err := chromedp.EmulateViewport(size.width, size.height)(ctx, t); err != nil {
+				return nil, err
+			}
+			// Quality 100 makes a PNG, lossless like the file's name says.
+			return chromedp.FullScreenshot(100)(ctx, t)
+		})
+		file := filepath.Join(u.rig.shots, fmt.Sprintf("%s-%d.png", name, size.width))
+		if err := os.WriteFile(file, png, 0o644); err != nil {
+			u.t.Fatal(err)
+		}
+	}
+	path := u.location()
+	if !u.isGatewayPage() {
+		return
+	}
+	u.injectAxe()
+	for _, scheme := range []string{"light", "dark"} {
+		u.emulateColorScheme(scheme)
+		for _, v := range u.axeViolations() {
+			u.t.Errorf("axe, %s (%s scheme) at %s: %s [%s] %s\n\ton: %s\n\t%s",
+				name, scheme, path, v.ID, v.Impact, v.Help, strings.Join(v.Targets, " | "), strings.ReplaceAll(v.Summary, "\n", "\n\t"))
+		}
+	}
+	u.emulateColorScheme("light")
+}
+
+func (u *browserUser) emulateColorScheme(scheme string) {
+	u.t.Helper()
+	u.do("emulating prefers-color-scheme: "+scheme, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+		})
+		return err
+	}))
+}
+
+// injectAxe evaluates axe-core in the page through the DevTools protocol
+// (Runtime.evaluate), which the pages' script-src 'self' does not govern;
+// it fails if axe did not arrive, so a CSP that blocked it cannot pass
+// unnoticed.
+func (u *browserUser) injectAxe() {
+	u.t.Helper()
+	u.do("injecting axe-core", chromedp.Evaluate[chromedp.Void](axeScript(u.t)))
+	if ok := run(u, "finding axe", chromedp.Evaluate[bool](`typeof axe === "object" && typeof axe.run === "function"`)); !ok {
+		u.t.Fatalf("axe-core did not load into %s", u.location())
+	}
+}
+
+// axeViolation is what a failure reports of one axe-core violation.
+type axeViolation struct {
+	ID      string   `json:"id"`
+	Impact  string   `json:"impact"`
+	Help    string   `json:"help"`
+	Targets []string `json:"targets"`
+	Summary string   `json:"summary"`
+}
+
+const runAxe = `axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(v => ({
+	id: v.id,
+	impact: v.impact || '',
+	help: v.help,
+	targets: v.nodes.map(n => n.target.join(' ')),
+	summary: v.nodes.map(n => n.failureSummary || '').join('\n'),
+})))`
+
+func (u *browserUser) axeViolations() []axeViolation {
+	u.t.Helper()
+	return run(u, "running axe", chromedp.Evaluate[[]axeViolation](runAxe, chromedp.EvalAwaitPromise))
+}
+
+// focusedID is the id of the element that has the keyboard focus.
+func (u *browserUser) focusedID() string {
+	u.t.Helper()
+	return run(u, "reading the focus", chromedp.Evaluate[string](`document.activeElement ? document.activeElement.id : ""`))
+}
+
+// ---- journeys ----
+
+const everyMethod = "enforce\n\t\t\tmethods totp email sms"
+
+func TestBrowserFirstLoginEnrollsAnAuthenticatorApp(t *testing.T) {
+	rig := startBrowserRig(t, "totp", rigConfig{policy: everyMethod})
+	alice := rig.newUser("alice")
+
+	alice.open("/reports")
+	alice.wantPage("/login?next=/reports")
+	alice.check("app-login-form")
+	alice.typeInto("username", "alice")
+	alice.typeInto("password", "alice-demo")
+	submitted, checkingBefore := time.Now(), alice.checking
+	alice.press(`form[action="/login"] button[type=submit]`)
+
+	alice.wantPage("/.2fa/enroll")
+	alice.check("choose-method")
+	resp := alice.press("#choose-totp")
+	alice.wantPage("/.2fa/enroll/totp")
+	// axe runs despite the pages' strict CSP (see injectAxe): make sure the
+	// CSP is really there.
+	if csp := fmt.Sprint(resp.Headers["Content-Security-Policy"]); !strings.Contains(csp, "script-src 'self'") {
+		t.Fatalf("the enrollment page should send a strict CSP, sends %q", csp)
+	}
+	alice.check("enroll-totp")
+	key := alice.totpKey()
+	alice.enterCode(rig.totpCode("alice", key))
+	alice.wantApp("/reports")
+	firstTime := time.Since(submitted) - (alice.checking - checkingBefore)
+	t.Logf("a scripted first-time user took %v from submitting the app's login to the app page, TOTP enrollment included (not counting %v of axe and screenshots)",
+		firstTime.Round(time.Millisecond), (alice.checking - checkingBefore).Round(time.Millisecond))
+	alice.check("app-after-enroll")
+
+	alice.open("/.2fa/methods")
+	alice.check("methods")
+
+	// A new app session asks for a code: verification, not enrollment.
+	alice.logout()
+	alice.login("alice-demo", "/settings")
+	alice.wantPage("/.2fa/verify/totp")
+	alice.check("verify-totp")
+	alice.enterCode(rig.totpCode("alice", key))
+	alice.wantApp("/settings")
+}
+
+func TestBrowserPagesWorkWithoutJavaScript(t *testing.T) {
+	rig := startBrowserRig(t, "nojs", rigConfig{policy: everyMethod})
+	bob := rig.newUser("bob")
+	bob.do("disabling JavaScript", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		return err
+	}))
+	bob.open("/login?next=/reports")
+	// The app's login page has no CSP: an inline script would run there if
+	// scripts were on.
+	ran := run(bob, "trying an inline script", chromedp.Evaluate[bool](`(() => {
+		const s = document.createElement("script");
+		s.textContent = "window.inlineScriptRan = true";
+		document.head.appendChild(s);
+		return window.inlineScriptRan === true;
+	})()`))
+	if ran {
+		t.Fatal("JavaScript should be disabled in this journey")
+	}
+	bob.check("app-login-form")
+	bob.typeInto("username", "bob")
+	bob.typeInto("password", "bob-demo")
+	bob.press(`form[action="/login"] button[type=submit]`)
+	bob.wantPage("/.2fa/enroll")
+	bob.check("choose-method")
+	bob.press("#choose-totp")
+	bob.wantPage("/.2fa/enroll/totp")
+	bob.check("enroll-totp")
+	bob.enterCode(rig.totpCode("bob", bob.totpKey()))
+	bob.wantApp("/reports")
+	bob.check("app-after-enroll")
+}
+
+func TestBrowserEmailCodes(t *testing.T) {
+	rig := startBrowserRig(t, "email", rigConfig{policy: everyMethod})
+	bob := rig.newUser("bob")
+	bob.login("bob-demo", "/reports")
+	bob.wantPage("/.2fa/enroll")
+	bob.press("#choose-email")
+	bob.wantPage("/.2fa/enroll/email")
+	bob.check("enroll-email")
+	bob.sendCode("#send", "bob@acme.example")
+	bob.wantPage("/.2fa/enroll/email")
+	bob.wantText("#sent-to", "We sent a 6-digit code")
+	bob.check("enroll-email-sent")
+	bob.enterCode(rig.codeSentTo("bob@acme.example"))
+	bob.wantApp("/reports")
+	bob.check("app-after-enroll")
+
+	bob.logout()
+	bob.login("bob-demo", "/settings")
+	bob.wantPage("/.2fa/verify/email")
+	bob.check("verify-email")
+	bob.sendCode("#send", "bob@acme.example")
+	bob.check("verify-email-sent")
+	bob.enterCode(rig.codeSentTo("bob@acme.example"))
+	bob.wantApp("/settings")
+}
+
+func TestBrowserSMSCodes(t *testing.T) {
+	rig := startBrowserRig(t, "sms", rigConfig{policy: everyMethod})
+	carol := rig.newUser("carol")
+	carol.login("carol-demo", "/account")
+	carol.wantPage("/.2fa/enroll")
+	carol.press("#choose-sms")
+	carol.wantPage("/.2fa/enroll/sms")
+	// The app knows her number; the page offers it, masked.
+	carol.wantText("#known-phone", "+1******0103")
+	carol.check("enroll-sms")
+	carol.sendCode("#send", "+14155550103")
+	carol.wantText("#sent-to", "We sent a 6-digit code")
+	carol.check("enroll-sms-sent")
+	carol.enterCode(rig.codeSentTo("+14155550103"))
+	carol.wantApp("/account")
+	carol.check("app-after-enroll")
+}
+
+func TestBrowserRememberThisDevice(t *testing.T) {
+	rig := startBrowserRig(t, "remember", rigConfig{policy: "enforce\n\t\t\tmethods totp\n\t\t\tremember 30d"})
+	bob := rig.newUser("bob")
+	bob.login("bob-demo", "/reports")
+	// The only method: straight to setting it up.
+	bob.wantPage("/.2fa/enroll/totp")
+	bob.setChecked("remember", true)
+	bob.check("enroll-remember-ticked")
+	bob.enterCode(rig.totpCode("bob", bob.totpKey()))
+	bob.wantApp("/reports")
+
+	// A new app session on this device: no challenge.
+	bob.logout()
+	bob.login("bob-demo", "/settings")
+	bob.wantApp("/settings")
+	bob.check("app-no-challenge")
+
+	bob.open("/.2fa/devices")
+	bob.wantText("#current-device", "This device")
+	bob.check("devices")
+	bob.press("#devices form button[type=submit]")
+	bob.wantPage("/.2fa/devices")
+	bob.wantText("#no-devices", "No trusted devices")
+	bob.check("devices-removed")
+
+	bob.logout()
+	bob.login("bob-demo", "/account")
+	bob.wantPage("/.2fa/verify/totp")
+	bob.check("verify-after-removal")
+}
+
+func TestBrowserAdminEnablesTwoFactorAndResetsAUser(t *testing.T) {
+	// Off until an admin turns it on.
+	rig := startBrowserRig(t, "admin", rigConfig{policy: "methods totp"})
+	bob := rig.newUser("bob")
+	bob.login("bob-demo", "/reports")
+	bob.wantApp("/reports")
+
+	alice := rig.newUser("alice")
+	alice.login("alice-demo", "/")
+	alice.wantApp("/")
+	alice.open("/.2fa/admin")
+	alice.wantText("#tfa-status", "Off")
+	alice.check("security-off")
+	alice.press("#enable")
+	alice.check("enable-form")
+	alice.setChecked("method-totp", true)
+	alice.setChecked("method-email", true)
+	alice.setChecked("remember", true)
+	alice.do("setting the days", chromedp.SetValue(chromedp.ID("remember_days"), "14"))
+	alice.press("#submit")
+	if at := alice.location(); !strings.HasPrefix(at, "/.2fa/admin/confirm?change=") {
+		t.Fatalf("after Enable alice should confirm by code, is on %s", at)
+	}
+	alice.check("confirm-code")
+	alice.enterCode(rig.codeSentTo("alice@acme.example"))
+	alice.wantText("main", "enabled for all users")
+	alice.check("enabled")
+
+	// An admin, too, passes 2FA before the settings open again.
+	alice.open("/.2fa/admin")
+	alice.wantPage("/.2fa/enroll")
+	alice.check("admin-must-enroll")
+	alice.press("#choose-totp")
+	alice.enterCode(rig.totpCode("alice", alice.totpKey()))
+	alice.wantPage("/.2fa/admin")
+	alice.wantText("#tfa-status", "On")
+
+	// Bob's next login must enroll, with the methods alice chose.
+	bob.logout()
+	bob.login("bob-demo", "/reports")
+	bob.wantPage("/.2fa/enroll")
+	bob.wantText("#choose-email", "Email")
+	bob.check("bob-must-enroll")
+	bob.press("#choose-totp")
+	bob.enterCode(rig.totpCode("bob", bob.totpKey()))
+	bob.wantApp("/reports")
+
+	alice.open("/.2fa/admin")
+	alice.check("security-on")
+	alice.press(`form[action$="/admin/users/reset"]:has(input[name="user"][value="bob"]) button[type=submit]`)
+	alice.wantText("#notice", "reset for bob")
+	alice.check("reset-bob")
+	alice.open("/.2fa/admin/audit")
+	alice.check("audit-log")
+	alice.open("/.2fa/admin/edit")
+	alice.check("edit-form")
+	alice.open("/.2fa/admin/disable")
+	alice.check("disable-form")
+
+	// Reset: bob sets up two-factor authentication again.
+	bob.logout()
+	bob.login("bob-demo", "/reports")
+	bob.wantPage("/.2fa/enroll")
+	bob.check("bob-enrolls-again")
+}
+
+func TestBrowserLockoutAfterTenWrongCodes(t *testing.T) {
+	rig := startBrowserRig(t, "lockout", rigConfig{policy: "enforce\n\t\t\tmethods totp"})
+	bob := rig.newUser("bob")
+	bob.login("bob-demo", "/reports")
+	bob.wantPage("/.2fa/enroll/totp")
+	key := bob.totpKey()
+	bob.enterCode(rig.totpCode("bob", key))
+	bob.wantApp("/reports")
+	bob.logout()
+	bob.login("bob-demo", "/reports")
+	bob.wantPage("/.2fa/verify/totp")
+
+	wrong := wrongTOTPCode(t, key)
+	for attempt := 1; attempt <= 10; attempt++ {
+		resp := bob.enterCode(wrong)
+		switch attempt {
+		case 1:
+			if resp.Status != 422 {
+				t.Fatalf("a wrong code: status %d", resp.Status)
+			}
+			bob.wantText("#code-error", "That code didn't work")
+			// The page comes back with the field focused, ready to type.
+			if id := bob.focusedID(); id != "code" {
+				t.Fatalf("after a wrong code the focus should be on the code field, is on %q", id)
+			}
+			bob.check("wrong-code")
+		case 5:
+			bob.wantText("h1", "Too many wrong codes")
+			bob.check("challenge-ended")
+			bob.press("main a.button")
+			bob.wantPage("/.2fa/verify/totp")
+		case 10:
+			bob.wantText("main", "Try again at")
+			bob.check("locked-out")
+		default:
+			if id := bob.focusedID(); id != "code" {
+				t.Fatalf("after wrong code %d the focus should be on the code field, is on %q", attempt, id)
+			}
+		}
+	}
+}
+
+// wrongTOTPCode is a code that no step near now accepts.
+func wrongTOTPCode(t *testing.T, key string) string {
+	now := time.Now()
+	near := map[string]bool{}
+	for d := -2; d <= 2; d++ {
+		near[totpNow(t, key, now.Add(time.Duration(d)*30*time.Second))] = true
+	}
+	for n := 0; ; n++ {
+		if code := fmt.Sprintf("%06d", n*111111%1000000); !near[code] {
+			return code
+		}
+	}
+}
+
+func TestBrowserStoreUnavailablePage(t *testing.T) {
+	redis := testpeer.Redis(t)
+	rig := startBrowserRig(t, "unavailable", rigConfig{policy: "enforce\n\t\t\tmethods totp", store: "store redis " + redis.URL()})
+	bob := rig.newUser("bob")
+	bob.login("bob-demo", "/reports")
+	bob.wantPage("/.2fa/enroll/totp")
+
+	redis.Stop()
+	resp := bob.open("/reports")
+	if resp.Status != 503 {
+		t.Fatalf("with the store down: status %d, want 503", resp.Status)
+	}
+	bob.wantText("h1", "temporarily unavailable")
+	bob.check("store-unavailable")
+
+	// Back as soon as the store is.
+	redis.Start()
+	bob.press("main a.button")
+	bob.wantPage("/.2fa/enroll/totp")
+}
