@@ -410,19 +410,11 @@ func (s *Service) adminEdit(w http.ResponseWriter, r *http.Request, id identity.
 			if remember {
 				next.RememberDays = days
 			}
-			prop, _, err := s.propose(r.Context(), id, next)
-			var refusal *sendRefusal
-			switch {
-			case err == nil:
-				s.redirect(w, r, s.cfg.PathPrefix+"/admin/confirm?change="+prop.ID)
-				return nil
-			case errors.As(err, &refusal):
-				data.Error = refusal.msg
-			case errors.Is(err, errDeliveryFailed):
-				data.Error = "We couldn't send the confirmation code. Try again in a moment."
-			default:
+			msg, err := s.proposeAndConfirm(w, r, id, next)
+			if msg == "" || err != nil {
 				return err
 			}
+			data.Error = msg
 		}
 		status = http.StatusUnprocessableEntity
 	}
@@ -452,6 +444,23 @@ func (s *Service) adminEdit(w http.ResponseWriter, r *http.Request, id identity.
 	return nil
 }
 
+// proposeAndConfirm proposes a change and sends the admin to its code
+// step; msg says why not when the proposal was refused.
+func (s *Service) proposeAndConfirm(w http.ResponseWriter, r *http.Request, id identity.Identity, next policy.Policy) (msg string, err error) {
+	prop, _, err := s.propose(r.Context(), id, next)
+	var refusal *sendRefusal
+	switch {
+	case err == nil:
+		s.redirect(w, r, s.cfg.PathPrefix+"/admin/confirm?change="+prop.ID)
+		return "", nil
+	case errors.As(err, &refusal):
+		return refusal.msg, nil
+	case errors.Is(err, errDeliveryFailed):
+		return "We couldn't send the confirmation code. Try again in a moment.", nil
+	}
+	return "", err
+}
+
 var adminMethodNames = map[string]string{
 	store.MethodEmail: "Email verification",
 	store.MethodSMS:   "SMS verification",
@@ -463,19 +472,11 @@ func (s *Service) adminDisable(w http.ResponseWriter, r *http.Request, id identi
 	data := adminPage{CSRF: s.csrfToken(w, r, id.ID), Policy: cur, Disable: true, Prefix: s.cfg.PathPrefix}
 	if r.Method == http.MethodPost {
 		next := policy.Policy{Enabled: false, Methods: cur.Methods, RememberDays: cur.RememberDays}
-		prop, _, err := s.propose(r.Context(), id, next)
-		var refusal *sendRefusal
-		switch {
-		case err == nil:
-			s.redirect(w, r, s.cfg.PathPrefix+"/admin/confirm?change="+prop.ID)
-			return nil
-		case errors.As(err, &refusal):
-			data.Error = refusal.msg
-		case errors.Is(err, errDeliveryFailed):
-			data.Error = "We couldn't send the confirmation code. Try again in a moment."
-		default:
+		msg, err := s.proposeAndConfirm(w, r, id, next)
+		if msg == "" || err != nil {
 			return err
 		}
+		data.Error = msg
 	}
 	s.pages.render(w, http.StatusOK, "admin_disable", "Disable two-factor authentication", data)
 	return nil
