@@ -229,3 +229,24 @@ func TestSecretsNeverInCaddyLogsOrStoreFile(t *testing.T) {
 		}
 	}
 }
+
+func TestIdentityLookupDownFailsClosed(t *testing.T) {
+	app := startDemoApp(t)
+	dead := freePort(t) // nothing listens here: the who-am-I endpoint is down
+	cf := strings.Replace(withApp(attackCaddyfile, app), "identity lookup http://"+app.addr()+"/api/me", fmt.Sprintf("identity lookup http://127.0.0.1:%d/api/me", dead), 1)
+	cp := startCaddy(t, t.TempDir(), cf)
+	c := newClient(t, cp.URL)
+	before := app.hits.Load()
+	r := c.get("/reports", "Cookie", "legacy_session=stolen-or-real")
+	if r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, "temporarily unavailable") {
+		t.Fatalf("lookup down: %d %s", r.status, r.body)
+	}
+	if leaked := app.leaked(before); len(leaked) > 0 {
+		t.Fatalf("requests reached the app while identity could not be checked: %v", leaked)
+	}
+	// Without an app session there is nothing to check: the app's login
+	// page stays reachable.
+	if r := c.get("/login"); r.status != 200 {
+		t.Fatalf("anonymous request: %d", r.status)
+	}
+}

@@ -371,7 +371,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if h.svc.OwnPath(r.URL.Path) {
 		id, err := h.resolve(r)
 		if err != nil {
-			return caddyhttp.Error(http.StatusServiceUnavailable, err)
+			h.logger.Error("identity lookup failed; request refused", zap.Error(err))
+			h.svc.Unavailable(w, r, err)
+			return nil
 		}
 		h.svc.ServePages(w, r, id)
 		return nil
@@ -381,8 +383,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	id, err := h.resolve(r)
 	if err != nil {
+		// Fail closed: without knowing who this is, the app's session
+		// might belong to a user who has not passed 2FA.
 		h.logger.Error("identity lookup failed; request refused", zap.Error(err))
-		return caddyhttp.Error(http.StatusServiceUnavailable, errors.New("identity lookup unavailable"))
+		h.svc.Unavailable(w, r, err)
+		return nil
 	}
 	if !id.Known() {
 		return next.ServeHTTP(w, r)

@@ -623,7 +623,7 @@ func (s *Service) adminAudit(w http.ResponseWriter, r *http.Request, id identity
 func (s *Service) adminAPI(w http.ResponseWriter, r *http.Request, id identity.Identity, rest string) {
 	if ok, err := s.adminGuard(w, r, id, true); !ok || err != nil {
 		if err != nil {
-			s.unavailable(w, r, err)
+			s.Unavailable(w, r, err)
 		}
 		return
 	}
@@ -706,7 +706,7 @@ func (s *Service) adminAPI(w http.ResponseWriter, r *http.Request, id identity.I
 			writeJSON(w, http.StatusOK, map[string]any{"policy": applied})
 		case errors.Is(cerr, errWrongCode):
 			if _, err := s.recordFailure(ctx, id.ID, s.cfg.ClientIP(r)); err != nil {
-				s.unavailable(w, r, err)
+				s.Unavailable(w, r, err)
 				return
 			}
 			dead, derr := policy.CountWrongCode(ctx, s.backend, s.cfg.Realm, prop.ID)
@@ -771,6 +771,6 @@ func (s *Service) adminAPI(w http.ResponseWriter, r *http.Request, id identity.I
 		fail(http.StatusNotFound, "not_found", "No such API route: see the README for the admin API.")
 	}
 	if err != nil {
-		s.unavailable(w, r, err)
+		s.Unavailable(w, r, err)
 	}
 }

@@ -99,7 +99,7 @@ func (s *Service) trustedDevice(w http.ResponseWriter, r *http.Request, id ident
 	}
 	ok, err := s.devices.valid(r.Context(), s, id.ID, ref.Device)
 	if err != nil {
-		s.unavailable(w, r, err)
+		s.Unavailable(w, r, err)
 		return false, true
 	}
 	if !ok {
@@ -107,14 +107,14 @@ func (s *Service) trustedDevice(w http.ResponseWriter, r *http.Request, id ident
 	}
 	epoch, err := s.epochs.get(r.Context(), s, id.ID)
 	if err != nil {
-		s.unavailable(w, r, err)
+		s.Unavailable(w, r, err)
 		return false, true
 	}
 	if epoch != ref.Epoch {
 		return false, false
 	}
 	if err := s.issueSession(w, r, id.ID, id.AppSession, epoch, ref.Device); err != nil {
-		s.unavailable(w, r, err)
+		s.Unavailable(w, r, err)
 		return false, true
 	}
 	s.touchDevice(r.Context(), id.ID, ref.Device)

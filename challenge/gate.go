@@ -28,7 +28,7 @@ func (s *Service) Gate(w http.ResponseWriter, r *http.Request, id identity.Ident
 	if sess, ok := s.readSession(r, id.ID, id.AppSession); ok {
 		epoch, err := s.epochs.get(r.Context(), s, id.ID)
 		if err != nil {
-			s.unavailable(w, r, err)
+			s.Unavailable(w, r, err)
 			return false
 		}
 		if epoch == sess.Epoch {
@@ -37,7 +37,7 @@ func (s *Service) Gate(w http.ResponseWriter, r *http.Request, id identity.Ident
 			}
 			ok, err := s.devices.valid(r.Context(), s, id.ID, sess.Device)
 			if err != nil {
-				s.unavailable(w, r, err)
+				s.Unavailable(w, r, err)
 				return false
 			}
 			if ok {
@@ -70,7 +70,7 @@ func (s *Service) requireChallenge(w http.ResponseWriter, r *http.Request, id id
 		return
 	}
 	if _, err := s.startFlow(w, r, id, r.URL.RequestURI()); err != nil {
-		s.unavailable(w, r, err)
+		s.Unavailable(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -109,11 +109,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// unavailable answers 503 when the store cannot be reached: never let an
+// Unavailable answers 503 when the store cannot be reached: never let an
 // unverified request through because we could not check it.
-func (s *Service) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Service) Unavailable(w http.ResponseWriter, r *http.Request, err error) {
 	s.event("store_unavailable")
-	s.cfg.Logger.Error("two-factor store unavailable; request refused", "error", err, "path", r.URL.Path)
+	s.cfg.Logger.Error("two-factor check unavailable (store or identity lookup); request refused", "error", err, "path", r.URL.Path)
 	w.Header().Set("Retry-After", "5")
 	if !isNavigation(r) && !s.OwnPath(r.URL.Path) {
 		writeJSON(w, http.StatusServiceUnavailable, apiError{
@@ -171,7 +171,7 @@ func (s *Service) passGrandfathered(w http.ResponseWriter, r *http.Request, id i
 		err = s.writeSession(w, r, session{User: id.ID, App: s.appBinding(id.AppSession), Epoch: epoch, Carried: true})
 	}
 	if err != nil {
-		s.unavailable(w, r, err)
+		s.Unavailable(w, r, err)
 		return false
 	}
 	s.event("grandfathered")

@@ -66,7 +66,7 @@ func (s *Service) ServePages(w http.ResponseWriter, r *http.Request, id identity
 	var err error
 	if rest == "/admin" || strings.HasPrefix(rest, "/admin/") {
 		if err = s.adminRoute(w, r, id, strings.TrimPrefix(rest, "/admin")); err != nil {
-			s.unavailable(w, r, err)
+			s.Unavailable(w, r, err)
 		}
 		return
 	}
@@ -98,7 +98,7 @@ func (s *Service) ServePages(w http.ResponseWriter, r *http.Request, id identity
 		return
 	}
 	if err != nil {
-		s.unavailable(w, r, err)
+		s.Unavailable(w, r, err)
 	}
 }
 
