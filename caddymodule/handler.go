@@ -230,12 +230,7 @@ func (h *Handler) setup(ctx context.Context, app *App, logger *zap.Logger, slogg
 	if err != nil {
 		return err
 	}
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := snapshot.Refresh(rctx); err != nil {
-		h.logger.Error("cannot read the org policy; enforcing 2FA until it can be read", zap.Error(err))
-	}
-	go h.svc.Run(ctx)
+	h.svc.Start(ctx)
 	if h.UsersFile != "" {
 		go h.watchUsersFile(ctx, time.Duration(0))
 	}

@@ -78,5 +78,6 @@ func ResetUser(ctx context.Context, b store.Backend, realm, user string) (*store
 	if err != nil {
 		return nil, err
 	}
-	return u, b.Publish(ctx, store.Change{Kind: store.ChangeUser, Realm: realm, ID: user})
+	store.Announce(ctx, b, store.Change{Kind: store.ChangeUser, Realm: realm, ID: user})
+	return u, nil
 }

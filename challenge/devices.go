@@ -217,9 +217,7 @@ func RevokeDevices(ctx context.Context, b store.Backend, realm, user string, ids
 			return n, err
 		}
 		n++
-		if err := b.Publish(ctx, store.Change{Kind: store.ChangeDevice, Realm: realm, ID: id}); err != nil {
-			return n, err
-		}
+		store.Announce(ctx, b, store.Change{Kind: store.ChangeDevice, Realm: realm, ID: id})
 	}
 	return n, nil
 }
@@ -234,7 +232,8 @@ func BumpEpoch(ctx context.Context, b store.Backend, realm, user string) (*store
 	if err != nil {
 		return nil, err
 	}
-	return u, b.Publish(ctx, store.Change{Kind: store.ChangeUser, Realm: realm, ID: user})
+	store.Announce(ctx, b, store.Change{Kind: store.ChangeUser, Realm: realm, ID: user})
+	return u, nil
 }
 
 // devicesPage lists the user's trusted devices.

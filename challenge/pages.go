@@ -515,8 +515,8 @@ func (s *Service) newMethod(ctx context.Context, user string, e store.Enrollment
 		return nil, err
 	}
 	s.epochs.forget(user)
-	if err := s.backend.Publish(ctx, store.Change{Kind: store.ChangeUser, Realm: s.cfg.Realm, ID: user}); err != nil {
-		s.cfg.Logger.Warn("could not announce a method change", "error", err)
+	if !store.Announce(ctx, s.backend, store.Change{Kind: store.ChangeUser, Realm: s.cfg.Realm, ID: user}) {
+		s.cfg.Logger.Warn("could not announce a method change yet; retrying in the background")
 	}
 	s.enrolled(ctx, u, e.Method)
 	return u, nil

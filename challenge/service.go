@@ -202,7 +202,19 @@ func (s *Service) Config() Config { return s.cfg }
 // Run keeps the in-memory policy snapshot and user epochs in step with the
 // store's change notifications until ctx ends.
 func (s *Service) Run(ctx context.Context) {
+	s.follow(ctx, s.backend.Subscribe(ctx))
+}
+
+// Start subscribes to change notifications first, then reads the policy,
+// then follows changes in the background until ctx ends: a change made
+// between the read and the subscription cannot be missed.
+func (s *Service) Start(ctx context.Context) {
 	changes := s.backend.Subscribe(ctx)
+	s.refreshPolicy(ctx)
+	go s.follow(ctx, changes)
+}
+
+func (s *Service) follow(ctx context.Context, changes <-chan store.Change) {
 	for c := range changes {
 		s.apply(ctx, c)
 	}

@@ -129,8 +129,6 @@ func Replace(ctx context.Context, b store.Backend, realm string, base int64, nex
 	if err != nil {
 		return Policy{}, err
 	}
-	if err := b.Publish(ctx, store.Change{Kind: store.ChangePolicy, Realm: realm}); err != nil {
-		return stored, err
-	}
+	store.Announce(ctx, b, store.Change{Kind: store.ChangePolicy, Realm: realm})
 	return stored, nil
 }
