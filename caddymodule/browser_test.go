@@ -200,6 +200,11 @@ func startBrowserRig(t *testing.T, journey string, cfg rigConfig) *browserRig {
 	}
 	caddyfile := strings.NewReplacer("{STORE}", cfg.store, "{POLICY}", cfg.policy).Replace(withApp(browserCaddyfile, rig.app))
 	rig.caddy = startCaddy(t, dir, caddyfile)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("caddy's log:\n%s", rig.caddy.logs)
+		}
+	})
 	rig.browser = startChromium(t)
 	return rig
 }
@@ -340,8 +345,10 @@ func (u *browserUser) login(password, next string) time.Time {
 	return submitted
 }
 
+// logout goes back to the app and logs out there, as a person would.
 func (u *browserUser) logout() {
 	u.t.Helper()
+	u.open("/")
 	u.press("form.logout button")
 	u.wantPage("/login")
 }
