@@ -2,6 +2,8 @@ package caddymodule
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +17,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/caddy2fa/caddy2fa/internal/testpeer"
 	"github.com/caddy2fa/caddy2fa/keyring"
 	"github.com/caddy2fa/caddy2fa/store"
 )
@@ -28,6 +31,12 @@ func benchHandler(tb testing.TB) *Handler {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { b.Close() })
+	return benchHandlerOn(tb, b)
+}
+
+// benchHandlerOn is benchHandler on the given store.
+func benchHandlerOn(tb testing.TB, b store.Backend) *Handler {
+	tb.Helper()
 	ring, _ := keyring.Parse(keyring.Generate())
 	app := &App{backend: b, ring: ring}
 	h := &Handler{Policy: &PolicyConfig{Enforce: true}, SessionCookie: "app_session"}
@@ -120,7 +129,56 @@ func TestHandlerPassesVerifiedUserAndChallengesOthers(t *testing.T) {
 // through the handler (placeholder identity, session cookie checks, policy
 // snapshot). Compare with BenchmarkBaselineWithoutTwofactor for our cost.
 func BenchmarkVerifiedRequest(b *testing.B) {
-	h := benchHandler(b)
+	benchVerified(b, benchHandler(b))
+}
+
+// BenchmarkVerifiedRequestRedis is the hot path on the Redis store: the
+// same work, since a verified request reads no store.
+func BenchmarkVerifiedRequestRedis(b *testing.B) {
+	peer := testpeer.Redis(b)
+	r, err := store.OpenRedis(context.Background(), store.RedisOptions{URL: peer.URL(), KeyPrefix: "bench:"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { r.Close() })
+	benchVerified(b, benchHandlerOn(b, r))
+}
+
+// BenchmarkVerifiedRequestUsers shows the hot path does not grow with the
+// number of users in the store.
+func BenchmarkVerifiedRequestUsers(b *testing.B) {
+	for _, n := range []int{1, 1_000_000} {
+		b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) {
+			bolt, err := store.OpenBolt(filepath.Join(b.TempDir(), "2fa.db"), store.BoltOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { bolt.Close() })
+			seedUsers(b, bolt, n)
+			benchVerified(b, benchHandlerOn(b, bolt))
+		})
+	}
+}
+
+// seedUsers writes n enrolled users (minus the one the benchmark enrolls).
+func seedUsers(b *testing.B, s store.Backend, n int) {
+	const batch = 20_000
+	items := make([]store.BatchItem, 0, batch)
+	for i := 1; i < n; i++ {
+		u := store.User{ID: fmt.Sprintf("user%07d", i), Email: fmt.Sprintf("user%07d@acme.example", i), Epoch: 1,
+			Methods: []store.Enrollment{{Method: store.MethodTOTP, Secret: make([]byte, 52)}}}
+		raw, _ := json.Marshal(u)
+		items = append(items, store.BatchItem{Key: store.Key{Bucket: store.UsersBucket("default"), ID: u.ID}, Value: raw})
+		if len(items) == batch || i == n-1 {
+			if _, err := store.PutIfAbsentMany(context.Background(), s, items); err != nil {
+				b.Fatal(err)
+			}
+			items = items[:0]
+		}
+	}
+}
+
+func benchVerified(b *testing.B, h *Handler) {
 	cookies := verifiedCookies(b, h, "alice")
 	serve(h, "GET", "/reports", "alice", cookies, nil) // warm the epoch cache
 	b.ReportAllocs()
