@@ -71,7 +71,13 @@ func NormalizePhone(raw, defaultRegion string) (string, error) {
 	if err != nil || num.GetExtension() != "" || !phonenumbers.IsValidNumber(num) {
 		return "", errPhoneInvalid
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), nil
+	out := phonenumbers.Format(num, phonenumbers.E164)
+	// E.164 allows 15 digits; the metadata accepts some longer numbers
+	// (found by fuzzing: a German 16-digit number) that SMS gateways refuse.
+	if len(out) > 16 {
+		return "", errPhoneInvalid
+	}
+	return out, nil
 }
 
 // CountryCallingCode returns the country calling code of an E.164 number
