@@ -40,6 +40,7 @@ type otpPage struct {
 	Error        string
 	Notice       string
 	RememberDays int
+	Lifetime     string // how long a sent code works, in words
 	PhoneEntry   bool   // SMS enrollment: the user may type a number
 	Phone        string // the number as typed, shown back after an error
 	Others       []methodChoice
@@ -128,7 +129,7 @@ func (s *Service) sentMethod(w http.ResponseWriter, r *http.Request, id identity
 	if err != nil {
 		return err
 	}
-	data := otpPage{Method: method, MethodName: methodNames[method], Enroll: enroll, Action: r.URL.Path}
+	data := otpPage{Method: method, MethodName: methodNames[method], Enroll: enroll, Action: r.URL.Path, Lifetime: minutes(s.cfg.CodeLifetime)}
 	if !enroll {
 		data.Others = s.otherMethods(u, method)
 	}
@@ -351,4 +352,13 @@ func (s *Service) methods(w http.ResponseWriter, r *http.Request, id identity.Id
 func seconds(d time.Duration) string {
 	n := max(1, int(d.Round(time.Second)/time.Second))
 	return fmt.Sprintf("%d %s", n, plural(n, "second", "seconds"))
+}
+
+// minutes says a code lifetime in words: "10 minutes", "1 minute".
+func minutes(d time.Duration) string {
+	n := int(d.Round(time.Minute) / time.Minute)
+	if n < 1 {
+		return seconds(d)
+	}
+	return fmt.Sprintf("%d %s", n, plural(n, "minute", "minutes"))
 }
