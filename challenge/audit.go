@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/caddy2fa/caddy2fa/store"
@@ -25,6 +26,31 @@ type AuditEvent struct {
 	Subject string    `json:"subject,omitempty"` // whom it concerned
 	IP      string    `json:"ip,omitempty"`
 	Detail  string    `json:"detail,omitempty"`
+}
+
+// auditLabels say what an action was, for the admin pages (the API keeps
+// the stable codes).
+var auditLabels = map[string]string{
+	"admin_denied":             "was refused the security settings",
+	"policy_change_proposed":   "proposed a change",
+	"policy_changed":           "changed two-factor settings",
+	"policy_change_refused":    "had a change refused",
+	"policy_change_abandoned":  "abandoned a change",
+	"user_reset":               "reset two-factor authentication",
+	"devices_revoked":          "revoked trusted devices",
+	"device_revoked":           "removed a trusted device",
+	"signed_out_other_devices": "signed out other devices",
+	"enrolled":                 "set up a method",
+	"locked_out":               "was locked out after too many wrong codes",
+	"device_trusted":           "trusted a device",
+}
+
+// Label is the action in words.
+func (e AuditEvent) Label() string {
+	if l, ok := auditLabels[e.Action]; ok {
+		return l
+	}
+	return strings.ReplaceAll(e.Action, "_", " ")
 }
 
 // AuditBucket is a realm's audit log.

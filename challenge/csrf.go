@@ -50,7 +50,10 @@ func sameOrigin(r *http.Request) bool {
 		return false
 	}
 	origin := r.Header.Get("Origin")
-	if origin == "" {
+	// A page whose referrer policy hides the referrer makes the browser
+	// send "Origin: null" even for its own forms; the fetch metadata then
+	// still says whether the post came from this origin.
+	if origin == "" || (origin == "null" && r.Header.Get("Sec-Fetch-Site") == "same-origin") {
 		return true
 	}
 	u, err := url.Parse(origin)

@@ -67,6 +67,7 @@ func (s *Service) trustDevice(w http.ResponseWriter, r *http.Request, u *store.U
 	}
 	setCookie(w, r, deviceCookie, v, ttl)
 	s.event("device_trusted")
+	s.auditEvent(r.Context(), AuditEvent{Actor: u.ID, Action: "device_trusted", Subject: u.ID, IP: d.IP, Detail: d.UserAgent})
 	s.cfg.Logger.Info("device trusted", "realm", s.cfg.Realm, "user", u.ID, "device", d.UserAgent, "client_ip", d.IP, "days", days)
 	if s.cfg.EmailSender != nil && u.Email != "" {
 		m := notify.NewDeviceEmail(s.cfg.Issuer, displayName(u), d.UserAgent, d.IP, now, days)
@@ -275,8 +276,15 @@ func (s *Service) devicesView(w http.ResponseWriter, r *http.Request, id identit
 				s.audit(ctx, "device_revoked", id.ID, r)
 				notice = "The device was removed. It will be asked for a code at its next sign-in."
 				if dev == current {
+					// This browser stays signed in for now, no longer on the
+					// strength of the removed device.
 					clearCookie(w, r, deviceCookie)
 					current = ""
+					if sess, ok := s.readSession(r, id.ID, id.AppSession); ok {
+						if err := s.issueSession(w, r, id.ID, id.AppSession, sess.Epoch, ""); err != nil {
+							return err
+						}
+					}
 				}
 			}
 		case "others":

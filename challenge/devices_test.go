@@ -325,3 +325,32 @@ func TestSummarizeUserAgent(t *testing.T) {
 		}
 	}
 }
+
+// Removing the device you are on must not leave a session that the gate
+// refuses but the pages accept (a redirect loop).
+func TestRemovingThisDeviceDoesNotLoop(t *testing.T) {
+	h := rememberHarness(t, 30)
+	b := h.browser("alice", "s1")
+	b.rememberedLogin()
+	b.newAppSession("s2")
+	if r := b.get("/x"); r.status != 200 {
+		t.Fatalf("remembered device: %d", r.status)
+	}
+	page := b.page("/.2fa/devices")
+	devs, _ := ListDevices(t.Context(), h.backend, "default", "alice")
+	_, csrf := csrfOf(t, page.body)
+	if r := b.do(http.MethodPost, "/.2fa/devices", url.Values{"csrf": {csrf}, "action": {"revoke"}, "device": {devs[0].ID}}); r.status != 200 {
+		t.Fatalf("remove this device: %d", r.status)
+	}
+	if r := b.get("/x"); r.status != 200 {
+		t.Fatalf("after removing this device, this session continues: %d", r.status)
+	}
+	b.newAppSession("s3")
+	r := b.get("/x")
+	if r.status != http.StatusFound {
+		t.Fatalf("next sign-in must be challenged: %d", r.status)
+	}
+	if final := b.follow("/.2fa/"); final.status != 200 || !strings.Contains(final.body, "Enter your code") {
+		t.Fatalf("the challenge must be reachable (no loop): %d", final.status)
+	}
+}

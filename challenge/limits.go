@@ -54,6 +54,9 @@ func (s *Service) recordFailure(ctx context.Context, user, ip string) (time.Time
 		until = resets
 		s.event("user_locked_out")
 		s.cfg.Logger.Warn("user locked out after too many wrong codes", "user", user, "until", resets.UTC().Format(time.RFC3339))
+		if n == int64(s.cfg.UserFailLimit) {
+			s.auditEvent(ctx, AuditEvent{Actor: user, Action: "locked_out", Subject: user, IP: ip, Detail: "until " + resets.UTC().Format("15:04 UTC")})
+		}
 	}
 	if ip != "" {
 		n, resets, err := s.backend.Incr(ctx, s.ipFailKey(ip), 1, s.cfg.IPFailWindow)

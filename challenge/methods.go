@@ -271,6 +271,7 @@ func (s *Service) checkPhone(raw string) (string, error) {
 func (s *Service) enrolled(ctx context.Context, u *store.User, method string) {
 	s.cfg.Logger.Info("user enrolled a method", "realm", s.cfg.Realm, "user", u.ID, "method", method)
 	s.event("enrolled_" + method)
+	s.auditEvent(ctx, AuditEvent{Actor: u.ID, Action: "enrolled", Subject: u.ID, Detail: methodNames[method]})
 	if s.cfg.EmailSender == nil || u.Email == "" {
 		return
 	}

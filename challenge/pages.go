@@ -110,7 +110,15 @@ func (s *Service) verified(r *http.Request, id identity.Identity) (bool, error) 
 		return false, nil
 	}
 	epoch, err := s.epochs.get(r.Context(), s, id.ID)
-	return err == nil && epoch == sess.Epoch, err
+	if err != nil || epoch != sess.Epoch {
+		return false, err
+	}
+	if sess.Device != "" {
+		// A session issued on a trusted device ends with the device's trust,
+		// here as at the gate.
+		return s.devices.valid(r.Context(), s, id.ID, sess.Device)
+	}
+	return true, nil
 }
 
 // flowFor returns the open challenge, starting one (back to "/") if the

@@ -325,3 +325,22 @@ func TestTOTPAgreesWithOathtool(t *testing.T) {
 		}
 	}
 }
+
+// Browsers send "Origin: null" for a page's own forms when its referrer
+// policy hides the referrer; Sec-Fetch-Site still tells the truth.
+func TestCSRFOriginNullAcceptedOnlyFromSameOrigin(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser("alice", "s1")
+	key, page := b.startEnrollment("/")
+	action, csrf := formOf(t, page.body)
+	form := url.Values{"csrf": {csrf}, "code": {h.code(key, 0)}}
+	if r := b.do(http.MethodPost, action, form, "Origin", "null", "Sec-Fetch-Site", "cross-site"); r.status != http.StatusForbidden {
+		t.Fatalf("Origin null from another site: %d", r.status)
+	}
+	if r := b.do(http.MethodPost, action, form, "Origin", "null"); r.status != http.StatusForbidden {
+		t.Fatalf("Origin null without fetch metadata: %d", r.status)
+	}
+	if r := b.do(http.MethodPost, action, form, "Origin", "null", "Sec-Fetch-Site", "same-origin"); r.status != http.StatusSeeOther {
+		t.Fatalf("a same-origin form post from a browser: %d %s", r.status, r.body)
+	}
+}

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the test suite talks to: real peers, not mocks.
 #   oathtool                independent TOTP generator the codes are checked against
+#   redis-server            the Redis store's peer
+#   chromium                headless browser the browser tests drive (Debian's, without
+#                           its recommended packages)
+#   axe-core                accessibility checks run in that browser (npm, pinned)
 #   aws-ses-v2-local        Amazon SES v2 emulator (npm, pinned in package-lock.json)
 #   serverless-offline-sns  Amazon SNS emulator that accepts SMS publishes; only its
 #                           SNSServer class is used, so the package is unpacked into
@@ -15,6 +19,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v oathtool >/dev/null || need+=(oathtool)
 command -v redis-server >/dev/null || need+=(redis-server)
+command -v chromium >/dev/null || need+=(chromium)
 
 if ((${#need[@]})); then
 	echo "installing: ${need[*]}"
