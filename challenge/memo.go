@@ -27,6 +27,15 @@ func (c *memo[V]) get(key string) (v V, ok bool, gen uint64) {
 	return v, ok, gen
 }
 
+// getBytes is get for a key held in bytes, without allocating a string.
+func (c *memo[V]) getBytes(key []byte) (v V, ok bool, gen uint64) {
+	c.mu.RLock()
+	v, ok = c.m[string(key)]
+	gen = c.gen
+	c.mu.RUnlock()
+	return v, ok, gen
+}
+
 // put stores a loaded value unless something was forgotten since gen.
 func (c *memo[V]) put(key string, v V, gen uint64) {
 	c.mu.Lock()

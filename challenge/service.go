@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -172,6 +173,7 @@ type Service struct {
 	policy   *policy.Snapshot
 	epochs   *epochCache
 	sessions *sessionCache
+	seeds    [2]maphash.Seed
 	devices  *deviceCache
 	seen     *memo[seenRef]
 	pages    *renderer
@@ -193,7 +195,7 @@ func New(cfg Config, b store.Backend, ring *keyring.Ring, pol *policy.Snapshot) 
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, backend: b, ring: ring, policy: pol, epochs: newEpochCache(100_000), sessions: newSessionCache(100_000), devices: newDeviceCache(100_000), seen: newMemo[seenRef](100_000), pages: r}, nil
+	return &Service{cfg: cfg, backend: b, ring: ring, policy: pol, epochs: newEpochCache(100_000), sessions: newSessionCache(100_000), devices: newDeviceCache(100_000), seen: newMemo[seenRef](100_000), seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, pages: r}, nil
 }
 
 // Config returns the effective configuration.
