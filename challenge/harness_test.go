@@ -95,8 +95,15 @@ func newHarness(t *testing.T, mutate ...func(*Config, *policy.Policy)) *harness 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	h := &harness{t: t, backend: &countingBackend{Backend: b}, now: time.Now()}
 	ring, _ := keyring.Parse(keyring.Generate())
+	return newHarnessOn(t, b, ring, mutate...)
+}
+
+// newHarnessOn is a site on a given store and keys: several harnesses on
+// one shared store are several instances of the gateway.
+func newHarnessOn(t *testing.T, b store.Backend, ring *keyring.Ring, mutate ...func(*Config, *policy.Policy)) *harness {
+	t.Helper()
+	h := &harness{t: t, backend: &countingBackend{Backend: b}, now: time.Now()}
 	pol := policy.Policy{Enabled: true, Methods: []string{store.MethodTOTP}}
 	cfg := Config{Issuer: "Acme Corp", Now: h.clock}
 	for _, m := range mutate {
@@ -106,6 +113,7 @@ func newHarness(t *testing.T, mutate ...func(*Config, *policy.Policy)) *harness 
 		cfg.Realm = "default"
 	}
 	snap := policy.NewSnapshot(h.backend, cfg.Realm, pol)
+	var err error
 	h.svc, err = New(cfg, h.backend, ring, snap)
 	if err != nil {
 		t.Fatal(err)
