@@ -16,7 +16,7 @@ import (
 	"github.com/caddy2fa/caddy2fa/notify"
 )
 
-func newOutbox(t *testing.T) *notify.Outbox {
+func newOutbox(t testing.TB) *notify.Outbox {
 	t.Helper()
 	outbox, err := notify.NewOutbox(filepath.Join(t.TempDir(), "outbox"))
 	if err != nil {
