@@ -18,7 +18,7 @@ import (
 func TestReplayAcrossTwoInstancesOneSuccess(t *testing.T) {
 	peer := testpeer.Redis(t)
 	open := func() store.Backend {
-		r, err := store.OpenRedis(context.Background(), store.RedisOptions{URL: peer.URL(), KeyPrefix: "replay:"})
+		r, err := store.OpenRedis(context.Background(), store.RedisOptions{URL: peer.URL(), KeyPrefix: "replay:", Timeout: 3 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -520,7 +520,7 @@ func sharedStores(t *testing.T) map[string][2]store.Backend {
 	peer := testpeer.Redis(t)
 	var r [2]store.Backend
 	for i := range r {
-		c, err := store.OpenRedis(t.Context(), store.RedisOptions{URL: peer.URL()})
+		c, err := store.OpenRedis(t.Context(), store.RedisOptions{URL: peer.URL(), Timeout: 3 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,9 +19,15 @@ import (
 	"github.com/caddy2fa/caddy2fa/store/storetest"
 )
 
-// openRedis opens a store.Redis that the test closes when it ends.
+// openRedis opens a store.Redis that the test closes when it ends. Tests
+// that are not about timeouts get a generous one: under the race detector
+// on a loaded 2-core machine a round trip can take longer than the
+// production default of 250ms.
 func openRedis(t testing.TB, opts store.RedisOptions) *store.Redis {
 	t.Helper()
+	if opts.Timeout == 0 {
+		opts.Timeout = 3 * time.Second
+	}
 	r, err := store.OpenRedis(t.Context(), opts)
 	if err != nil {
 		t.Fatal(err)
