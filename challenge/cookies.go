@@ -140,7 +140,7 @@ func (s *Service) readSession(r *http.Request, user, appSession string) (session
 			return session{}, false
 		}
 		app = appSession
-		s.sessions.put(string(key[:]), cachedSession{sess: sess, app: appSession}, gen)
+		s.sessions.put(string(key[:]), cachedSession{sess: sess, app: strings.Clone(appSession)}, gen)
 	}
 	if sess.User != user || s.cfg.Now().Unix() >= sess.Expires {
 		return session{}, false

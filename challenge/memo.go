@@ -1,6 +1,9 @@
 package challenge
 
-import "sync"
+import (
+	"strings"
+	"sync"
+)
 
 // memo is a bounded in-memory map for the hot path's caches (epochs,
 // devices, opened session cookies). Change notifications forget entries;
@@ -49,7 +52,9 @@ func (c *memo[V]) put(key string, v V, gen uint64) {
 			break
 		}
 	}
-	c.m[key] = v
+	// Keys often point into a request's headers: copy, so an entry does
+	// not keep the whole Cookie header alive.
+	c.m[strings.Clone(key)] = v
 }
 
 func (c *memo[V]) forget(key string) {

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Memory benchmark: Caddy's resident memory with the twofactor gate
+# (embedded store, as in run.sh's scenario B) idle, then after USERS
+# distinct users each enrolled through the real pages, passed 2FA and made
+# a request through the gate (so the gate's caches hold every one of them).
+#
+#   bench/memory.sh                 10,000 users
+#   USERS=1000 bench/memory.sh      a quick try
+#
+# Environment: USERS (10000), WARM_USERS (500: users enrolled before the
+# baseline, so buffers the enrollment work needs are already counted),
+# WORKERS (16 concurrent clients), SETTLE (5: seconds after a forced GC
+# before reading /proc), OUT_DIR (bench/out), KEEP_TMP.
+set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+USERS=${USERS:-10000}
+WARM_USERS=${WARM_USERS:-500}
+WORKERS=${WORKERS:-16}
+SETTLE=${SETTLE:-5}
+OUT_DIR=${OUT_DIR:-$BENCH_DIR/out}
+
+need curl curl
+setup_tmp
+mkdir -p "$OUT_DIR"
+build_caddy
+build_tools
+start_upstream
+caddy_site B "	twofactor {
+		store file \"$TMP/B/2fa.db\"
+	}" "$(twofactor_block "")"
+start_caddy B
+PID=${PID_OF[B]}
+VARS_URL="http://127.0.0.1:${ADMIN[B]}/debug/vars"
+
+# sample LABEL: force a GC (the heap profile handler runs one when asked),
+# let the runtime settle, then read /proc and the Go heap. Prints
+# "LABEL VmRSS RssAnon RssFile HeapAlloc" in KiB.
+sample() {
+	local vars heap
+	curl -fsS -o /dev/null "http://127.0.0.1:${ADMIN[B]}/debug/pprof/heap?gc=1"
+	sleep "$SETTLE"
+	vars=$(curl -fsS "$VARS_URL")
+	heap=$(grep -o '"HeapAlloc": *[0-9]*' <<<"$vars" | grep -o '[0-9]*$')
+	printf '%s %s %s %s %s\n' "$1" "$(rss_kib "$PID" VmRSS)" "$(rss_kib "$PID" RssAnon)" \
+		"$(rss_kib "$PID" RssFile)" "$((heap / 1024))"
+}
+
+# users PREFIX N: enroll N distinct users through the pages, each then
+# making one request through the gate.
+users() {
+	"$TMP/users" enroll -url "http://127.0.0.1:${PORT[B]}" -prefix "$1" -n "$2" -workers "$WORKERS" |
+		grep '^RESULT'
+}
+
+idle=$(sample idle)
+log "idle: $idle"
+users w "$WARM_USERS" >/dev/null
+warm=$(sample warm)
+log "after $WARM_USERS warm-up users: $warm"
+log "enrolling $USERS users through the pages ($WORKERS clients)"
+result=$(users m "$USERS")
+log "$result"
+after=$(sample after)
+log "after $USERS more users: $after"
+# Where the live heap is: go tool pprof -sample_index=inuse_space -top.
+curl -fsS -o "$OUT_DIR/memory.heap.pprof" "http://127.0.0.1:${ADMIN[B]}/debug/pprof/heap"
+db_kib=$(($(stat -c %s "$TMP/B/2fa.db") / 1024))
+
+# per_user LABEL USERS FROM TO: the growth between two readings, per user.
+per_user() {
+	local f_rss f_anon f_file f_heap t_rss t_anon t_file t_heap
+	read -r _ f_rss f_anon f_file f_heap <<<"$3"
+	read -r _ t_rss t_anon t_file t_heap <<<"$4"
+	awk -v l="$1" -v n="$2" -v r=$((t_rss - f_rss)) -v an=$((t_anon - f_anon)) \
+		-v f=$((t_file - f_file)) -v h=$((t_heap - f_heap)) \
+		'BEGIN { printf "%-30s %10.2f %10.2f %10.2f %12.2f\n", l, r / n, an / n, f / n, h / n }'
+}
+
+OUT=$OUT_DIR/memory.txt
+{
+	echo "caddy2fa memory, $(date -u +%Y-%m-%dT%H:%MZ): scenario B (twofactor, embedded store)"
+	echo "$USERS distinct users, each enrolled (TOTP), verified and one request through the gate"
+	echo "readings after a forced GC and ${SETTLE}s; KiB"
+	echo
+	printf '%-30s %10s %10s %10s %12s\n' "" VmRSS RssAnon RssFile "Go heap"
+	for row in "$idle" "$warm" "$after"; do
+		read -r label rss anon file heap <<<"$row"
+		case $label in
+		idle) label="idle (after start)" ;;
+		warm) label="baseline ($WARM_USERS users)" ;;
+		after) label="after $USERS more users" ;;
+		esac
+		printf '%-30s %10s %10s %10s %12s\n' "$label" "$rss" "$anon" "$file" "$heap"
+	done
+	per_user "per user above baseline" "$USERS" "$warm" "$after"
+	per_user "per user above idle" $((USERS + WARM_USERS)) "$idle" "$after"
+	echo
+	echo "store file: $db_kib KiB (RssFile counts the pages of it that were touched)"
+	echo "target: <= 1 KiB per user above idle (VmRSS)"
+	echo "enrollment: $result"
+	echo "heap profile: go tool pprof -sample_index=inuse_space -top $OUT_DIR/memory.heap.pprof"
+} | tee "$OUT"
+log "saved $OUT"
