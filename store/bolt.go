@@ -449,20 +449,26 @@ func (b *Bolt) Publish(ctx context.Context, c Change) error {
 
 // Subscribe implements Backend.
 func (b *Bolt) Subscribe(ctx context.Context) <-chan Change {
-	s := &subscription{ch: make(chan Change, b.subsBuffer)}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
+	return addSubscriber(ctx, &b.mu, &b.subs, func() bool { return b.closed }, b.subsBuffer)
+}
+
+// addSubscriber registers a new subscription in *subs, guarded by mu, and
+// removes and closes it when ctx ends (unless the backend's Close, which
+// sets *subs to nil, ended it first). Both backends fan out this way.
+func addSubscriber(ctx context.Context, mu *sync.Mutex, subs *map[*subscription]struct{}, closed func() bool, buffer int) <-chan Change {
+	s := &subscription{ch: make(chan Change, buffer)}
+	mu.Lock()
+	defer mu.Unlock()
+	if closed() {
 		close(s.ch)
 		return s.ch
 	}
-	b.subs[s] = struct{}{}
+	(*subs)[s] = struct{}{}
 	s.stopAfter = context.AfterFunc(ctx, func() {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		// Close may have ended the subscription first.
-		if _, ok := b.subs[s]; ok {
-			delete(b.subs, s)
+		mu.Lock()
+		defer mu.Unlock()
+		if _, ok := (*subs)[s]; ok {
+			delete(*subs, s)
 			close(s.ch)
 		}
 	})

@@ -768,7 +768,6 @@ func (r *Redis) Publish(ctx context.Context, c Change) error {
 // of its backlog, and so does every subscriber whenever that subscription
 // is re-established.
 func (r *Redis) Subscribe(ctx context.Context) <-chan Change {
-	s := &subscription{ch: make(chan Change, redisSubscriberBuffer)}
 	if ctx.Err() == nil {
 		// Changes published after Subscribe returns must arrive, so wait
 		// (bounded) for the shared subscription to be confirmed; if Redis
@@ -782,23 +781,7 @@ func (r *Redis) Subscribe(ctx context.Context) <-chan Change {
 		}
 		wait.Stop()
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed.Load() {
-		close(s.ch)
-		return s.ch
-	}
-	r.subs[s] = struct{}{}
-	s.stopAfter = context.AfterFunc(ctx, func() {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		// Close may have ended the subscription first.
-		if _, ok := r.subs[s]; ok {
-			delete(r.subs, s)
-			close(s.ch)
-		}
-	})
-	return s.ch
+	return addSubscriber(ctx, &r.mu, &r.subs, r.closed.Load, redisSubscriberBuffer)
 }
 
 // listen receives the change channel until Close, driving go-redis's PubSub
