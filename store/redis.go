@@ -442,6 +442,35 @@ end
 return out
 `)
 
+// casScript writes (or deletes) a value only if it is still what the
+// caller read; returns 1, or 0 when it changed (Update then reads again).
+// KEYS: value, index. ARGV: "1" if the caller saw a value ("0": absent),
+// that value, "set" or "del", the new value, TTL in ms ("0": none), ID,
+// value key base.
+var casScript = redis.NewScript(trimIndexLua + `
+local cur = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+	if cur ~= ARGV[2] then
+		return 0
+	end
+elseif cur then
+	return 0
+end
+if ARGV[3] == 'del' then
+	redis.call('DEL', KEYS[1])
+	redis.call('ZREM', KEYS[2], ARGV[6])
+	return 1
+end
+if ARGV[5] == '0' then
+	redis.call('SET', KEYS[1], ARGV[4])
+else
+	redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[5])
+end
+redis.call('ZADD', KEYS[2], 0, ARGV[6])
+trim(KEYS[2], ARGV[7])
+return 1
+`)
+
 // Operations.
 
 // Get implements Backend.
@@ -525,9 +554,10 @@ func (r *Redis) Take(ctx context.Context, k Key) ([]byte, error) {
 	return nonNil(v), nil
 }
 
-// Update implements Backend with optimistic locking: WATCH the key, read
-// it, call fn (holding no lock), and write in MULTI/EXEC, which Redis
-// refuses if the key changed meanwhile; then fn runs again on the new value.
+// Update implements Backend with optimistic locking: read the key, call fn
+// (holding no lock), and write with casScript, which refuses if the value
+// changed meanwhile; then fn runs again on the new value. Two round trips
+// when uncontended, and no connection is held between them.
 func (r *Redis) Update(ctx context.Context, k Key, fn func(old []byte) ([]byte, time.Duration, error)) ([]byte, error) {
 	if err := r.begin(ctx, k); err != nil {
 		return nil, err
@@ -541,7 +571,7 @@ func (r *Redis) Update(ctx context.Context, k Key, fn func(old []byte) ([]byte, 
 			}
 		}
 		out, err := r.updateOnce(ctx, k, fn)
-		if errors.Is(err, redis.TxFailedErr) {
+		if errors.Is(err, errLostRace) {
 			continue // another writer won this round
 		}
 		return out, err
@@ -550,65 +580,55 @@ func (r *Redis) Update(ctx context.Context, k Key, fn func(old []byte) ([]byte, 
 		k.Bucket, maxUpdateAttempts, ErrConflict)
 }
 
-// updateOnce is one optimistic attempt; redis.TxFailedErr means it lost.
+// errLostRace: the value changed between updateOnce's read and its write.
+var errLostRace = errors.New("store: redis value changed during update")
+
+// updateOnce is one optimistic attempt; errLostRace means it lost.
 func (r *Redis) updateOnce(ctx context.Context, k Key, fn func(old []byte) ([]byte, time.Duration, error)) ([]byte, error) {
 	cctx, cancel := r.callContext(ctx)
 	defer cancel()
-	key := r.valueKey(k)
-	var out []byte
-	err := r.client.Watch(cctx, func(tx *redis.Tx) error {
-		old, err := tx.Get(cctx, key).Bytes()
-		switch {
-		case errors.Is(err, redis.Nil):
-			old = nil
-		case err != nil:
-			return err
-		default:
-			old = nonNil(old)
-		}
-		value, ttl, err := fn(old)
-		if errors.Is(err, ErrAbort) {
-			out = old
-			return errNoChange
-		}
-		if err != nil {
-			return fnError{err}
-		}
-		if value == nil {
-			out = nil
-			if old == nil {
-				return errNoChange
-			}
-			_, err := tx.TxPipelined(cctx, func(p redis.Pipeliner) error {
-				p.Del(cctx, key)
-				p.ZRem(cctx, r.indexKey(k.Bucket), k.ID)
-				return nil
-			})
-			return err
-		}
-		ms, err := millis(ttl, "TTL")
-		if err != nil {
-			return fnError{err}
-		}
-		_, err = tx.TxPipelined(cctx, func(p redis.Pipeliner) error {
-			// EVAL, not EVALSHA: a script missing from the cache would fail
-			// inside MULTI after the transaction had begun.
-			storeScript.Eval(cctx, p, r.storeKeys(k), r.storeArgv(k, value, ms, false)...)
-			return nil
-		})
-		out = bytes.Clone(value)
-		return err
-	}, key)
+	old, err := r.client.Get(cctx, r.valueKey(k)).Bytes()
 	switch {
-	case err == nil, errors.Is(err, errNoChange):
-		return out, nil
-	case errors.Is(err, redis.TxFailedErr):
+	case errors.Is(err, redis.Nil):
+		old = nil
+	case err != nil:
+		return nil, r.classify(ctx, "update", k.Bucket, err)
+	default:
+		old = nonNil(old)
+	}
+	value, ttl, err := fn(old)
+	if errors.Is(err, ErrAbort) {
+		return old, nil
+	}
+	if err != nil {
 		return nil, err
 	}
-	if fe, ok := errors.AsType[fnError](err); ok {
-		return nil, fe.err
+	if value == nil && old == nil {
+		return nil, nil
 	}
-	return nil, r.classify(ctx, "update", k.Bucket, err)
+	ms, err := millis(ttl, "TTL")
+	if err != nil {
+		return nil, err
+	}
+	// The old value itself is the version compared: values are small, and
+	// an exact comparison cannot be fooled the way a digest could.
+	expect, had := "", "0"
+	if old != nil {
+		expect, had = string(old), "1"
+	}
+	write, stored := "set", any(value)
+	if value == nil {
+		write, stored = "del", ""
+	}
+	n, err := casScript.Run(cctx, r.client, r.storeKeys(k),
+		had, expect, write, stored, ms, k.ID, r.valueBase(k.Bucket)).Int()
+	if err != nil {
+		return nil, r.classify(ctx, "update", k.Bucket, err)
+	}
+	if n == 0 {
+		return nil, errLostRace
+	}
+	return bytes.Clone(value), nil
 }
 
 // Incr implements Backend. A counter's window is its key's expiry.
