@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,6 +30,39 @@ type Batcher interface {
 	// negative TTL fails the batch before anything is written. On any other
 	// error some items may have been stored.
 	PutIfAbsentBatch(ctx context.Context, items []BatchItem) ([]bool, error)
+	// GetBatch does Get for each key, in one read: values in key order,
+	// nil for a key that does not exist. An invalid key fails the batch.
+	GetBatch(ctx context.Context, keys []Key) ([][]byte, error)
+}
+
+// GetMany is GetBatch on any Backend: one read when b is a Batcher, one
+// Get at a time otherwise.
+func GetMany(ctx context.Context, b Backend, keys ...Key) ([][]byte, error) {
+	if bb, ok := b.(Batcher); ok {
+		return bb.GetBatch(ctx, keys)
+	}
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		v, err := b.Get(ctx, k)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// checkKeys rejects a batch read with an invalid key before reading.
+func checkKeys(ctx context.Context, keys []Key) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := k.Check(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // PutIfAbsentMany is PutIfAbsentBatch on any Backend: batched when b is a
@@ -138,6 +172,33 @@ func (b *Bolt) PutIfAbsentBatch(ctx context.Context, items []BatchItem) ([]bool,
 	return stored, nil
 }
 
+// GetBatch implements Batcher in one read transaction, so the values are
+// one consistent snapshot.
+func (b *Bolt) GetBatch(ctx context.Context, keys []Key) ([][]byte, error) {
+	if err := checkKeys(ctx, keys); err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(keys))
+	err := b.view("get batch", func(tx *bbolt.Tx) error {
+		now := time.Now()
+		for i, k := range keys {
+			v, err := liveValue(tx.Bucket([]byte(k.Bucket)), k.ID, now)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out[i] = bytes.Clone(v) // v lives in the mmap, valid only within tx
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // redisBatchChunk bounds the commands of one pipelined round trip, so each
 // fits comfortably in the per-call timeout.
 const redisBatchChunk = 100
@@ -193,6 +254,52 @@ func (r *Redis) putIfAbsentChunk(ctx context.Context, items []BatchItem, ttls []
 			return r.classify(ctx, "put if absent batch", items[i].Key.Bucket, err)
 		}
 		stored[i] = n == 1
+	}
+	return nil
+}
+
+// GetBatch implements Batcher with pipelined GETs: one round trip per
+// chunk, and in a Redis Cluster one per node. Each value is read
+// atomically; the batch is not a snapshot.
+func (r *Redis) GetBatch(ctx context.Context, keys []Key) ([][]byte, error) {
+	if err := checkKeys(ctx, keys); err != nil {
+		return nil, err
+	}
+	if r.closed.Load() {
+		return nil, errRedisClosed
+	}
+	out := make([][]byte, len(keys))
+	for start := 0; start < len(keys); start += redisBatchChunk {
+		end := min(start+redisBatchChunk, len(keys))
+		if err := r.getChunk(ctx, keys[start:end], out[start:end]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (r *Redis) getChunk(ctx context.Context, keys []Key, out [][]byte) error {
+	cctx, cancel := r.callContext(ctx)
+	defer cancel()
+	cmds := make([]*redis.StringCmd, len(keys))
+	_, err := r.client.Pipelined(cctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.Get(cctx, r.valueKey(k))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return r.classify(ctx, "get batch", keys[0].Bucket, err)
+	}
+	for i, c := range cmds {
+		v, err := c.Bytes()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return r.classify(ctx, "get batch", keys[i].Bucket, err)
+		}
+		out[i] = nonNil(v)
 	}
 	return nil
 }

@@ -239,3 +239,121 @@ func TestPutIfAbsentManyLargeBatch(t *testing.T) {
 		})
 	}
 }
+
+func TestGetManyReadsEveryKeyInOrder(t *testing.T) {
+	t.Parallel()
+	for name, open := range batchBackends(t, true) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			b := open(t)
+			a := store.Key{Bucket: "get/a", ID: "a"}
+			other := store.Key{Bucket: "get/b", ID: "in another bucket"}
+			empty := store.Key{Bucket: "get/a", ID: "empty"}
+			expired := store.Key{Bucket: "get/a", ID: "expired"}
+			counter := store.Key{Bucket: "get/counters", ID: "c"}
+			for k, v := range map[store.Key]string{a: "A", other: "B", empty: ""} {
+				if err := b.Put(ctx, k, []byte(v), 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := b.Put(ctx, expired, []byte("gone"), 20*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := b.Incr(ctx, counter, 7, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(60 * time.Millisecond)
+
+			keys := []store.Key{other, {Bucket: "get/a", ID: "missing"}, a, expired, empty, counter, {Bucket: "get/none", ID: "x"}, a}
+			got, err := store.GetMany(ctx, b, keys...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"B", "<nil>", "A", "<nil>", "", "7", "<nil>", "A"}
+			if len(got) != len(want) {
+				t.Fatalf("GetMany returned %d values for %d keys", len(got), len(keys))
+			}
+			for i, v := range got {
+				s := "<nil>"
+				if v != nil {
+					s = string(v)
+				}
+				if s != want[i] {
+					t.Errorf("value %d (%v) = %q, want %q", i, keys[i], s, want[i])
+				}
+			}
+			if got[4] == nil {
+				t.Error("a stored empty value read as missing")
+			}
+		})
+	}
+}
+
+func TestGetManyRejectsInvalidKeys(t *testing.T) {
+	t.Parallel()
+	for name, open := range batchBackends(t, false) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := open(t)
+			_, err := store.GetMany(t.Context(), b, store.Key{Bucket: "get", ID: "ok"}, store.Key{Bucket: "get"})
+			if err == nil || errors.Is(err, store.ErrUnavailable) {
+				t.Errorf("err = %v, want a caller error", err)
+			}
+			got, err := store.GetMany(t.Context(), b)
+			if err != nil || len(got) != 0 {
+				t.Errorf("no keys = %v, %v", got, err)
+			}
+		})
+	}
+}
+
+func TestGetManyAfterCloseIsUnavailable(t *testing.T) {
+	t.Parallel()
+	for name, open := range batchBackends(t, false) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := open(t)
+			b.Close()
+			if _, err := store.GetMany(t.Context(), b, store.Key{Bucket: "get", ID: "x"}); !errors.Is(err, store.ErrUnavailable) {
+				t.Errorf("err = %v, want ErrUnavailable", err)
+			}
+		})
+	}
+}
+
+// TestGetManyLargeBatch crosses the Redis pipeline chunk size and checks
+// every value lines up with its key.
+func TestGetManyLargeBatch(t *testing.T) {
+	t.Parallel()
+	for name, open := range batchBackends(t, true) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			b := open(t)
+			var keys []store.Key
+			for i := range 250 {
+				k := store.Key{Bucket: fmt.Sprintf("get/%d", i%7), ID: fmt.Sprint(i)}
+				keys = append(keys, k)
+				if i%3 != 0 {
+					if err := b.Put(ctx, k, []byte(fmt.Sprint("v", i)), 0); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			got, err := store.GetMany(ctx, b, keys...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range got {
+				if i%3 == 0 {
+					if v != nil {
+						t.Errorf("key %d was never written but read %q", i, v)
+					}
+				} else if string(v) != fmt.Sprint("v", i) {
+					t.Errorf("key %d = %q", i, v)
+				}
+			}
+		})
+	}
+}
