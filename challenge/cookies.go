@@ -129,50 +129,58 @@ func (s *Service) readSession(r *http.Request, user, appSession string) (session
 	if raw == "" {
 		return session{}, false
 	}
-	key := s.sessionKey(raw)
-	cached, ok, gen := s.sessions.getBytes(key[:])
-	sess, app := cached.sess, cached.app
+	key := s.digest(raw)
+	app := s.digest(appSession)
+	cached, ok, gen := s.sessions.get(key)
 	if !ok {
+		var sess session
 		if err := s.ring.DecodeCookie(sessionCookie, raw, &sess); err != nil {
 			return session{}, false
 		}
 		if subtle.ConstantTimeCompare([]byte(sess.App), []byte(s.appBinding(appSession))) != 1 {
 			return session{}, false
 		}
-		app = appSession
-		s.sessions.put(string(key[:]), cachedSession{sess: sess, app: strings.Clone(appSession)}, gen)
+		cached = cachedSession{user: sess.User, device: sess.Device, epoch: sess.Epoch, expires: sess.Expires, app: app, carried: sess.Carried}
+		s.sessions.put(key, cached, gen)
 	}
-	if sess.User != user || s.cfg.Now().Unix() >= sess.Expires {
+	if cached.user != user || s.cfg.Now().Unix() >= cached.expires {
 		return session{}, false
 	}
-	if subtle.ConstantTimeCompare([]byte(app), []byte(appSession)) != 1 {
+	if subtle.ConstantTimeCompare(cached.app[:], app[:]) != 1 {
 		return session{}, false
 	}
-	return sess, true
+	return session{User: cached.user, Epoch: cached.epoch, Expires: cached.expires, Device: cached.device, Carried: cached.carried}, true
 }
 
 // sessionCache remembers session cookies that opened and matched their
 // app session, so a verified user's next requests skip the decryption and
 // the keyed hash. Only values we issued can get in: a forged cookie never
-// decodes. Entries hold what the cookie says plus the app session it was
-// checked against; every other check still runs on each request.
-type sessionCache = memo[cachedSession]
+// decodes. Every check but the decryption still runs on each request.
+type sessionCache = memo[[16]byte, cachedSession]
 
-// sessionKey names a cookie value in the cache by a 128-bit keyed hash
-// (two random per-process seeds), not by the value itself: a quarter of
-// the memory per verified user, and nothing an attacker can aim at.
-func (s *Service) sessionKey(raw string) (k [16]byte) {
-	binary.LittleEndian.PutUint64(k[:8], maphash.String(s.seeds[0], raw))
-	binary.LittleEndian.PutUint64(k[8:], maphash.String(s.seeds[1], raw))
-	return k
+// digest is a 128-bit keyed hash (two random per-process seeds) that
+// stands for a cookie value or an app session token in the session cache:
+// fixed-size entries whatever the browser sends, and nothing an attacker
+// can aim at.
+func (s *Service) digest(v string) (d [16]byte) {
+	binary.LittleEndian.PutUint64(d[:8], maphash.String(s.seeds[0], v))
+	binary.LittleEndian.PutUint64(d[8:], maphash.String(s.seeds[1], v))
+	return d
 }
 
+// cachedSession is what the gate needs of an opened session cookie, and
+// the digest of the app session it was checked against (about 90 bytes
+// per verified user).
 type cachedSession struct {
-	sess session
-	app  string
+	user    string
+	device  string
+	epoch   uint64
+	expires int64
+	app     [16]byte
+	carried bool
 }
 
-func newSessionCache(limit int) *sessionCache { return newMemo[cachedSession](limit) }
+func newSessionCache(limit int) *sessionCache { return newMemo[[16]byte, cachedSession](limit) }
 
 func randomToken(n int) string {
 	b := make([]byte, n)

@@ -145,9 +145,9 @@ func (s *Service) touchDevice(ctx context.Context, user, device string) {
 // deviceCache remembers which trusted devices exist (and since when), so
 // sessions issued on a device are checked against revocation without a
 // store read per request. Revocations arrive as change notifications.
-type deviceCache struct{ *memo[time.Time] } // zero time: revoked
+type deviceCache struct{ *memo[string, time.Time] } // zero time: revoked
 
-func newDeviceCache(limit int) *deviceCache { return &deviceCache{newMemo[time.Time](limit)} }
+func newDeviceCache(limit int) *deviceCache { return &deviceCache{newMemo[string, time.Time](limit)} }
 
 // valid reports whether the device is still trusted under the current
 // policy (it exists, and is younger than the remember-me duration).

@@ -136,12 +136,12 @@ func (s *Service) Unavailable(w http.ResponseWriter, r *http.Request, err error)
 // epochCache holds each recently seen user's epoch so the hot path does
 // not read the store. Change notifications drop entries; a miss reads the
 // store once.
-type epochCache struct{ *memo[uint64] }
+type epochCache struct{ *memo[string, uint64] }
 
 // noUser never matches a cookie's epoch.
 const noUser = math.MaxUint64
 
-func newEpochCache(limit int) *epochCache { return &epochCache{newMemo[uint64](limit)} }
+func newEpochCache(limit int) *epochCache { return &epochCache{newMemo[string, uint64](limit)} }
 
 func (c *epochCache) get(ctx context.Context, s *Service, user string) (uint64, error) {
 	e, ok, gen := c.memo.get(user)

@@ -10,19 +10,19 @@ import (
 // the generation counter keeps a load that raced with a forget from
 // storing a stale value. When full, an arbitrary entry goes: it costs one
 // store read or decryption to bring back.
-type memo[V any] struct {
+type memo[K comparable, V any] struct {
 	mu    sync.RWMutex
-	m     map[string]V
+	m     map[K]V
 	gen   uint64
 	limit int
 }
 
-func newMemo[V any](limit int) *memo[V] {
-	return &memo[V]{m: make(map[string]V), limit: limit}
+func newMemo[K comparable, V any](limit int) *memo[K, V] {
+	return &memo[K, V]{m: make(map[K]V), limit: limit}
 }
 
 // get returns the value and the generation to pass to put after a load.
-func (c *memo[V]) get(key string) (v V, ok bool, gen uint64) {
+func (c *memo[K, V]) get(key K) (v V, ok bool, gen uint64) {
 	c.mu.RLock()
 	v, ok = c.m[key]
 	gen = c.gen
@@ -30,17 +30,8 @@ func (c *memo[V]) get(key string) (v V, ok bool, gen uint64) {
 	return v, ok, gen
 }
 
-// getBytes is get for a key held in bytes, without allocating a string.
-func (c *memo[V]) getBytes(key []byte) (v V, ok bool, gen uint64) {
-	c.mu.RLock()
-	v, ok = c.m[string(key)]
-	gen = c.gen
-	c.mu.RUnlock()
-	return v, ok, gen
-}
-
 // put stores a loaded value unless something was forgotten since gen.
-func (c *memo[V]) put(key string, v V, gen uint64) {
+func (c *memo[K, V]) put(key K, v V, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen {
@@ -52,19 +43,26 @@ func (c *memo[V]) put(key string, v V, gen uint64) {
 			break
 		}
 	}
-	// Keys often point into a request's headers: copy, so an entry does
-	// not keep the whole Cookie header alive.
-	c.m[strings.Clone(key)] = v
+	c.m[owned(key)] = v
 }
 
-func (c *memo[V]) forget(key string) {
+// owned copies a string key: keys often point into a request's headers,
+// and an entry must not keep the whole header block alive.
+func owned[K comparable](key K) K {
+	if s, ok := any(key).(string); ok {
+		return any(strings.Clone(s)).(K)
+	}
+	return key
+}
+
+func (c *memo[K, V]) forget(key K) {
 	c.mu.Lock()
 	delete(c.m, key)
 	c.gen++
 	c.mu.Unlock()
 }
 
-func (c *memo[V]) clear() {
+func (c *memo[K, V]) clear() {
 	c.mu.Lock()
 	clear(c.m)
 	c.gen++

@@ -175,7 +175,7 @@ type Service struct {
 	sessions *sessionCache
 	seeds    [2]maphash.Seed
 	devices  *deviceCache
-	seen     *memo[seenRef]
+	seen     *memo[string, seenRef]
 	pages    *renderer
 }
 
@@ -195,7 +195,7 @@ func New(cfg Config, b store.Backend, ring *keyring.Ring, pol *policy.Snapshot) 
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, backend: b, ring: ring, policy: pol, epochs: newEpochCache(100_000), sessions: newSessionCache(100_000), devices: newDeviceCache(100_000), seen: newMemo[seenRef](100_000), seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, pages: r}, nil
+	return &Service{cfg: cfg, backend: b, ring: ring, policy: pol, epochs: newEpochCache(100_000), sessions: newSessionCache(100_000), devices: newDeviceCache(100_000), seen: newMemo[string, seenRef](100_000), seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, pages: r}, nil
 }
 
 // Config returns the effective configuration.
