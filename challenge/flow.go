@@ -70,16 +70,12 @@ func (s *Service) startFlow(w http.ResponseWriter, r *http.Request, id identity.
 // loadFlow finds the request's open challenge; ErrNotFound when there is
 // none for this user and app session.
 func (s *Service) loadFlow(r *http.Request, id identity.Identity) (*flow, error) {
-	raw := readCookie(r, flowCookie)
-	if raw == "" {
-		return nil, store.ErrNotFound
-	}
-	var ref flowRef
-	if err := s.ring.DecodeCookie(flowCookie, raw, &ref); err != nil {
+	flowID, ok := s.flowRef(r)
+	if !ok {
 		return nil, store.ErrNotFound
 	}
 	f := new(flow)
-	if err := store.GetJSON(r.Context(), s.backend, s.flowKey(ref.ID), f); err != nil {
+	if err := s.getJSON(r.Context(), s.flowKey(flowID), f); err != nil {
 		return nil, err
 	}
 	// A challenge belongs to one user and one app session: another user's
@@ -88,6 +84,20 @@ func (s *Service) loadFlow(r *http.Request, id identity.Identity) (*flow, error)
 		return nil, store.ErrNotFound
 	}
 	return f, nil
+}
+
+// flowRef returns the challenge ID the flow cookie names, if it has a
+// valid one.
+func (s *Service) flowRef(r *http.Request) (string, bool) {
+	raw := readCookie(r, flowCookie)
+	if raw == "" {
+		return "", false
+	}
+	var ref flowRef
+	if err := s.ring.DecodeCookie(flowCookie, raw, &ref); err != nil {
+		return "", false
+	}
+	return ref.ID, true
 }
 
 func (s *Service) updateFlow(ctx context.Context, flowID string, fn func(*flow) error) (*flow, error) {

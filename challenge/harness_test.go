@@ -30,7 +30,10 @@ import (
 type countingBackend struct {
 	store.Backend
 	calls atomic.Int64
-	down  atomic.Bool
+	// gets counts single-key reads, batches batched ones (each also counts
+	// as one call).
+	gets, batches atomic.Int64
+	down          atomic.Bool
 }
 
 func (c *countingBackend) hit() error {
@@ -42,10 +45,26 @@ func (c *countingBackend) hit() error {
 }
 
 func (c *countingBackend) Get(ctx context.Context, k store.Key) ([]byte, error) {
+	c.gets.Add(1)
 	if err := c.hit(); err != nil {
 		return nil, err
 	}
 	return c.Backend.Get(ctx, k)
+}
+
+func (c *countingBackend) GetBatch(ctx context.Context, keys []store.Key) ([][]byte, error) {
+	c.batches.Add(1)
+	if err := c.hit(); err != nil {
+		return nil, err
+	}
+	return store.GetMany(ctx, c.Backend, keys...)
+}
+
+func (c *countingBackend) PutIfAbsentBatch(ctx context.Context, items []store.BatchItem) ([]bool, error) {
+	if err := c.hit(); err != nil {
+		return nil, err
+	}
+	return store.PutIfAbsentMany(ctx, c.Backend, items)
 }
 
 func (c *countingBackend) Put(ctx context.Context, k store.Key, v []byte, ttl time.Duration) error {

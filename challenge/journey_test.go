@@ -242,3 +242,53 @@ func TestCookieValueFindsExactName(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// A code check reads the user, the open challenge and both lockout
+// counters in one store read (one Redis round trip), not four.
+func TestCodeCheckReadsWhatItNeedsInOneRead(t *testing.T) {
+	h := newHarness(t)
+	key := h.browser("alice", "s1").enrollTOTP("/")
+	h.advance(31 * time.Second) // the enrollment code's step is spent
+	b := h.browser("alice", "s2")
+	page := b.follow(b.get("/reports").location)
+	if !strings.Contains(page.body, `name="code"`) {
+		page = b.follow(h.svc.cfg.PathPrefix + "/verify/totp")
+	}
+	gets, batches := h.backend.gets.Load(), h.backend.batches.Load()
+	r := b.submitCode(page, h.code(key, 0))
+	if r.status != http.StatusSeeOther || r.location != "/reports" {
+		t.Fatalf("verification: want 303 to /reports, got %d %q\n%s", r.status, r.location, r.body)
+	}
+	if n := h.backend.batches.Load() - batches; n != 1 {
+		t.Errorf("verification made %d batched reads, want 1", n)
+	}
+	if n := h.backend.gets.Load() - gets; n != 0 {
+		t.Errorf("verification made %d single reads besides the batch, want 0", n)
+	}
+	u, err := store.GetUser(t.Context(), h.backend, "default", "alice")
+	if err != nil || u.LastVerified.IsZero() || u.TOTPStep == 0 {
+		t.Errorf("verification not recorded on the user: %+v %v", u, err)
+	}
+}
+
+// A store that fails the read-ahead fails the code check closed, as it
+// would without it.
+func TestCodeCheckFailsClosedWhenTheStoreIsDown(t *testing.T) {
+	h := newHarness(t)
+	key := h.browser("alice", "s1").enrollTOTP("/")
+	h.advance(31 * time.Second)
+	b := h.browser("alice", "s2")
+	page := b.follow(b.get("/reports").location)
+	if !strings.Contains(page.body, `name="code"`) {
+		page = b.follow(h.svc.cfg.PathPrefix + "/verify/totp")
+	}
+	h.backend.down.Store(true)
+	r := b.submitCode(page, h.code(key, 0))
+	h.backend.down.Store(false)
+	if r.status != http.StatusServiceUnavailable {
+		t.Fatalf("code check with the store down: want 503, got %d %q", r.status, r.location)
+	}
+	if got := b.get("/reports"); got.status == http.StatusOK {
+		t.Fatal("the app was reached after a code check the store could not answer")
+	}
+}

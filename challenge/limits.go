@@ -2,6 +2,7 @@ package challenge
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/caddy2fa/caddy2fa/store"
@@ -20,24 +21,36 @@ func (s *Service) ipFailKey(ip string) store.Key {
 }
 
 // lockedUntil returns when the user or IP may try again, or the zero time
-// when neither is locked out.
+// when neither is locked out. Both counters come in one read; only a
+// counter at its limit costs a second read, for when its window ends.
 func (s *Service) lockedUntil(ctx context.Context, user, ip string) (time.Time, error) {
-	n, resets, err := s.backend.Incr(ctx, s.userFailKey(user), 0, s.cfg.UserFailWindow)
+	keys := []store.Key{s.userFailKey(user)}
+	limits := []int{s.cfg.UserFailLimit}
+	windows := []time.Duration{s.cfg.UserFailWindow}
+	if ip != "" {
+		keys = append(keys, s.ipFailKey(ip))
+		limits = append(limits, s.cfg.IPFailLimit)
+		windows = append(windows, s.cfg.IPFailWindow)
+	}
+	counts, err := s.getMany(ctx, keys...)
 	if err != nil {
 		return time.Time{}, err
 	}
-	if n >= int64(s.cfg.UserFailLimit) {
-		return resets, nil
-	}
-	if ip == "" {
-		return time.Time{}, nil
-	}
-	n, resets, err = s.backend.Incr(ctx, s.ipFailKey(ip), 0, s.cfg.IPFailWindow)
-	if err != nil {
-		return time.Time{}, err
-	}
-	if n >= int64(s.cfg.IPFailLimit) {
-		return resets, nil
+	for i, raw := range counts {
+		if raw == nil {
+			continue
+		}
+		if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil && n < int64(limits[i]) {
+			continue
+		}
+		// At the limit (or unreadable: let Incr judge it).
+		n, resets, err := s.backend.Incr(ctx, keys[i], 0, windows[i])
+		if err != nil {
+			return time.Time{}, err
+		}
+		if n >= int64(limits[i]) {
+			return resets, nil
+		}
 	}
 	return time.Time{}, nil
 }

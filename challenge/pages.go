@@ -63,6 +63,9 @@ func (s *Service) ServePages(w http.ResponseWriter, r *http.Request, id identity
 		s.adminAPI(w, r, id, strings.TrimPrefix(rest, "/api/admin"))
 		return
 	}
+	if r.Method == http.MethodPost && codeFormPaths[rest] {
+		r = s.withReadAhead(r, id)
+	}
 	var err error
 	if rest == "/admin" || strings.HasPrefix(rest, "/admin/") {
 		if err = s.adminRoute(w, r, id, strings.TrimPrefix(rest, "/admin")); err != nil {
@@ -132,14 +135,18 @@ func (s *Service) flowFor(w http.ResponseWriter, r *http.Request, id identity.Id
 }
 
 func (s *Service) user(r *http.Request, id identity.Identity) (*store.User, error) {
-	u, err := store.GetUser(r.Context(), s.backend, s.cfg.Realm, id.ID)
+	u := new(store.User)
+	err := s.getJSON(r.Context(), store.Key{Bucket: store.UsersBucket(s.cfg.Realm), ID: id.ID}, u)
 	if errors.Is(err, store.ErrNotFound) {
 		if err := s.rememberUser(r.Context(), id); err != nil {
 			return nil, err
 		}
 		return store.GetUser(r.Context(), s.backend, s.cfg.Realm, id.ID)
 	}
-	return u, err
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 // usableMethods are the user's enrolled methods the policy still allows.
@@ -355,7 +362,7 @@ func (s *Service) enrollTOTP(w http.ResponseWriter, r *http.Request, id identity
 		return nil
 	}
 	return s.checkCode(w, r, id, f, render, func(code string) (bool, error) {
-		if ok, err := s.acceptTOTP(ctx, id.ID, seed, code); !ok || err != nil {
+		if _, ok, err := s.acceptTOTP(ctx, id.ID, seed, code, nil); !ok || err != nil {
 			return false, err
 		}
 		u, err := s.newMethod(ctx, id.ID, store.Enrollment{Method: store.MethodTOTP, Secret: f.PendingSecret, EnrolledAt: s.cfg.Now().UTC()})
@@ -403,14 +410,10 @@ func (s *Service) verifyTOTP(w http.ResponseWriter, r *http.Request, id identity
 		return fmt.Errorf("open TOTP seed: %w", err)
 	}
 	return s.checkCode(w, r, id, f, render, func(code string) (bool, error) {
-		if ok, err := s.acceptTOTP(ctx, id.ID, seed, code); !ok || err != nil {
-			return false, err
-		}
-		u, err := store.UpdateUser(ctx, s.backend, s.cfg.Realm, id.ID, func(u *store.User) error {
+		u, ok, err := s.acceptTOTP(ctx, id.ID, seed, code, func(u *store.User) {
 			u.LastVerified = s.cfg.Now().UTC()
-			return nil
 		})
-		if err != nil {
+		if !ok || err != nil {
 			return false, err
 		}
 		s.event("verified_totp")

@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/base32"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/pquerna/otp"
@@ -69,34 +68,30 @@ func totpMatch(seed []byte, code string, now time.Time) (int64, bool) {
 
 var errCodeReused = errors.New("code already used")
 
-// consumeTOTPStep records step as the user's last accepted one; a step at
-// or before it is a replay (also across sessions and instances).
-func (s *Service) consumeTOTPStep(ctx context.Context, user string, step int64) error {
-	k := store.Key{Bucket: "totp-step/" + s.cfg.Realm, ID: user}
-	_, err := s.backend.Update(ctx, k, func(old []byte) ([]byte, time.Duration, error) {
-		if old != nil {
-			last, err := strconv.ParseInt(string(old), 10, 64)
-			if err == nil && step <= last {
-				return nil, 0, errCodeReused
-			}
-		}
-		return []byte(strconv.FormatInt(step, 10)), 0, nil
-	})
-	return err
-}
-
-// acceptTOTP checks a code against the seed and spends its time step, so
-// the same code cannot be used again anywhere.
-func (s *Service) acceptTOTP(ctx context.Context, user string, seed []byte, code string) (bool, error) {
+// acceptTOTP checks a code against the seed and, in one atomic update of
+// the user's record, spends its time step (so the same code cannot be used
+// again anywhere) and applies then, if given. ok is false for a wrong or
+// replayed code; u is the updated user.
+func (s *Service) acceptTOTP(ctx context.Context, user string, seed []byte, code string, then func(*store.User)) (u *store.User, ok bool, err error) {
 	step, ok := totpMatch(seed, code, s.cfg.Now())
 	if !ok {
-		return false, nil
+		return nil, false, nil
 	}
-	if err := s.consumeTOTPStep(ctx, user, step); err != nil {
-		if errors.Is(err, errCodeReused) {
-			return false, nil
+	u, err = store.UpdateUser(ctx, s.backend, s.cfg.Realm, user, func(u *store.User) error {
+		if step <= u.TOTPStep {
+			return errCodeReused
 		}
-		return false, err
+		u.TOTPStep = step
+		if then != nil {
+			then(u)
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errCodeReused):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, err
 	}
-	return true, nil
+	return u, true, nil
 }

@@ -30,6 +30,9 @@ type User struct {
 	FirstSeen    time.Time `json:"first_seen"`
 	LastSeen     time.Time `json:"last_seen"`
 	LastVerified time.Time `json:"last_verified,omitzero"`
+	// TOTPStep is the last authenticator time step accepted: a code from it
+	// or an earlier one is a replay, in any session and on any instance.
+	TOTPStep int64 `json:"totp_step,omitempty"`
 }
 
 // Enrollment is one enrolled method.

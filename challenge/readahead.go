@@ -1,0 +1,109 @@
+package challenge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/store"
+)
+
+// A code form's POST reads, one after another, the user, the open
+// challenge and the two lockout counters. readAhead fetches them in one
+// store read before the handler runs (with Redis, one round trip instead
+// of three). Each value is served from it once, when the handler first
+// asks; any later read of the key goes to the store, so a value the
+// handler wrote is never read back stale.
+type readAhead struct {
+	mu     sync.Mutex
+	values map[store.Key][]byte // a nil value: the key does not exist
+}
+
+type readAheadKey struct{}
+
+// codeFormPaths are the pages whose POSTs check codes.
+var codeFormPaths = map[string]bool{
+	"/enroll/totp": true, "/verify/totp": true,
+	"/enroll/email": true, "/verify/email": true,
+	"/enroll/sms": true, "/verify/sms": true,
+}
+
+// withReadAhead returns r carrying the records its handler will read. On a
+// store error it returns r as it is: the handler's own reads then meet the
+// error and fail closed as they always do.
+func (s *Service) withReadAhead(r *http.Request, id identity.Identity) *http.Request {
+	keys := []store.Key{{Bucket: store.UsersBucket(s.cfg.Realm), ID: id.ID}, s.userFailKey(id.ID)}
+	if ip := s.cfg.ClientIP(r); ip != "" {
+		keys = append(keys, s.ipFailKey(ip))
+	}
+	if flowID, ok := s.flowRef(r); ok {
+		keys = append(keys, s.flowKey(flowID))
+	}
+	values, err := store.GetMany(r.Context(), s.backend, keys...)
+	if err != nil {
+		return r
+	}
+	ra := &readAhead{values: make(map[store.Key][]byte, len(keys))}
+	for i, k := range keys {
+		ra.values[k] = values[i]
+	}
+	return r.WithContext(context.WithValue(r.Context(), readAheadKey{}, ra))
+}
+
+// take returns the value read ahead for k, once.
+func (ra *readAhead) take(k store.Key) (value []byte, ok bool) {
+	if ra == nil {
+		return nil, false
+	}
+	ra.mu.Lock()
+	defer ra.mu.Unlock()
+	value, ok = ra.values[k]
+	delete(ra.values, k)
+	return value, ok
+}
+
+// getMany reads keys as store.GetMany does, taking what was read ahead
+// and reading only the rest.
+func (s *Service) getMany(ctx context.Context, keys ...store.Key) ([][]byte, error) {
+	ra, _ := ctx.Value(readAheadKey{}).(*readAhead)
+	out := make([][]byte, len(keys))
+	var rest []store.Key
+	var at []int
+	for i, k := range keys {
+		if v, ok := ra.take(k); ok {
+			out[i] = v
+			continue
+		}
+		rest = append(rest, k)
+		at = append(at, i)
+	}
+	if len(rest) == 0 {
+		return out, nil
+	}
+	values, err := store.GetMany(ctx, s.backend, rest...)
+	if err != nil {
+		return nil, err
+	}
+	for j, v := range values {
+		out[at[j]] = v
+	}
+	return out, nil
+}
+
+// getJSON is store.GetJSON through the read-ahead.
+func (s *Service) getJSON(ctx context.Context, k store.Key, v any) error {
+	values, err := s.getMany(ctx, k)
+	if err != nil {
+		return err
+	}
+	if values[0] == nil {
+		return store.ErrNotFound
+	}
+	if err := json.Unmarshal(values[0], v); err != nil {
+		return fmt.Errorf("store: decode %s: %w", k.Bucket, err)
+	}
+	return nil
+}
