@@ -33,13 +33,15 @@ caddy_site V "	twofactor {
 	}" "$(twofactor_block "		session_cookie app_session")"
 start_caddy V
 
-args=(verify -url "http://127.0.0.1:${PORT[V]}" -n "$USERS" -workers "$WORKERS" -session-cookie app_session)
+args=(verify -url "http://127.0.0.1:${PORT[V]}" -n "$USERS" -workers "$WORKERS" -session-cookie app_session -redis-port "$REDIS")
 if [[ $PROFILE == 1 ]]; then
 	args+=(-pprof-url "http://127.0.0.1:${ADMIN[V]}" -pprof-out "$OUT_DIR/verify.cpu.pprof" -pprof-seconds "$PROFILE_SECONDS")
 fi
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 log "enrolling $USERS users, then one verification each ($WORKERS clients)"
-results=$("$TMP/users" "${args[@]}" | grep '^RESULT')
+out=$("$TMP/users" "${args[@]}")
+results=$(grep '^RESULT' <<<"$out")
+calls=$(grep '^REDIS verify_post' <<<"$out" | cut -d' ' -f3-)
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 OUT=$OUT_DIR/challenge.txt
@@ -57,6 +59,9 @@ OUT=$OUT_DIR/challenge.txt
 		esac
 		printf '%-44s %8s %10s %10s\n' "$name" "${rate#per_second=}" "${p50#p50_ms=}" "${p99#p99_ms=}"
 	done <<<"$results"
+	echo
+	echo "Redis commands per verification POST (commands inside scripts included):"
+	echo "  $calls"
 	if [[ $PROFILE == 1 ]]; then
 		echo
 		echo "profile: go tool pprof -top $OUT_DIR/verify.cpu.pprof"

@@ -176,6 +176,7 @@ start_upstream() {
 
 start_redis() {
 	need redis-server redis-server
+	need redis-cli redis-tools
 	free_port REDIS
 	mkdir -p "$TMP/redis"
 	start redis redis-server --port "$REDIS" --bind 127.0.0.1 --save "" --appendonly no \

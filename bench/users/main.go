@@ -23,8 +23,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,6 +53,9 @@ type config struct {
 	// taken while the verification POSTs run.
 	pprofURL, pprofOut string
 	pprofSeconds       int
+	// redisPort, when set, is the Redis server behind Caddy: the commands
+	// it ran during the verification POSTs are counted (INFO commandstats).
+	redisPort int
 }
 
 func main() {
@@ -71,6 +76,7 @@ func main() {
 	fs.StringVar(&c.pprofURL, "pprof-url", "", "verify: Caddy's admin address, to profile the verification POSTs")
 	fs.StringVar(&c.pprofOut, "pprof-out", "verify.cpu.pprof", "verify: where the CPU profile goes")
 	fs.IntVar(&c.pprofSeconds, "pprof-seconds", 3, "verify: profile length")
+	fs.IntVar(&c.redisPort, "redis-port", 0, "verify: the local Redis Caddy uses, to count its commands per verification (needs redis-cli)")
 	fs.Parse(os.Args[2:])
 	for _, target := range []string{c.base, c.pprofURL} {
 		if target != "" && !local(target) {
@@ -384,6 +390,10 @@ func runVerify(ctx context.Context, c config) error {
 	} else {
 		profiled <- nil
 	}
+	before, err := redisCalls(ctx, c.redisPort)
+	if err != nil {
+		return err
+	}
 	wall, lat, err = parallel(ctx, c, clients, func(ctx context.Context, cl *client) error {
 		f := forms[index[cl]]
 		return cl.verify(ctx, f.action, f.csrf)
@@ -392,6 +402,11 @@ func runVerify(ctx context.Context, c config) error {
 		return err
 	}
 	report("verify_post", len(clients), wall, lat)
+	after, err := redisCalls(ctx, c.redisPort)
+	if err != nil {
+		return err
+	}
+	reportCalls("verify_post", len(clients), before, after)
 	if err := <-profiled; err != nil {
 		return err
 	}
@@ -399,6 +414,53 @@ func runVerify(ctx context.Context, c config) error {
 	// Each new session must now reach the app.
 	_, _, err = parallel(ctx, c, clients, func(ctx context.Context, cl *client) error { return cl.throughGate(ctx) })
 	return err
+}
+
+var reCmdStat = regexp.MustCompile(`(?m)^cmdstat_([a-z|]+):calls=(\d+)`)
+
+// redisCalls reads how many times Redis has run each command (commands
+// run inside scripts included); nil when no Redis port was given.
+func redisCalls(ctx context.Context, port int) (map[string]int64, error) {
+	if port == 0 {
+		return nil, nil
+	}
+	out, err := exec.CommandContext(ctx, "redis-cli", "-h", "127.0.0.1", "-p", strconv.Itoa(port), "INFO", "commandstats").Output()
+	if err != nil {
+		return nil, fmt.Errorf("redis-cli INFO commandstats: %w", err)
+	}
+	calls := map[string]int64{}
+	for _, m := range reCmdStat.FindAllStringSubmatch(string(out), -1) {
+		n, _ := strconv.ParseInt(m[2], 10, 64)
+		calls[m[1]] = n
+	}
+	return calls, nil
+}
+
+// reportCalls prints the Redis commands per operation between two
+// readings, busiest first, leaving out the INFO calls that read them.
+func reportCalls(name string, n int, before, after map[string]int64) {
+	if after == nil {
+		return
+	}
+	type count struct {
+		cmd string
+		n   int64
+	}
+	var counts []count
+	total := int64(0)
+	for cmd, v := range after {
+		if d := v - before[cmd]; d > 0 && cmd != "info" {
+			counts = append(counts, count{cmd, d})
+			total += d
+		}
+	}
+	slices.SortFunc(counts, func(a, b count) int { return int(b.n - a.n) })
+	parts := []string{fmt.Sprintf("total=%.2f", float64(total)/float64(n))}
+	for _, c := range counts {
+		parts = append(parts, fmt.Sprintf("%s=%.2f", c.cmd, float64(c.n)/float64(n)))
+	}
+	log.Printf("%s: Redis commands per operation: %s", name, strings.Join(parts, " "))
+	fmt.Printf("REDIS %s %s\n", name, strings.Join(parts, " "))
 }
 
 // profile saves a CPU profile of Caddy taken from its admin endpoint.
