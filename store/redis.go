@@ -557,10 +557,17 @@ func (r *Redis) Take(ctx context.Context, k Key) ([]byte, error) {
 // Update implements Backend with optimistic locking: read the key, call fn
 // (holding no lock), and write with casScript, which refuses if the value
 // changed meanwhile; then fn runs again on the new value. Two round trips
-// when uncontended, and no connection is held between them.
+// when uncontended, and no connection is held between them; one when ctx
+// knows the value (WithKnownValues) and it is still current.
 func (r *Redis) Update(ctx context.Context, k Key, fn func(old []byte) ([]byte, time.Duration, error)) ([]byte, error) {
 	if err := r.begin(ctx, k); err != nil {
 		return nil, err
+	}
+	if guess, ok := knownValue(ctx, k); ok {
+		out, err := r.updateOnce(ctx, k, fn, guess, true)
+		if !errors.Is(err, errLostRace) {
+			return out, err
+		}
 	}
 	for attempt := range maxUpdateAttempts {
 		if attempt > 0 {
@@ -570,7 +577,7 @@ func (r *Redis) Update(ctx context.Context, k Key, fn func(old []byte) ([]byte, 
 				return nil, err
 			}
 		}
-		out, err := r.updateOnce(ctx, k, fn)
+		out, err := r.updateOnce(ctx, k, fn, nil, false)
 		if errors.Is(err, errLostRace) {
 			continue // another writer won this round
 		}
@@ -583,20 +590,30 @@ func (r *Redis) Update(ctx context.Context, k Key, fn func(old []byte) ([]byte, 
 // errLostRace: the value changed between updateOnce's read and its write.
 var errLostRace = errors.New("store: redis value changed during update")
 
-// updateOnce is one optimistic attempt; errLostRace means it lost.
-func (r *Redis) updateOnce(ctx context.Context, k Key, fn func(old []byte) ([]byte, time.Duration, error)) ([]byte, error) {
+// updateOnce is one optimistic attempt, from the stored value or, when
+// guessed, from guess; errLostRace means it lost (or guessed wrong).
+func (r *Redis) updateOnce(ctx context.Context, k Key, fn func(old []byte) ([]byte, time.Duration, error), guess []byte, guessed bool) ([]byte, error) {
 	cctx, cancel := r.callContext(ctx)
 	defer cancel()
-	old, err := r.client.Get(cctx, r.valueKey(k)).Bytes()
-	switch {
-	case errors.Is(err, redis.Nil):
-		old = nil
-	case err != nil:
-		return nil, r.classify(ctx, "update", k.Bucket, err)
-	default:
-		old = nonNil(old)
+	old := guess
+	if !guessed {
+		var err error
+		old, err = r.client.Get(cctx, r.valueKey(k)).Bytes()
+		switch {
+		case errors.Is(err, redis.Nil):
+			old = nil
+		case err != nil:
+			return nil, r.classify(ctx, "update", k.Bucket, err)
+		default:
+			old = nonNil(old)
+		}
 	}
 	value, ttl, err := fn(old)
+	if guessed && (err != nil || value == nil && old == nil) {
+		// An answer that writes nothing leaves the guess unconfirmed: read
+		// the stored value and decide on that.
+		return nil, errLostRace
+	}
 	if errors.Is(err, ErrAbort) {
 		return old, nil
 	}
