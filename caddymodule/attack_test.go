@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy2fa/caddy2fa/internal/htmltest"
 )
 
 // Attacks on 2FA gateways, through a real Caddy: none of them lets an
@@ -201,7 +203,7 @@ func TestSecretsNeverInCaddyLogsOrStoreFile(t *testing.T) {
 	c := newClient(t, cp.URL)
 	c.login("alice", "alice-demo", "/")
 	page, _ := c.follow("/.2fa/enroll/totp")
-	key := strings.ReplaceAll(textOf(page.body, "totp-key"), " ", "")
+	key := strings.ReplaceAll(htmltest.Text(page.body, "totp-key"), " ", "")
 	var step int64
 	code := nextStepCode(t, key, &step)
 	c.submitCode(page, "000000")

@@ -17,6 +17,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/caddy2fa/caddy2fa/internal/htmltest"
 	"github.com/caddy2fa/caddy2fa/internal/testpeer"
 	"github.com/caddy2fa/caddy2fa/keyring"
 	"github.com/caddy2fa/caddy2fa/store"
@@ -101,8 +102,8 @@ func verifiedCookies(tb testing.TB, h *Handler, user string) []*http.Cookie {
 	w = serve(h, "GET", "/.2fa/enroll/totp", user, list(), nil)
 	keep(w)
 	body := w.Body.String()
-	key := textOf(body, "totp-key")
-	action, csrf, _ := codeForm(tb, body)
+	key := htmltest.Text(body, "totp-key")
+	action, csrf, _ := htmltest.CodeForm(tb, body)
 	w = serve(h, "POST", action, user, list(), url.Values{"csrf": {csrf}, "code": {totpNow(tb, key, time.Now())}})
 	keep(w)
 	if w.Code != http.StatusSeeOther {

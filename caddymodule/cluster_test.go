@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/caddy2fa/caddy2fa/internal/htmltest"
 	"github.com/caddy2fa/caddy2fa/internal/testpeer"
 )
 
@@ -225,7 +226,7 @@ func (cl *cluster) enroll(c *client, user, password string, step *int64) string 
 	if at != "/.2fa/enroll/totp" || page.status != http.StatusOK {
 		t.Fatalf("%s after login: want the TOTP enrollment page, got %d at %s", user, page.status, at)
 	}
-	key := textOf(page.body, "totp-key")
+	key := htmltest.Text(page.body, "totp-key")
 	if key == "" {
 		t.Fatalf("enrollment page without a key:\n%s", page.body)
 	}
@@ -244,7 +245,7 @@ func (cl *cluster) verify(c *client, path, key string, step *int64, remember boo
 	if at != "/.2fa/verify/totp" || page.status != http.StatusOK {
 		t.Fatalf("want the verification page, got %d at %s", page.status, at)
 	}
-	action, csrf, _ := codeForm(t, page.body)
+	action, csrf, _ := htmltest.CodeForm(t, page.body)
 	form := url.Values{"csrf": {csrf}, "code": {nextStepCode(t, key, step)}}
 	if remember {
 		form.Set("remember", "1")
@@ -256,7 +257,7 @@ func (cl *cluster) verify(c *client, path, key string, step *int64, remember boo
 
 // reachedApp: the app answered the page as this user.
 func reachedApp(r resp, user string) bool {
-	return r.status == http.StatusOK && strings.HasPrefix(textOf(r.body, "signed-in-as"), "Signed in as "+user)
+	return r.status == http.StatusOK && strings.HasPrefix(htmltest.Text(r.body, "signed-in-as"), "Signed in as "+user)
 }
 
 func TestTwoInstancesShareVerification(t *testing.T) {
@@ -444,7 +445,7 @@ func TestRedisDownFailsClosedAndRecovers(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Logf("enrollment served %v after Redis restarted", time.Since(back).Round(time.Millisecond))
-	key := textOf(page.body, "totp-key")
+	key := htmltest.Text(page.body, "totp-key")
 	var bobStep int64
 	if r := bob.submitCode(page, nextStepCode(t, key, &bobStep)); r.status != http.StatusSeeOther || r.location != "/reports" {
 		t.Fatalf("enrollment after recovery: want 303 to /reports, got %d %q", r.status, r.location)

@@ -16,9 +16,9 @@ import (
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
-	"golang.org/x/net/html"
 
 	"github.com/caddy2fa/caddy2fa/examples/legacyapp"
+	"github.com/caddy2fa/caddy2fa/internal/htmltest"
 )
 
 // demoApp is the legacy app on 127.0.0.1, counting what reaches it.
@@ -93,67 +93,11 @@ func (c *client) logout() {
 // submitCode posts the page's code form.
 func (c *client) submitCode(page resp, code string) resp {
 	c.t.Helper()
-	action, csrf, inputs := codeForm(c.t, page.body)
+	action, csrf, inputs := htmltest.CodeForm(c.t, page.body)
 	if inputs != 1 {
 		c.t.Fatalf("code form must have exactly one input named code, has %d", inputs)
 	}
 	return c.do(http.MethodPost, action, url.Values{"csrf": {csrf}, "code": {code}})
-}
-
-func codeForm(t testing.TB, body string) (action, csrf string, codeInputs int) {
-	t.Helper()
-	doc, err := html.Parse(strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	visit(doc, func(n *html.Node) {
-		if n.Type != html.ElementNode {
-			return
-		}
-		switch {
-		case n.Data == "form":
-			action = attrOf(n, "action")
-		case n.Data == "input" && attrOf(n, "name") == "csrf":
-			csrf = attrOf(n, "value")
-		case n.Data == "input" && attrOf(n, "name") == "code":
-			codeInputs++
-		}
-	})
-	if action == "" || csrf == "" {
-		t.Fatalf("no code form in:\n%s", body)
-	}
-	return action, csrf, codeInputs
-}
-
-func textOf(body, id string) string {
-	doc, _ := html.Parse(strings.NewReader(body))
-	var out strings.Builder
-	visit(doc, func(n *html.Node) {
-		if n.Type == html.ElementNode && attrOf(n, "id") == id {
-			visit(n, func(c *html.Node) {
-				if c.Type == html.TextNode {
-					out.WriteString(c.Data)
-				}
-			})
-		}
-	})
-	return strings.TrimSpace(out.String())
-}
-
-func visit(n *html.Node, fn func(*html.Node)) {
-	fn(n)
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		visit(c, fn)
-	}
-}
-
-func attrOf(n *html.Node, name string) string {
-	for _, a := range n.Attr {
-		if a.Key == name {
-			return a.Val
-		}
-	}
-	return ""
 }
 
 func totpNow(t testing.TB, key string, at time.Time) string {
@@ -206,7 +150,7 @@ func TestJourneyFirstLoginEnrollThenVerifyAfterNewLoginAndRestart(t *testing.T) 
 	if at != "/.2fa/enroll/totp" {
 		t.Fatalf("want the TOTP enrollment page, got %s", at)
 	}
-	key := textOf(page.body, "totp-key")
+	key := htmltest.Text(page.body, "totp-key")
 	if key == "" || !strings.Contains(page.body, "data:image/png;base64,") || !strings.Contains(page.body, "otpauth://totp/") {
 		t.Fatalf("enrollment page lacks key, QR code or otpauth link:\n%s", page.body)
 	}
@@ -222,7 +166,7 @@ func TestJourneyFirstLoginEnrollThenVerifyAfterNewLoginAndRestart(t *testing.T) 
 		t.Fatalf("enrollment: want 303 to /reports, got %d %q\n%s", r.status, r.location, r.body)
 	}
 	page = c.get("/reports")
-	if page.status != 200 || textOf(page.body, "signed-in-as") != "Signed in as alice" {
+	if page.status != 200 || htmltest.Text(page.body, "signed-in-as") != "Signed in as alice" {
 		t.Fatalf("verified user should reach the app: %d\n%s", page.status, page.body)
 	}
 	if cookies := app.lastCookieHeader(); strings.Contains(cookies, "2fa_") {
@@ -253,7 +197,7 @@ func TestJourneyFirstLoginEnrollThenVerifyAfterNewLoginAndRestart(t *testing.T) 
 	if r.status != http.StatusSeeOther || r.location != "/account" {
 		t.Fatalf("verification after restart: %d %q", r.status, r.location)
 	}
-	if page := c2.get("/account"); textOf(page.body, "account-id") != "alice" {
+	if page := c2.get("/account"); htmltest.Text(page.body, "account-id") != "alice" {
 		t.Fatalf("after restart the verified user should reach the app:\n%s", page.body)
 	}
 }

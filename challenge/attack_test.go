@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/internal/htmltest"
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
@@ -78,7 +79,7 @@ func (b *browser) rememberedLoginAs(ua string) string {
 	b.h.t.Helper()
 	b.get("/")
 	page := b.follow("/.2fa/enroll/totp")
-	key := elementText(b.h.t, page.body, "totp-key")
+	key := htmltest.Text(page.body, "totp-key")
 	action, csrf := formOf(b.h.t, page.body)
 	r := b.do(http.MethodPost, action, url.Values{"csrf": {csrf}, "code": {b.h.code(key, 0)}, "remember": {"1"}}, "User-Agent", ua)
 	if r.status != http.StatusSeeOther {

@@ -17,9 +17,9 @@ import (
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
-	"golang.org/x/net/html"
 
 	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/internal/htmltest"
 	"github.com/caddy2fa/caddy2fa/keyring"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
@@ -267,75 +267,13 @@ func (b *browser) submitCode(page reply, code string) reply {
 // form has exactly one input named code.
 func formOf(t *testing.T, body string) (action, csrf string) {
 	t.Helper()
-	doc, err := html.Parse(strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	codes := 0
-	walk(doc, func(n *html.Node) {
-		switch {
-		case n.Type == html.ElementNode && n.Data == "form":
-			action = attr(n, "action")
-		case n.Type == html.ElementNode && n.Data == "input" && attr(n, "name") == "csrf":
-			csrf = attr(n, "value")
-		case n.Type == html.ElementNode && n.Data == "input" && attr(n, "name") == "code":
-			codes++
-		}
-	})
-	if action == "" || csrf == "" || codes != 1 {
-		t.Fatalf("no code form (action %q, csrf %t, code inputs %d) in:\n%s", action, csrf != "", codes, body)
+	action, csrf, codes := htmltest.CodeForm(t, body)
+	if codes != 1 {
+		t.Fatalf("the code form has %d inputs named code, want 1:\n%s", codes, body)
 	}
 	return action, csrf
 }
 
-func elementText(t *testing.T, body, id string) string {
-	t.Helper()
-	doc, _ := html.Parse(strings.NewReader(body))
-	var out string
-	walk(doc, func(n *html.Node) {
-		if n.Type == html.ElementNode && attr(n, "id") == id {
-			var b strings.Builder
-			walk(n, func(c *html.Node) {
-				if c.Type == html.TextNode {
-					b.WriteString(c.Data)
-				}
-			})
-			out = b.String()
-		}
-	})
-	return out
-}
-
-func elementAttr(t *testing.T, body, id, name string) string {
-	t.Helper()
-	doc, _ := html.Parse(strings.NewReader(body))
-	var out string
-	walk(doc, func(n *html.Node) {
-		if n.Type == html.ElementNode && attr(n, "id") == id {
-			out = attr(n, name)
-		}
-	})
-	return out
-}
-
-func walk(n *html.Node, fn func(*html.Node)) {
-	fn(n)
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		walk(c, fn)
-	}
-}
-
-func attr(n *html.Node, name string) string {
-	for _, a := range n.Attr {
-		if a.Key == name {
-			return a.Val
-		}
-	}
-	return ""
-}
-
-// code computes the TOTP code for a base32 key at the harness clock plus
-// offset, as an authenticator app would.
 func (h *harness) code(key string, offset time.Duration) string {
 	h.t.Helper()
 	c, err := totp.GenerateCodeCustom(strings.ReplaceAll(key, " ", ""), h.clock().Add(offset), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
@@ -357,7 +295,7 @@ func (b *browser) startEnrollment(path string) (string, reply) {
 	if !strings.Contains(page.body, "totp-key") {
 		page = b.follow(b.h.svc.cfg.PathPrefix + "/enroll/totp") // several methods: choose the app
 	}
-	key := elementText(b.h.t, page.body, "totp-key")
+	key := htmltest.Text(page.body, "totp-key")
 	if key == "" {
 		b.h.t.Fatalf("no TOTP key on enrollment page:\n%s", page.body)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/internal/htmltest"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
 )
@@ -27,7 +28,7 @@ func TestFirstLoginEnrollsAuthenticatorAndReturnsToOriginalPage(t *testing.T) {
 	if !strings.Contains(page.body, `src="data:image/png;base64,`) {
 		t.Error("enrollment page has no QR code image")
 	}
-	link := elementAttr(t, page.body, "otpauth-link", "href")
+	link := htmltest.AttrByID(page.body, "otpauth-link", "href")
 	u, err := url.Parse(link)
 	if err != nil || u.Scheme != "otpauth" || u.Host != "totp" || u.Query().Get("secret") != strings.ReplaceAll(key, " ", "") || u.Query().Get("issuer") != "Acme Corp" {
 		t.Errorf("otpauth link %q does not carry the key and issuer", link)
