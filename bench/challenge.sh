@@ -21,12 +21,7 @@ PROFILE=${PROFILE:-0}
 PROFILE_SECONDS=${PROFILE_SECONDS:-5}
 OUT_DIR=${OUT_DIR:-$BENCH_DIR/out}
 
-need curl curl
-setup_tmp
-mkdir -p "$OUT_DIR"
-build_caddy
-build_tools
-start_upstream
+prepare_users_bench
 start_redis
 caddy_site V "	twofactor {
 		store redis redis://127.0.0.1:$REDIS/0

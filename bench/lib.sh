@@ -174,6 +174,17 @@ start_upstream() {
 	wait_up upstream "http://127.0.0.1:$UPSTREAM/"
 }
 
+# prepare_users_bench: what the scripts that drive many users share: a temp
+# dir, OUT_DIR, Caddy and the tools built, the upstream running.
+prepare_users_bench() {
+	need curl curl
+	setup_tmp
+	mkdir -p "$OUT_DIR"
+	build_caddy
+	build_tools
+	start_upstream
+}
+
 start_redis() {
 	need redis-server redis-server
 	need redis-cli redis-tools

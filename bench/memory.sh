@@ -21,12 +21,7 @@ WORKERS=${WORKERS:-16}
 SETTLE=${SETTLE:-5}
 OUT_DIR=${OUT_DIR:-$BENCH_DIR/out}
 
-need curl curl
-setup_tmp
-mkdir -p "$OUT_DIR"
-build_caddy
-build_tools
-start_upstream
+prepare_users_bench
 caddy_site B "	twofactor {
 		store file \"$TMP/B/2fa.db\"
 	}" "$(twofactor_block "")"
