@@ -86,7 +86,10 @@ type Handler struct {
 	lookup    *identity.Lookup
 	// identityHeaders are stripped from untrusted requests (normalised:
 	// lower case, '_' as '-', as CGI-style upstreams read them).
-	identityHeaders map[string]bool
+	identityHeaders []string
+	// headerTemplates maps each template that is exactly one request
+	// header placeholder to the header, read without the replacer.
+	headerTemplates map[string]string
 	trusted         []netip.Prefix
 	bypassExact     map[string]bool
 	bypassPrefixes  []string
@@ -289,9 +292,14 @@ func (h *Handler) provisionIdentity() error {
 		return nil
 	}
 	h.templates = identity.Templates{ID: id.ID, Email: id.Email, Phone: id.Phone, Name: id.Name, Groups: id.Groups}
-	h.identityHeaders = map[string]bool{}
 	for _, name := range h.templates.HeaderNames() {
-		h.identityHeaders[normalizeHeader(name)] = true
+		h.identityHeaders = append(h.identityHeaders, normalizeHeader(name))
+	}
+	h.headerTemplates = map[string]string{}
+	for _, tmpl := range []string{id.ID, id.Email, id.Phone, id.Name, id.Groups} {
+		if name, ok := identity.SingleHeader(tmpl); ok {
+			h.headerTemplates[tmpl] = name
+		}
 	}
 	return nil
 }
@@ -400,8 +408,13 @@ func (h *Handler) resolve(r *http.Request) (identity.Identity, error) {
 	if h.lookup != nil {
 		return h.lookup.Resolve(r.Context(), r)
 	}
-	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	id := h.templates.Resolve(func(s string) string { return repl.ReplaceAll(s, "") })
+	id := h.templates.Resolve(func(s string) string {
+		if name, ok := h.headerTemplates[s]; ok {
+			return strings.Join(r.Header[name], ",") // as the replacer would
+		}
+		repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+		return repl.ReplaceAll(s, "")
+	})
 	if id.Known() && h.SessionCookie != "" {
 		id.AppSession = identity.AppSessionFromCookie(r, h.SessionCookie)
 	}
@@ -455,12 +468,53 @@ func (h *Handler) trustedPeer(r *http.Request) bool {
 // with underscores (X_Remote_User) go always: CGI-style upstreams read them
 // as the real header, and no handler before us sets them.
 func (h *Handler) stripIdentityHeaders(r *http.Request) {
-	keep := h.Identity.HeadersFromHandler || h.trustedPeer(r)
+	trust := 0 // not asked yet; then 1 trusted, -1 not
 	for name := range r.Header {
-		if h.identityHeaders[normalizeHeader(name)] && (!keep || strings.ContainsRune(name, '_')) {
-			delete(r.Header, name)
+		if !h.isIdentityHeader(name) {
+			continue
+		}
+		if !strings.ContainsRune(name, '_') {
+			if trust == 0 {
+				trust = -1
+				if h.Identity.HeadersFromHandler || h.trustedPeer(r) {
+					trust = 1
+				}
+			}
+			if trust == 1 {
+				continue
+			}
+		}
+		delete(r.Header, name)
+	}
+}
+
+// isIdentityHeader compares name with each identity header as
+// normalizeHeader would, without building the normalised string.
+func (h *Handler) isIdentityHeader(name string) bool {
+	for _, want := range h.identityHeaders {
+		if len(name) == len(want) && sameHeaderName(name, want) {
+			return true
 		}
 	}
+	return false
+}
+
+// sameHeaderName: name equals want (already normalised, same length)
+// ignoring ASCII case and reading '_' as '-'.
+func sameHeaderName(name, want string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '_':
+			c = '-'
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if c != want[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func normalizeHeader(name string) string {

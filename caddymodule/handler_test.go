@@ -1,11 +1,19 @@
 package caddymodule
 
 import (
+	"context"
 	"net/http"
+	"net/netip"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy2fa/caddy2fa/identity"
 )
 
 func TestBypassSpoofingMatchesOnlyTheCleanedPath(t *testing.T) {
@@ -22,16 +30,71 @@ func TestBypassSpoofingMatchesOnlyTheCleanedPath(t *testing.T) {
 }
 
 func TestIdentityHeaderSmugglingSpellingsNormalised(t *testing.T) {
-	h := &Handler{Identity: &IdentityConfig{}, identityHeaders: map[string]bool{"x-remote-user": true}}
-	r, _ := http.NewRequest("GET", "/", nil)
-	r.RemoteAddr = "192.0.2.1:1234"
-	r.Header["X-Remote-User"] = []string{"alice"}
-	r.Header["X_Remote_User"] = []string{"alice"}
-	r.Header["x_remote_user"] = []string{"alice"}
-	r.Header["X-REMOTE-USER"] = []string{"alice"}
+	h := &Handler{Identity: &IdentityConfig{}, identityHeaders: []string{"x-remote-user"}}
+	spellings := func() *http.Request {
+		r, _ := http.NewRequest("GET", "/", nil)
+		r.RemoteAddr = "192.0.2.1:1234"
+		for _, name := range []string{"X-Remote-User", "X_Remote_User", "x_remote_user", "X-REMOTE-USER", "x-rEmOtE_uSeR"} {
+			r.Header[name] = []string{"alice"}
+		}
+		// Near misses are other headers and stay.
+		for _, name := range []string{"X-Remote-Users", "X-Remote-Use", "X-Remote.User", "Remote-User"} {
+			r.Header[name] = []string{"keep"}
+		}
+		return r
+	}
+	r := spellings()
 	h.stripIdentityHeaders(r)
-	if len(r.Header) != 0 {
-		t.Fatalf("left: %v", r.Header)
+	if len(r.Header) != 4 || r.Header.Get("X-Remote-Users") != "keep" {
+		t.Fatalf("untrusted client: left %v, want only the four near misses", r.Header)
+	}
+	// From a trusted peer the header counts, but underscore spellings
+	// never do: a CGI upstream would read them as the same variable.
+	h.trusted = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+	r = spellings()
+	h.stripIdentityHeaders(r)
+	var identity []string
+	for name := range r.Header {
+		if normalizeHeader(name) == "x-remote-user" {
+			identity = append(identity, name)
+		}
+	}
+	slices.Sort(identity)
+	if want := []string{"X-REMOTE-USER", "X-Remote-User"}; !slices.Equal(identity, want) {
+		t.Fatalf("trusted peer: identity headers left %v, want %v", identity, want)
+	}
+}
+
+// A template that is one request-header placeholder is read straight from
+// the header: it must give exactly what Caddy's replacer gives.
+func TestSingleHeaderTemplateReadsLikeTheReplacer(t *testing.T) {
+	const tmpl = "{http.request.header.x-remote-user}"
+	h := &Handler{
+		templates:       identity.Templates{ID: tmpl},
+		headerTemplates: map[string]string{tmpl: "X-Remote-User"},
+	}
+	for name, values := range map[string][]string{
+		"absent":   nil,
+		"one":      {"alice"},
+		"several":  {"alice", "bob"},
+		"empty":    {""},
+		"spaces":   {"  alice  "},
+		"with nul": {"ali\x00ce"},
+	} {
+		r, _ := http.NewRequest("GET", "/", nil)
+		if values != nil {
+			r.Header["X-Remote-User"] = values
+		}
+		repl := caddyhttp.NewTestReplacer(r)
+		r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
+		got, err := h.resolve(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := identity.Templates{ID: tmpl}.Resolve(func(s string) string { return repl.ReplaceAll(s, "") })
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: header read gives %+v, the replacer %+v", name, got, want)
+		}
 	}
 }
 

@@ -110,6 +110,22 @@ func expandTemplate(tmpl string, expand func(string) string) string {
 // Caddyfile shorthand.
 var headerPlaceholderPrefixes = []string{"{http.request.header.", "{header."}
 
+// SingleHeader reports whether tmpl is exactly one runtime request-header
+// placeholder, {http.request.header.NAME}, and returns NAME canonicalised.
+// Such a template expands to the header's values joined with commas (as
+// Caddy's replacer does), which the caller can read without the replacer.
+func SingleHeader(tmpl string) (string, bool) {
+	const prefix = "{http.request.header."
+	if !strings.HasPrefix(tmpl, prefix) || !strings.HasSuffix(tmpl, "}") {
+		return "", false
+	}
+	name := tmpl[len(prefix) : len(tmpl)-1]
+	if !isToken(name) {
+		return "", false
+	}
+	return textproto.CanonicalMIMEHeaderKey(name), true
+}
+
 // HeaderNames lists the request headers the templates read (from
 // {http.request.header.NAME} placeholders), canonicalised and without
 // duplicates, so the caller can delete client-sent copies when the client is

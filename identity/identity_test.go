@@ -182,3 +182,23 @@ func equalIdentity(a, b Identity) bool {
 	return a.ID == b.ID && a.Email == b.Email && a.Phone == b.Phone && a.Name == b.Name &&
 		slices.Equal(a.Groups, b.Groups) && a.AppSession == b.AppSession
 }
+
+func TestSingleHeaderOnlyForOneWholePlaceholder(t *testing.T) {
+	for tmpl, want := range map[string]string{
+		"{http.request.header.X-User}":                   "X-User",
+		"{http.request.header.x-user}":                   "X-User",
+		"{http.request.header.X_User}":                   "X_user", // as textproto canonicalises it
+		"{http.request.header.X-User}x":                  "",
+		"x{http.request.header.X-User}":                  "",
+		"{http.request.header.X User}":                   "",
+		"{http.request.header.}":                         "",
+		"{header.X-User}":                                "", // Caddyfile shorthand: not a runtime placeholder
+		"{http.auth.user.id}":                            "",
+		"{http.request.header.A}{http.request.header.B}": "",
+	} {
+		got, ok := SingleHeader(tmpl)
+		if got != want || ok != (want != "") {
+			t.Errorf("SingleHeader(%q) = %q, %t; want %q", tmpl, got, ok, want)
+		}
+	}
+}
