@@ -256,10 +256,15 @@ EOF
 }
 
 # enroll_curl NAME: enroll $BENCH_USER through the real pages with curl and
-# oathtool; sets SESSION to the 2fa_session cookie's value.
+# oathtool; sets SESSION to the 2fa_session cookie's value. The browser
+# carries APP_COOKIE (NAME=VALUE), the app's session, when it is set.
 enroll_curl() {
 	local name=$1 base="http://127.0.0.1:${PORT[$1]}" jar="$TMP/$1/cookies" page key csrf action code status
 	need oathtool oathtool
+	: >"$jar"
+	if [[ -n ${APP_COOKIE:-} ]]; then
+		printf '127.0.0.1\tFALSE\t/\tFALSE\t0\t%s\t%s\n' "${APP_COOKIE%%=*}" "${APP_COOKIE#*=}" >"$jar"
+	fi
 	page=$(curl -fsS -c "$jar" -b "$jar" -H "X-User: $BENCH_USER" -H 'Accept: text/html' "$base/.2fa/enroll/totp") ||
 		die "$name: the enrollment page did not load"
 	key=$(grep -o 'id="totp-key">[A-Z2-7 ]*<' <<<"$page" | sed 's/.*>//; s/<$//; s/ //g' || true)

@@ -56,12 +56,14 @@ declare -A LABEL=(
 SCENARIOS=(A B C)
 
 caddy_site A "" "	reverse_proxy 127.0.0.1:$UPSTREAM"
+# Sessions are bound to the app's session cookie, as they are in front of
+# a legacy app.
 caddy_site B "	twofactor {
 		store file \"$TMP/B/2fa.db\"
-	}" "$(twofactor_block "")"
+	}" "$(twofactor_block "		session_cookie app_session")"
 caddy_site C "	twofactor {
 		store redis redis://127.0.0.1:$REDIS/0
-	}" "$(twofactor_block "")"
+	}" "$(twofactor_block "		session_cookie app_session")"
 if [[ $PEERS == 1 ]]; then
 	SCENARIOS+=(D E)
 	JWT_SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -85,18 +87,22 @@ for s in "${SCENARIOS[@]}"; do
 	start_caddy "$s"
 done
 
-# The requests of an already verified user: every scenario gets the same
-# identity header and a session cookie (B's for those that ignore it, D its
-# JWT), so the requests are alike.
+# The requests of an already verified user, as each design's browser sends
+# them: every scenario gets the identity header and the app's own session
+# cookie; B and C add our session cookie (which they strip before the app),
+# D its JWT and E an auth session cookie (both reach the app, as they do in
+# those designs). Plain proxying gets no cookie of ours, so the app behind
+# it never parses bytes it would not see without a gateway.
 declare -A COOKIE=()
+APP_COOKIE="app_session=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 enroll_curl B
-COOKIE[B]="2fa_session=$SESSION"
+COOKIE[B]="$APP_COOKIE; 2fa_session=$SESSION"
 enroll_curl C
-COOKIE[C]="2fa_session=$SESSION"
-COOKIE[A]=${COOKIE[B]}
+COOKIE[C]="$APP_COOKIE; 2fa_session=$SESSION"
+COOKIE[A]=$APP_COOKIE
 COOKIE[E]=${COOKIE[B]}
 if [[ $PEERS == 1 ]]; then
-	COOKIE[D]="access_token=$("$TMP/jwt" -secret "$JWT_SECRET" -sub "$BENCH_USER")"
+	COOKIE[D]="$APP_COOKIE; access_token=$("$TMP/jwt" -secret "$JWT_SECRET" -sub "$BENCH_USER")"
 fi
 for s in "${SCENARIOS[@]}"; do
 	check_upstream "$s" -H "X-User: $BENCH_USER" -H "Cookie: ${COOKIE[$s]}"
