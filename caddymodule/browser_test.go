@@ -51,6 +51,8 @@ http://127.0.0.1:{PORT} {
 			{POLICY}
 		}
 		issuer "Acme Corp"
+		logo ../examples/acme-logo.svg
+		accent 0b7a75
 		limits {
 			email_cooldown 1s
 			sms_cooldown 1s
@@ -632,6 +634,8 @@ func TestBrowserFirstLoginEnrollsAnAuthenticatorApp(t *testing.T) {
 		t.Fatalf("the enrollment page should send a strict CSP, sends %q", csp)
 	}
 	key := alice.totpKey()
+	// Our script adds a copy button beside the key.
+	alice.wantText("#copy-key", "Copy key")
 	alice.enterCode(rig.totpCode("alice", key))
 	alice.wantApp("/reports")
 	firstTime := time.Since(submitted) - (alice.checking - checkingBefore)
@@ -671,6 +675,9 @@ func TestBrowserPagesWorkWithoutJavaScript(t *testing.T) {
 	bob.wantPage("/.2fa/enroll")
 	bob.press("#choose-totp")
 	bob.wantPage("/.2fa/enroll/totp")
+	if run(bob, "looking for the copy button", chromedp.Evaluate[bool](`document.getElementById("copy-key") !== null`)) {
+		t.Fatal("a copy button without JavaScript: the page should show only the key")
+	}
 	bob.enterCode(rig.totpCode("bob", bob.totpKey()))
 	bob.wantApp("/reports")
 }
@@ -685,6 +692,18 @@ func TestBrowserEmailCodes(t *testing.T) {
 	bob.sendCode("#send", "bob@acme.example")
 	bob.wantPage("/.2fa/enroll/email")
 	bob.wantText("#sent-to", "We sent a 6-digit code")
+	// Our script counts the resend wait down.
+	waitText := func() string {
+		return run(bob, "reading the resend wait", chromedp.Evaluate[string](`(document.getElementById("resend-wait") || {}).textContent || ""`))
+	}
+	before := waitText()
+	if !strings.Contains(before, "You can ask for a new code in") {
+		t.Fatalf("no resend wait after sending a code: %q", before)
+	}
+	time.Sleep(1300 * time.Millisecond)
+	if after := waitText(); after == before {
+		t.Errorf("the resend wait did not count down: still %q", after)
+	}
 	bob.enterCode(rig.codeSentTo("bob@acme.example"))
 	bob.wantApp("/reports")
 

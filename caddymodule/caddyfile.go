@@ -50,6 +50,8 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //			remember <duration>
 //		}
 //		issuer <name>
+//		logo <file or data: URI>
+//		accent <rrggbb>
 //		realm <name>
 //		bypass <path>...
 //		path_prefix <path>
@@ -94,6 +96,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "issuer":
 			if !d.AllArgs(&h.Issuer) {
+				return d.ArgErr()
+			}
+		case "logo":
+			if !d.AllArgs(&h.Logo) {
+				return d.ArgErr()
+			}
+		case "accent":
+			if !d.AllArgs(&h.Accent) {
 				return d.ArgErr()
 			}
 		case "realm":

@@ -32,6 +32,8 @@ func TestUnmarshalHandlerEveryOption(t *testing.T) {
 			remember 30d
 		}
 		issuer "Acme Corp"
+		logo /etc/caddy/acme-logo.svg
+		accent 0b7a75
 		realm acme
 		bypass /healthz /static/*
 		path_prefix /.2fa
@@ -50,6 +52,8 @@ func TestUnmarshalHandlerEveryOption(t *testing.T) {
 		SessionCookie:   "legacy_session",
 		Policy:          &PolicyConfig{Enforce: true, Methods: []string{"totp"}, Remember: caddy.Duration(30 * 24 * time.Hour)},
 		Issuer:          "Acme Corp",
+		Logo:            "/etc/caddy/acme-logo.svg",
+		Accent:          "0b7a75",
 		Realm:           "acme",
 		Bypass:          []string{"/healthz", "/static/*"},
 		PathPrefix:      "/.2fa",

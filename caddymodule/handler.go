@@ -2,8 +2,10 @@ package caddymodule
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -44,6 +46,14 @@ type Handler struct {
 	Policy *PolicyConfig `json:"policy,omitempty"`
 	// Issuer is the organisation's name on pages and in authenticator apps.
 	Issuer string `json:"issuer,omitempty"`
+	// Logo is shown beside the name on the pages: a file (PNG, JPEG, GIF,
+	// WebP or SVG, at most 32 KiB) or a data: URI of one. The module
+	// serves it; pages make no request elsewhere.
+	Logo string `json:"logo,omitempty"`
+	// Accent colours buttons and links, "rrggbb" or "rgb" with or without
+	// "#" (quote it in a Caddyfile); made darker or lighter where needed to
+	// stay readable in both colour schemes.
+	Accent string `json:"accent,omitempty"`
 	// Realm groups sites that share users and policy. Default "default".
 	Realm string `json:"realm,omitempty"`
 	// Bypass lists paths that are never challenged, matched exactly and
@@ -202,10 +212,15 @@ func (h *Handler) setup(ctx context.Context, app *App, logger *zap.Logger, slogg
 	if err != nil {
 		return err
 	}
+	brand, err := h.branding()
+	if err != nil {
+		return err
+	}
 	cfg := challenge.Config{
 		Realm:              h.Realm,
 		PathPrefix:         h.PathPrefix,
 		Issuer:             h.Issuer,
+		Brand:              brand,
 		SessionLifetime:    time.Duration(h.SessionLifetime),
 		EmailSender:        h.app.emailSender,
 		SMSSender:          h.app.smsSender,
@@ -302,6 +317,39 @@ func (h *Handler) provisionIdentity() error {
 		}
 	}
 	return nil
+}
+
+// branding reads the logo, from its file or data: URI; challenge.New
+// checks the image and the accent.
+func (h *Handler) branding() (challenge.Branding, error) {
+	b := challenge.Branding{Accent: h.Accent}
+	if h.Logo == "" {
+		return b, nil
+	}
+	if rest, ok := strings.CutPrefix(h.Logo, "data:"); ok {
+		meta, data, ok := strings.Cut(rest, ",")
+		if !ok || !strings.HasSuffix(meta, ";base64") {
+			return b, errors.New("logo: a data: URI must be base64, like data:image/png;base64,iVBOR…")
+		}
+		raw, err := base64.StdEncoding.DecodeString(data)
+		if err != nil {
+			return b, fmt.Errorf("logo: the data: URI is not valid base64: %w", err)
+		}
+		b.Logo = raw
+		return b, nil
+	}
+	f, err := os.Open(h.Logo)
+	if err != nil {
+		return b, fmt.Errorf("logo: %w", err)
+	}
+	defer f.Close()
+	// One byte over the limit is enough to refuse it.
+	raw, err := io.ReadAll(io.LimitReader(f, challenge.MaxLogoBytes+1))
+	if err != nil {
+		return b, fmt.Errorf("logo: %w", err)
+	}
+	b.Logo = raw
+	return b, nil
 }
 
 func (h *Handler) initialPolicy() policy.Policy {

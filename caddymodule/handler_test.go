@@ -2,8 +2,11 @@ package caddymodule
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,6 +16,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy2fa/caddy2fa/challenge"
 	"github.com/caddy2fa/caddy2fa/identity"
 )
 
@@ -116,4 +120,41 @@ func FuzzUnmarshalCaddyfile(f *testing.F) {
 		var a App
 		_ = a.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
 	})
+}
+
+func TestBrandingReadsLogoFromFileOrDataURI(t *testing.T) {
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "logo.png")
+	if err := os.WriteFile(file, png, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.png")
+	if err := os.WriteFile(big, append(png, make([]byte, challenge.MaxLogoBytes)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for logo, want := range map[string]string{
+		file: "",
+		"data:image/png;base64," + base64.StdEncoding.EncodeToString(png): "",
+		"data:image/png," + string(png):                                   "must be base64",
+		"data:image/png;base64,not base64!":                               "not valid base64",
+		filepath.Join(dir, "missing.png"):                                 "no such file",
+	} {
+		b, err := (&Handler{Logo: logo, Accent: "#abc"}).branding()
+		switch {
+		case want == "" && (err != nil || string(b.Logo) != string(png) || b.Accent != "#abc"):
+			t.Errorf("%.40s: %v, %d bytes", logo, err, len(b.Logo))
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%.40s: want an error containing %q, got %v", logo, want, err)
+		}
+	}
+	// A file over the limit is read only one byte past it, and refused
+	// when the pages are set up.
+	b, err := (&Handler{Logo: big}).branding()
+	if err != nil || len(b.Logo) != challenge.MaxLogoBytes+1 {
+		t.Fatalf("big logo: %v, %d bytes read", err, len(b.Logo))
+	}
+	if _, err := challenge.LogoType(b.Logo); err == nil {
+		t.Fatal("a logo over the limit was accepted")
+	}
 }

@@ -24,10 +24,12 @@ const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'se
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 type renderer struct {
-	cfg     Config
-	pages   map[string]*template.Template
-	static  map[string]staticFile
-	cssPath string
+	cfg      Config
+	pages    map[string]*template.Template
+	static   map[string]staticFile
+	cssPath  string
+	jsPath   string
+	logoPath string // "" without a logo
 }
 
 type staticFile struct {
@@ -38,12 +40,14 @@ type staticFile struct {
 
 // page is what every template receives.
 type page struct {
-	Title   string
-	Org     string
-	Prefix  string
-	CSSPath string
-	Wide    bool // tables: the admin pages
-	Data    any
+	Title    string
+	Org      string
+	Prefix   string
+	CSSPath  string
+	JSPath   string
+	LogoPath string
+	Wide     bool // tables: the admin pages
+	Data     any
 }
 
 func newRenderer(cfg Config) (*renderer, error) {
@@ -70,22 +74,46 @@ func newRenderer(cfg Config) (*renderer, error) {
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(body)
 		ct := "text/css; charset=utf-8"
-		if bytes.HasPrefix(body, []byte("\x89PNG")) {
-			ct = "image/png"
-		} else if len(path) > 3 && path[len(path)-3:] == ".js" {
+		if strings.HasSuffix(path, ".js") {
 			ct = "text/javascript; charset=utf-8"
 		}
-		r.static["/"+path] = staticFile{body: body, etag: `"` + hex.EncodeToString(sum[:8]) + `"`, contentType: ct}
+		r.static["/"+path] = newStaticFile(body, ct)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	// The stylesheet's URL carries its hash so it can be cached for a year.
-	r.cssPath = cfg.PathPrefix + "/static/style.css?v=" + r.static["/static/style.css"].etag[1:9]
+	accent, err := accentCSS(cfg.Brand.Accent)
+	if err != nil {
+		return nil, err
+	}
+	if accent != "" {
+		css := r.static["/static/style.css"]
+		r.static["/static/style.css"] = newStaticFile(append(bytes.Clone(css.body), accent...), css.contentType)
+	}
+	if cfg.Brand.Logo != nil {
+		ct, err := LogoType(cfg.Brand.Logo)
+		if err != nil {
+			return nil, err
+		}
+		r.static["/static/logo"] = newStaticFile(cfg.Brand.Logo, ct)
+		r.logoPath = r.versioned("/static/logo")
+	}
+	r.cssPath = r.versioned("/static/style.css")
+	r.jsPath = r.versioned("/static/app.js")
 	return r, nil
+}
+
+func newStaticFile(body []byte, contentType string) staticFile {
+	sum := sha256.Sum256(body)
+	return staticFile{body: body, etag: `"` + hex.EncodeToString(sum[:8]) + `"`, contentType: contentType}
+}
+
+// versioned is a static file's URL with its hash, so it can be cached for
+// a year and still change when it does.
+func (r *renderer) versioned(path string) string {
+	return r.cfg.PathPrefix + path + "?v=" + r.static[path].etag[1:9]
 }
 
 // securityHeaders go on every response of ours.
@@ -103,7 +131,7 @@ func (r *renderer) render(w http.ResponseWriter, status int, name, title string,
 		panic("challenge: no template " + name)
 	}
 	var buf bytes.Buffer
-	err := t.Execute(&buf, page{Title: title, Org: r.cfg.Issuer, Prefix: r.cfg.PathPrefix, CSSPath: r.cssPath, Wide: strings.HasPrefix(name, "admin"), Data: data})
+	err := t.Execute(&buf, page{Title: title, Org: r.cfg.Issuer, Prefix: r.cfg.PathPrefix, CSSPath: r.cssPath, JSPath: r.jsPath, LogoPath: r.logoPath, Wide: strings.HasPrefix(name, "admin"), Data: data})
 	if err != nil {
 		r.cfg.Logger.Error("rendering a page failed", "page", name, "error", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -136,6 +164,9 @@ func (r *renderer) serveStatic(w http.ResponseWriter, req *http.Request, path st
 	h := w.Header()
 	h.Set("Content-Type", f.contentType)
 	h.Set("X-Content-Type-Options", "nosniff")
+	// Opened on its own, an SVG logo is a document: it may not run
+	// anything in our origin.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
 	h.Set("ETag", f.etag)
 	h.Set("Cache-Control", "public, max-age=31536000, immutable")
 	http.ServeContent(w, req, "", time.Time{}, bytes.NewReader(f.body))

@@ -27,6 +27,8 @@ type Config struct {
 	PathPrefix string // default "/.2fa"
 	// Issuer is the organisation's name on pages and in authenticator apps.
 	Issuer string // default "caddy2fa"
+	// Brand is the organisation's logo and accent colour on the pages.
+	Brand Branding
 	// SessionLifetime bounds a verified session even while the app session
 	// lasts (and is the only bound when no app session is visible).
 	SessionLifetime time.Duration // default 12h
