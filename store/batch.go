@@ -138,7 +138,7 @@ func (b *Bolt) PutIfAbsentBatch(ctx context.Context, items []BatchItem) ([]bool,
 			it := items[i]
 			if bk == nil || it.Key.Bucket != bucket {
 				var err error
-				if bk, err = tx.CreateBucketIfNotExists([]byte(it.Key.Bucket)); err != nil {
+				if bk, err = writeBucket(tx, it.Key.Bucket, it.Key.ID); err != nil {
 					return err
 				}
 				bucket = it.Key.Bucket

@@ -127,7 +127,7 @@ func (b *Bolt) Put(ctx context.Context, k Key, value []byte, ttl time.Duration) 
 		return err
 	}
 	return b.update("put", func(tx *bbolt.Tx) error {
-		bk, err := tx.CreateBucketIfNotExists([]byte(k.Bucket))
+		bk, err := writeBucket(tx, k.Bucket, k.ID)
 		if err != nil {
 			return err
 		}
@@ -152,7 +152,7 @@ func (b *Bolt) PutIfAbsent(ctx context.Context, k Key, value []byte, ttl time.Du
 			}
 			return err
 		}
-		bk, err := tx.CreateBucketIfNotExists([]byte(k.Bucket))
+		bk, err := writeBucket(tx, k.Bucket, k.ID)
 		if err != nil {
 			return err
 		}
@@ -243,7 +243,7 @@ func (b *Bolt) Update(ctx context.Context, k Key, fn func(old []byte) ([]byte, t
 			return fnError{err}
 		}
 		if bk == nil {
-			if bk, err = tx.CreateBucketIfNotExists([]byte(k.Bucket)); err != nil {
+			if bk, err = writeBucket(tx, k.Bucket, k.ID); err != nil {
 				return err
 			}
 		}
@@ -299,7 +299,7 @@ func (b *Bolt) Incr(ctx context.Context, k Key, delta int64, window time.Duratio
 	}
 	err := b.update("incr", func(tx *bbolt.Tx) error {
 		now := time.Now()
-		bk, err := tx.CreateBucketIfNotExists([]byte(k.Bucket))
+		bk, err := writeBucket(tx, k.Bucket, k.ID)
 		if err != nil {
 			return err
 		}
@@ -707,6 +707,23 @@ func decode(raw []byte) (value []byte, expires int64, err error) {
 
 func live(expires int64, now time.Time) bool {
 	return expires == 0 || now.UnixNano() < expires
+}
+
+// writeBucket opens a bucket for writing id, creating it if needed. A
+// write that appends (id after every key: audit entries and queue items
+// have time-ordered IDs) splits pages 90% full, as nothing will be
+// inserted between; any other write keeps bbolt's half-full split, which
+// leaves room for records that grow in place (users). Either way the file,
+// and the pages of it the process keeps mapped, stay near the data's size.
+func writeBucket(tx *bbolt.Tx, name, id string) (*bbolt.Bucket, error) {
+	bk, err := tx.CreateBucketIfNotExists([]byte(name))
+	if err != nil {
+		return nil, err
+	}
+	if last, _ := bk.Cursor().Last(); last == nil || string(last) < id {
+		bk.FillPercent = 0.9
+	}
+	return bk, nil
 }
 
 // liveValue returns the payload at id in bk (nil bk: missing bucket), or
