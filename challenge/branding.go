@@ -41,8 +41,10 @@ func LogoType(logo []byte) (string, error) {
 	case "image/png", "image/jpeg", "image/gif", "image/webp":
 		return ct, nil
 	}
+	// SVG is text: markup whose first kilobyte opens an <svg> element
+	// (after an XML declaration, a doctype or comments, if any).
 	head := bytes.TrimSpace(logo[:min(len(logo), 1024)])
-	if bytes.HasPrefix(head, []byte("<svg")) || bytes.HasPrefix(head, []byte("<?xml")) && bytes.Contains(head, []byte("<svg")) {
+	if bytes.HasPrefix(head, []byte("<")) && bytes.Contains(head, []byte("<svg")) && !bytes.Contains(bytes.ToLower(head), []byte("<html")) {
 		return "image/svg+xml", nil
 	}
 	return "", errors.New("logo: not a PNG, JPEG, GIF, WebP or SVG image")

@@ -72,13 +72,15 @@ func TestLogoTypes(t *testing.T) {
 		logo []byte
 		want string
 	}{
-		"png":     {tinyPNG, "image/png"},
-		"svg":     {[]byte(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"/>`), "image/svg+xml"},
-		"xml svg": {[]byte("<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>"), "image/svg+xml"},
-		"html":    {[]byte("<html><script>alert(1)</script></html>"), ""},
-		"text":    {[]byte("hello"), ""},
-		"empty":   {nil, ""},
-		"too big": {append(bytes.Clone(tinyPNG), make([]byte, MaxLogoBytes)...), ""},
+		"png":           {tinyPNG, "image/png"},
+		"svg":           {[]byte(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"/>`), "image/svg+xml"},
+		"xml svg":       {[]byte("<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>"), "image/svg+xml"},
+		"doctype svg":   {[]byte("<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" \"x\">\n<!-- logo -->\n<svg/>"), "image/svg+xml"},
+		"html":          {[]byte("<html><script>alert(1)</script></html>"), ""},
+		"html with svg": {[]byte("<HTML><body><svg/><script>alert(1)</script></body></HTML>"), ""},
+		"text":          {[]byte("hello"), ""},
+		"empty":         {nil, ""},
+		"too big":       {append(bytes.Clone(tinyPNG), make([]byte, MaxLogoBytes)...), ""},
 	} {
 		got, err := LogoType(tc.logo)
 		if got != tc.want || (err == nil) != (tc.want != "") {
