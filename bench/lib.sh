@@ -87,6 +87,16 @@ free_port() {
 }
 
 # start NAME CMD...: run in the background, logging to $TMP/NAME.log.
+# PIN=1 runs every Caddy on the first CPU and the load (upstream, Redis,
+# wrk) on the second, so that Caddy's own cost sets the pace and the
+# scheduler does not move work between them (needs 2 CPUs and taskset).
+CADDY_CPU=() LOAD_CPU=()
+if [[ ${PIN:-0} == 1 ]]; then
+	command -v taskset >/dev/null 2>&1 || die "PIN=1 needs taskset (Debian package util-linux)"
+	(($(nproc) >= 2)) || die "PIN=1 needs 2 CPUs"
+	CADDY_CPU=(taskset -c 0) LOAD_CPU=(taskset -c 1)
+fi
+
 start() {
 	local name=$1
 	shift
@@ -170,7 +180,7 @@ EOF
 
 start_upstream() {
 	free_port UPSTREAM
-	start upstream "$TMP/upstream" -addr "127.0.0.1:$UPSTREAM"
+	start upstream "${LOAD_CPU[@]}" "$TMP/upstream" -addr "127.0.0.1:$UPSTREAM"
 	wait_up upstream "http://127.0.0.1:$UPSTREAM/"
 }
 
@@ -190,7 +200,7 @@ start_redis() {
 	need redis-cli redis-tools
 	free_port REDIS
 	mkdir -p "$TMP/redis"
-	start redis redis-server --port "$REDIS" --bind 127.0.0.1 --save "" --appendonly no \
+	start redis "${LOAD_CPU[@]}" redis-server --port "$REDIS" --bind 127.0.0.1 --save "" --appendonly no \
 		--daemonize no --dir "$TMP/redis"
 	local _
 	for _ in $(seq 100); do
@@ -231,7 +241,7 @@ EOF
 # start_caddy NAME: run the site written by caddy_site.
 start_caddy() {
 	local name=$1
-	start "caddy-$name" "$CADDY" run --adapter caddyfile --config "$TMP/$name/Caddyfile"
+	start "caddy-$name" "${CADDY_CPU[@]}" "$CADDY" run --adapter caddyfile --config "$TMP/$name/Caddyfile"
 	PID_OF[$name]=${PID_OF[caddy-$name]}
 	wait_up "caddy-$name" "http://127.0.0.1:${ADMIN[$name]}/config/"
 }

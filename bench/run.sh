@@ -9,6 +9,8 @@
 #
 # Environment: THREADS (2), CONNECTIONS (32), DURATION (10s), WARMUP (2s),
 # ROUNDS (5: every scenario once per round, in a rotating order), PEERS (0),
+# PIN (0; 1 runs Caddy on one CPU and the upstream, Redis and wrk on the
+# other, so Caddy's cost sets the pace: see lib.sh),
 # PROFILE (0; 1 adds one profiled run of A and B and saves CPU profiles),
 # PROFILE_DURATION (DURATION: length of those runs; longer gives more samples),
 # WAIT_IDLE (0; seconds to wait for the 1-minute load to drop below 1.0),
@@ -168,7 +170,7 @@ measure() {
 	tps=$(getconf CLK_TCK)
 	cpu_ticks "${PID_OF[$s]}" c0
 	cpu_ticks "${PID_OF[upstream]}" u0
-	out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$2" --latency \
+	out=$("${LOAD_CPU[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$2" --latency \
 		-H "X-User: $BENCH_USER" -H "Cookie: ${COOKIE[$s]}" \
 		"http://127.0.0.1:${PORT[$s]}/app/page")
 	cpu_ticks "${PID_OF[$s]}" c1
