@@ -215,8 +215,11 @@ if [[ $PROFILE == 1 ]]; then
 			"http://127.0.0.1:${ADMIN[$s]}/debug/pprof/profile?seconds=$((secs - 2))" &
 		prof=$!
 		sleep 1
-		measure "$s" "${secs}s" >/dev/null
+		read -r rps _ _ _ _ _ n _ <<<"$(measure "$s" "${secs}s")"
 		wait "$prof"
+		# The requests served during the profile, to compare profiles per
+		# request (pprof's -diff_base compares totals).
+		log "profiled $s: $n requests, $rps req/s"
 	done
 	# Go profiles carry their symbols: no binary needed to read them.
 	log "profiles: go tool pprof -top $OUT_DIR/B.cpu.pprof"
