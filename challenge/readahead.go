@@ -5,25 +5,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sync"
 
 	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/store"
 )
 
 // A code form's POST reads, one after another, the user, the open
-// challenge and the two lockout counters. readAhead fetches them in one
-// store read before the handler runs (with Redis, one round trip instead
+// challenge and the two lockout counters. withReadAhead fetches them in
+// one store read before the handler runs (with Redis, one round trip instead
 // of three). Each value is served from it once, when the handler first
 // asks; any later read of the key goes to the store, so a value the
 // handler wrote is never read back stale. The first update of each key
 // takes the value read as its guess (store.WithKnownValues), which saves
 // its read when nothing changed in between.
-type readAhead struct {
-	mu     sync.Mutex
-	values map[store.Key][]byte // a nil value: the key does not exist
-}
-
+//
+// readAheadKey holds the request's values read ahead, a *store.OnceValues.
 type readAheadKey struct{}
 
 // codeFormPaths are the pages whose POSTs check codes.
@@ -48,36 +44,24 @@ func (s *Service) withReadAhead(r *http.Request, id identity.Identity) *http.Req
 	if err != nil {
 		return r
 	}
-	ra := &readAhead{values: make(map[store.Key][]byte, len(keys))}
+	read := make(map[store.Key][]byte, len(keys))
 	for i, k := range keys {
-		ra.values[k] = values[i]
+		read[k] = values[i]
 	}
 	// The first update of each also starts from what was read.
-	ctx := store.WithKnownValues(r.Context(), ra.values)
-	return r.WithContext(context.WithValue(ctx, readAheadKey{}, ra))
-}
-
-// take returns the value read ahead for k, once.
-func (ra *readAhead) take(k store.Key) (value []byte, ok bool) {
-	if ra == nil {
-		return nil, false
-	}
-	ra.mu.Lock()
-	defer ra.mu.Unlock()
-	value, ok = ra.values[k]
-	delete(ra.values, k)
-	return value, ok
+	ctx := store.WithKnownValues(r.Context(), read)
+	return r.WithContext(context.WithValue(ctx, readAheadKey{}, store.NewOnceValues(read)))
 }
 
 // getMany reads keys as store.GetMany does, taking what was read ahead
 // and reading only the rest.
 func (s *Service) getMany(ctx context.Context, keys ...store.Key) ([][]byte, error) {
-	ra, _ := ctx.Value(readAheadKey{}).(*readAhead)
+	ra, _ := ctx.Value(readAheadKey{}).(*store.OnceValues)
 	out := make([][]byte, len(keys))
 	var rest []store.Key
 	var at []int
 	for i, k := range keys {
-		if v, ok := ra.take(k); ok {
+		if v, ok := ra.Take(k); ok {
 			out[i] = v
 			continue
 		}
