@@ -199,21 +199,7 @@ func (cl *client) enroll(ctx context.Context) error {
 		return errors.New("enroll page: no key, csrf token or form")
 	}
 	cl.key = strings.ReplaceAll(key[1], " ", "")
-	code, err := cl.code()
-	if err != nil {
-		return err
-	}
-	resp, body, err = cl.do(ctx, "POST", action[1], url.Values{"csrf": {csrf[1]}, "code": {code}})
-	if err != nil {
-		return err
-	}
-	if err := want(resp, body, http.StatusSeeOther, "enroll code"); err != nil {
-		return err
-	}
-	if cl.jar["2fa_session"] == "" {
-		return errors.New("enroll code: no 2fa_session cookie")
-	}
-	return nil
+	return cl.postCode(ctx, "enroll code", action[1], csrf[1])
 }
 
 // throughGate is one request of a verified user to the app.
@@ -261,6 +247,12 @@ func (cl *client) startChallenge(ctx context.Context) (action, csrf string, err 
 
 // verify posts the code; it is what the throughput is measured on.
 func (cl *client) verify(ctx context.Context, action, csrf string) error {
+	return cl.postCode(ctx, "verify code", action, csrf)
+}
+
+// postCode submits the authenticator's current code to a code form; the
+// answer must be a redirect that sets a verified session.
+func (cl *client) postCode(ctx context.Context, what, action, csrf string) error {
 	code, err := cl.code()
 	if err != nil {
 		return err
@@ -269,11 +261,11 @@ func (cl *client) verify(ctx context.Context, action, csrf string) error {
 	if err != nil {
 		return err
 	}
-	if err := want(resp, body, http.StatusSeeOther, "verify code"); err != nil {
+	if err := want(resp, body, http.StatusSeeOther, what); err != nil {
 		return err
 	}
 	if cl.jar["2fa_session"] == "" {
-		return errors.New("verify code: no 2fa_session cookie")
+		return errors.New(what + ": no 2fa_session cookie")
 	}
 	return nil
 }
