@@ -4,8 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/binary"
-	"hash/maphash"
 	"net/http"
 	"strings"
 	"time"
@@ -129,54 +127,40 @@ func (s *Service) readSession(r *http.Request, user, appSession string) (session
 	if raw == "" {
 		return session{}, false
 	}
-	key := s.digest(raw)
-	app := s.digest(appSession)
+	key := s.keys.of(raw, user, appSession)
 	cached, ok, gen := s.sessions.get(key)
 	if !ok {
 		var sess session
 		if err := s.ring.DecodeCookie(sessionCookie, raw, &sess); err != nil {
 			return session{}, false
 		}
-		if subtle.ConstantTimeCompare([]byte(sess.App), []byte(s.appBinding(appSession))) != 1 {
+		if sess.User != user || subtle.ConstantTimeCompare([]byte(sess.App), []byte(s.appBinding(appSession))) != 1 {
 			return session{}, false
 		}
-		cached = cachedSession{user: sess.User, device: sess.Device, epoch: sess.Epoch, expires: sess.Expires, app: app, carried: sess.Carried}
+		cached = cachedSession{device: sess.Device, epoch: sess.Epoch, expires: sess.Expires, carried: sess.Carried}
 		s.sessions.put(key, cached, gen)
 	}
-	if cached.user != user || s.cfg.Now().Unix() >= cached.expires {
+	if s.cfg.Now().Unix() >= cached.expires {
 		return session{}, false
 	}
-	if subtle.ConstantTimeCompare(cached.app[:], app[:]) != 1 {
-		return session{}, false
-	}
-	return session{User: cached.user, Epoch: cached.epoch, Expires: cached.expires, Device: cached.device, Carried: cached.carried}, true
+	return session{User: user, Epoch: cached.epoch, Expires: cached.expires, Device: cached.device, Carried: cached.carried}, true
 }
 
 // sessionCache remembers session cookies that opened and matched their
-// app session, so a verified user's next requests skip the decryption and
-// the keyed hash. Only values we issued can get in: a forged cookie never
-// decodes. Every check but the decryption still runs on each request.
+// user and app session, so a verified user's next requests skip the
+// decryption and the keyed hash. Only values we issued can get in: a
+// forged cookie never decodes. The key stands for the cookie, the user and
+// the app session together: the same cookie with any other user or app
+// session misses and goes through every check again. The expiry is still
+// checked on each request.
 type sessionCache = memo[[16]byte, cachedSession]
 
-// digest is a 128-bit keyed hash (two random per-process seeds) that
-// stands for a cookie value or an app session token in the session cache:
-// fixed-size entries whatever the browser sends, and nothing an attacker
-// can aim at.
-func (s *Service) digest(v string) (d [16]byte) {
-	binary.LittleEndian.PutUint64(d[:8], maphash.String(s.seeds[0], v))
-	binary.LittleEndian.PutUint64(d[8:], maphash.String(s.seeds[1], v))
-	return d
-}
-
-// cachedSession is what the gate needs of an opened session cookie, and
-// the digest of the app session it was checked against (about 90 bytes
-// per verified user).
+// cachedSession is what the gate needs of an opened session cookie (40
+// bytes per verified user, with no pointer but the rare device ID).
 type cachedSession struct {
-	user    string
 	device  string
 	epoch   uint64
 	expires int64
-	app     [16]byte
 	carried bool
 }
 

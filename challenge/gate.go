@@ -135,16 +135,23 @@ func (s *Service) Unavailable(w http.ResponseWriter, r *http.Request, err error)
 
 // epochCache holds each recently seen user's epoch so the hot path does
 // not read the store. Change notifications drop entries; a miss reads the
-// store once.
-type epochCache struct{ *memo[string, uint64] }
+// store once. It is keyed by a digest of the user ID: 24 bytes per user,
+// however long the IDs.
+type epochCache struct {
+	m    *memo[[16]byte, uint64]
+	keys *keyedDigest
+}
 
 // noUser never matches a cookie's epoch.
 const noUser = math.MaxUint64
 
-func newEpochCache(limit int) *epochCache { return &epochCache{newMemo[string, uint64](limit)} }
+func newEpochCache(limit int) *epochCache {
+	return &epochCache{m: newMemo[[16]byte, uint64](limit), keys: newKeyedDigest()}
+}
 
 func (c *epochCache) get(ctx context.Context, s *Service, user string) (uint64, error) {
-	e, ok, gen := c.memo.get(user)
+	key := c.keys.of(user)
+	e, ok, gen := c.m.get(key)
 	if ok {
 		return e, nil
 	}
@@ -159,9 +166,13 @@ func (c *epochCache) get(ctx context.Context, s *Service, user string) (uint64, 
 	default:
 		e = u.Epoch
 	}
-	c.put(user, e, gen)
+	c.m.put(key, e, gen)
 	return e, nil
 }
+
+func (c *epochCache) forget(user string) { c.m.forget(c.keys.of(user)) }
+
+func (c *epochCache) clear() { c.m.clear() }
 
 // passGrandfathered issues a session to an app session that predates
 // 2FA; it has answered (503) when it returns false.

@@ -1,6 +1,8 @@
 package challenge
 
 import (
+	"encoding/binary"
+	"hash/maphash"
 	"strings"
 	"sync"
 )
@@ -67,4 +69,31 @@ func (c *memo[K, V]) clear() {
 	clear(c.m)
 	c.gen++
 	c.mu.Unlock()
+}
+
+// keyedDigest makes the fixed-size keys of the caches that stand for
+// strings a browser or an app sends: a 128-bit keyed hash (two random
+// per-process seeds), the same size whatever was sent, and nothing an
+// attacker can aim at.
+type keyedDigest [2]maphash.Seed
+
+func newKeyedDigest() *keyedDigest {
+	return &keyedDigest{maphash.MakeSeed(), maphash.MakeSeed()}
+}
+
+// of hashes the parts in order; each is preceded by its length, so no two
+// different lists hash the same input.
+func (d *keyedDigest) of(parts ...string) (k [16]byte) {
+	for i, seed := range d {
+		var h maphash.Hash
+		h.SetSeed(seed)
+		for _, part := range parts {
+			var n [8]byte
+			binary.LittleEndian.PutUint64(n[:], uint64(len(part)))
+			h.Write(n[:])
+			h.WriteString(part)
+		}
+		binary.LittleEndian.PutUint64(k[8*i:], h.Sum64())
+	}
+	return k
 }

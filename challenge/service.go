@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -175,7 +174,7 @@ type Service struct {
 	policy   *policy.Snapshot
 	epochs   *epochCache
 	sessions *sessionCache
-	seeds    [2]maphash.Seed
+	keys     *keyedDigest // session cache keys
 	devices  *deviceCache
 	seen     *memo[string, seenRef]
 	pages    *renderer
@@ -197,7 +196,7 @@ func New(cfg Config, b store.Backend, ring *keyring.Ring, pol *policy.Snapshot) 
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, backend: b, ring: ring, policy: pol, epochs: newEpochCache(100_000), sessions: newSessionCache(100_000), devices: newDeviceCache(100_000), seen: newMemo[string, seenRef](100_000), seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, pages: r}, nil
+	return &Service{cfg: cfg, backend: b, ring: ring, policy: pol, epochs: newEpochCache(100_000), sessions: newSessionCache(100_000), devices: newDeviceCache(100_000), seen: newMemo[string, seenRef](100_000), keys: newKeyedDigest(), pages: r}, nil
 }
 
 // Config returns the effective configuration.
