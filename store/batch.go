@@ -153,7 +153,7 @@ func (b *Bolt) PutIfAbsentBatch(ctx context.Context, items []BatchItem) ([]bool,
 			if err != nil {
 				return err
 			}
-			if err := bk.Put([]byte(it.Key.ID), encode(it.Value, exp)); err != nil {
+			if err := putValue(tx, bk, it.Key.Bucket, it.Key.ID, it.Value, exp); err != nil {
 				return err
 			}
 			stored[i], wrote = true, true

@@ -91,6 +91,10 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 		subsBuffer: opts.SubscriberBuffer,
 		onSweep:    opts.OnSweep,
 	}
+	if err := b.indexExpiries(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if opts.SweepInterval > 0 {
 		b.sweeperDone.Go(func() { b.sweepEvery(opts.SweepInterval) })
 	}
@@ -131,7 +135,7 @@ func (b *Bolt) Put(ctx context.Context, k Key, value []byte, ttl time.Duration) 
 		if err != nil {
 			return err
 		}
-		return bk.Put([]byte(k.ID), encode(value, exp))
+		return putValue(tx, bk, k.Bucket, k.ID, value, exp)
 	})
 }
 
@@ -156,7 +160,7 @@ func (b *Bolt) PutIfAbsent(ctx context.Context, k Key, value []byte, ttl time.Du
 		if err != nil {
 			return err
 		}
-		return bk.Put([]byte(k.ID), encode(value, exp))
+		return putValue(tx, bk, k.Bucket, k.ID, value, exp)
 	})
 	if errors.Is(err, errNoChange) {
 		return false, nil
@@ -174,7 +178,7 @@ func (b *Bolt) Delete(ctx context.Context, k Key) error {
 		if bk == nil || bk.Get([]byte(k.ID)) == nil {
 			return errNoChange
 		}
-		return bk.Delete([]byte(k.ID))
+		return deleteValue(tx, bk, k.Bucket, k.ID)
 	})
 	if errors.Is(err, errNoChange) {
 		return nil
@@ -195,7 +199,7 @@ func (b *Bolt) Take(ctx context.Context, k Key) ([]byte, error) {
 			return err
 		}
 		out = bytes.Clone(v)
-		return bk.Delete([]byte(k.ID))
+		return deleteValue(tx, bk, k.Bucket, k.ID)
 	})
 	if err != nil {
 		return nil, err
@@ -236,7 +240,7 @@ func (b *Bolt) Update(ctx context.Context, k Key, fn func(old []byte) ([]byte, t
 			if old == nil {
 				return errNoChange
 			}
-			return bk.Delete([]byte(k.ID))
+			return deleteValue(tx, bk, k.Bucket, k.ID)
 		}
 		exp, err := expiry(now, ttl)
 		if err != nil {
@@ -248,7 +252,7 @@ func (b *Bolt) Update(ctx context.Context, k Key, fn func(old []byte) ([]byte, t
 			}
 		}
 		out = bytes.Clone(value)
-		return bk.Put([]byte(k.ID), encode(value, exp))
+		return putValue(tx, bk, k.Bucket, k.ID, value, exp)
 	})
 	if errors.Is(err, errNoChange) {
 		return out, nil
@@ -319,7 +323,7 @@ func (b *Bolt) Incr(ctx context.Context, k Key, delta int64, window time.Duratio
 			}
 		}
 		count += delta
-		return bk.Put([]byte(k.ID), encode(strconv.AppendInt(nil, count, 10), exp))
+		return putValue(tx, bk, k.Bucket, k.ID, strconv.AppendInt(nil, count, 10), exp)
 	})
 	if fe, ok := errors.AsType[fnError](err); ok {
 		return 0, time.Time{}, fe.err
@@ -506,10 +510,6 @@ func (s *subscription) send(c Change) {
 	}
 }
 
-// sweepBatch bounds how many keys one sweep transaction deletes, so the
-// sweeper never holds the write lock for long.
-const sweepBatch = 1000
-
 func (b *Bolt) sweepEvery(interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -524,114 +524,6 @@ func (b *Bolt) sweepEvery(interval time.Duration) {
 				b.onSweep(n, err)
 			}
 		}
-	}
-}
-
-// Sweep deletes expired values from the file, and buckets left empty, and
-// reports how many values it deleted. The background sweeper calls it; it is
-// exported for maintenance tools.
-func (b *Bolt) Sweep() (int, error) {
-	var buckets [][]byte
-	err := b.view("sweep", func(tx *bbolt.Tx) error {
-		return tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
-			buckets = append(buckets, bytes.Clone(name))
-			return nil
-		})
-	})
-	if err != nil {
-		return 0, err
-	}
-	total := 0
-	for _, name := range buckets {
-		n, err := b.sweepBucket(name)
-		total += n
-		if err != nil {
-			return total, err
-		}
-		select {
-		case <-b.stop:
-			return total, nil
-		default:
-		}
-	}
-	return total, nil
-}
-
-// sweepBucket finds expired keys in a read transaction, then deletes them in
-// short write transactions, rechecking each (it may have been rewritten).
-func (b *Bolt) sweepBucket(name []byte) (int, error) {
-	deleted := 0
-	var from []byte // resume point: keys before it were scanned already
-	for {
-		var expired [][]byte
-		full, empty := false, false
-		err := b.view("sweep", func(tx *bbolt.Tx) error {
-			bk := tx.Bucket(name)
-			if bk == nil {
-				return nil
-			}
-			now := time.Now()
-			c := bk.Cursor()
-			k, raw := c.First()
-			empty = k == nil
-			if from != nil {
-				k, raw = c.Seek(from)
-			}
-			for ; k != nil; k, raw = c.Next() {
-				if raw == nil {
-					continue
-				}
-				if _, exp, err := decode(raw); err == nil && !live(exp, now) {
-					expired = append(expired, bytes.Clone(k))
-					if len(expired) == sweepBatch {
-						full = true
-						return nil
-					}
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return deleted, err
-		}
-		if len(expired) == 0 && !empty {
-			return deleted, nil // nothing to write: spare the commit
-		}
-		n := 0
-		err = b.update("sweep", func(tx *bbolt.Tx) error {
-			bk := tx.Bucket(name)
-			if bk == nil {
-				return errNoChange
-			}
-			now := time.Now()
-			for _, k := range expired {
-				if _, exp, err := decode(bk.Get(k)); err == nil && exp != 0 && !live(exp, now) {
-					if err := bk.Delete(k); err != nil {
-						return err
-					}
-					n++
-				}
-			}
-			if !full {
-				if k, _ := bk.Cursor().First(); k == nil {
-					return tx.DeleteBucket(name)
-				}
-			}
-			if n == 0 {
-				return errNoChange
-			}
-			return nil
-		})
-		switch {
-		case err == nil:
-			deleted += n
-		case !errors.Is(err, errNoChange):
-			return deleted, err
-		}
-		if !full {
-			return deleted, nil
-		}
-		from = expired[len(expired)-1]
 	}
 }
 

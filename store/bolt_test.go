@@ -2,7 +2,9 @@ package store_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -168,6 +170,9 @@ func TestBoltSweeper(t *testing.T) {
 		if len(ids) != 1 || ids[0] != kept.ID {
 			t.Errorf("keys left in the file: %q, want only %q", ids, kept.ID)
 		}
+		if n := countKeys(tx.Bucket([]byte("\x00expiry"))); n != 0 {
+			t.Errorf("%d expiry index entries left after every value they index was swept", n)
+		}
 		return nil
 	})
 	if err != nil {
@@ -220,4 +225,159 @@ func BenchmarkBoltUpdate(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkBoltSweepNothingDue is the background sweep of a file with
+// 100,000 users (no expiry) and 100,000 audit entries (kept a year) when
+// nothing has expired: what every sweep interval costs a large site.
+func BenchmarkBoltSweepNothingDue(b *testing.B) {
+	s := openBolt(b, filepath.Join(b.TempDir(), "state.db"), store.BoltOptions{SweepInterval: -1})
+	ctx := context.Background()
+	const n, chunk = 100_000, 10_000
+	for from := 0; from < n; from += chunk {
+		var items []store.BatchItem
+		for i := from; i < from+chunk; i++ {
+			items = append(items,
+				store.BatchItem{Key: store.Key{Bucket: "users/realm", ID: fmt.Sprintf("user%06d@example.com", i)}, Value: make([]byte, 300)},
+				store.BatchItem{Key: store.Key{Bucket: "audit/realm", ID: fmt.Sprintf("%019d", i)}, Value: make([]byte, 150), TTL: 365 * 24 * time.Hour})
+		}
+		if _, err := s.PutIfAbsentBatch(ctx, items); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		if n, err := s.Sweep(); err != nil || n != 0 {
+			b.Fatalf("sweep deleted %d: %v", n, err)
+		}
+	}
+}
+
+func countKeys(bk *bbolt.Bucket) int {
+	n := 0
+	if bk != nil {
+		bk.ForEach(func(_, _ []byte) error { n++; return nil })
+	}
+	return n
+}
+
+// A value rewritten after it was first stored keeps its new expiry (or
+// none): the sweep of its first expiry must not delete it.
+func TestBoltSweepKeepsValuesRewrittenSince(t *testing.T) {
+	ctx := t.Context()
+	b := openBolt(t, filepath.Join(t.TempDir(), "state.db"), store.BoltOptions{SweepInterval: -1})
+	longer := store.Key{Bucket: "flows", ID: "longer"}
+	forever := store.Key{Bucket: "flows", ID: "forever"}
+	gone := store.Key{Bucket: "flows", ID: "gone"}
+	for _, k := range []store.Key{longer, forever, gone} {
+		if err := b.Put(ctx, k, []byte("first"), 50*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Put(ctx, longer, []byte("second"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Update(ctx, forever, func([]byte) ([]byte, time.Duration, error) { return []byte("second"), 0, nil }); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(60 * time.Millisecond)
+	if n, err := b.Sweep(); err != nil || n != 1 {
+		t.Fatalf("sweep deleted %d values (%v), want only %q", n, err, gone.ID)
+	}
+	for _, k := range []store.Key{longer, forever} {
+		if v, err := b.Get(ctx, k); err != nil || string(v) != "second" {
+			t.Errorf("%s after the sweep: %q, %v", k.ID, v, err)
+		}
+	}
+	if _, err := b.Get(ctx, gone); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("expired value still there: %v", err)
+	}
+}
+
+// A bucket per user (devices) goes when its last value is deleted, as it
+// does when its last value expires.
+func TestBoltDeleteDropsEmptiedBucket(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "state.db")
+	b := openBolt(t, path, store.BoltOptions{SweepInterval: -1})
+	k := store.Key{Bucket: "devices/realm/alice", ID: "laptop"}
+	if err := b.Put(ctx, k, []byte("x"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Delete(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if entries, err := b.List(ctx, k.Bucket, "", 10, false); err != nil || len(entries) != 0 {
+		t.Fatalf("list after delete: %v, %v", entries, err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.View(func(tx *bbolt.Tx) error {
+		if tx.Bucket([]byte(k.Bucket)) != nil {
+			t.Error("the emptied bucket is still in the file")
+		}
+		return nil
+	})
+}
+
+// A file written before the expiry index existed gets it on its first
+// open: its expired values are swept, and the others stay until due.
+func TestBoltIndexesFileWrittenWithoutIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := func(value string, exp time.Time) []byte {
+		raw := make([]byte, 8, 8+len(value))
+		if !exp.IsZero() {
+			binary.BigEndian.PutUint64(raw, uint64(exp.UnixNano()))
+		}
+		return append(raw, value...)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		codes, _ := tx.CreateBucket([]byte("codes"))
+		users, _ := tx.CreateBucket([]byte("users/realm"))
+		for i := range 25_000 { // more than one indexing transaction
+			users.Put(fmt.Appendf(nil, "user%05d", i), stored("{}", time.Time{}))
+		}
+		codes.Put([]byte("expired"), stored("1", time.Now().Add(-time.Minute)))
+		codes.Put([]byte("live"), stored("2", time.Now().Add(time.Hour)))
+		return users.Put([]byte("user99999"), stored("{}", time.Now().Add(-time.Minute)))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b := openBolt(t, path, store.BoltOptions{SweepInterval: -1})
+	if n, err := b.Sweep(); err != nil || n != 2 {
+		t.Fatalf("sweep of the newly indexed file deleted %d (%v), want 2", n, err)
+	}
+	ctx := t.Context()
+	if v, err := b.Get(ctx, store.Key{Bucket: "codes", ID: "live"}); err != nil || string(v) != "2" {
+		t.Fatalf("live value: %q, %v", v, err)
+	}
+	if v, err := b.Get(ctx, store.Key{Bucket: "users/realm", ID: "user24999"}); err != nil || string(v) != "{}" {
+		t.Fatalf("value without expiry: %q, %v", v, err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.View(func(tx *bbolt.Tx) error {
+		if n := countKeys(tx.Bucket([]byte("\x00expiry"))); n != 1 {
+			t.Errorf("%d expiry index entries, want 1 (the live code)", n)
+		}
+		return nil
+	})
 }
