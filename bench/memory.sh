@@ -31,15 +31,22 @@ VARS_URL="http://127.0.0.1:${ADMIN[B]}/debug/vars"
 
 # sample LABEL: force a GC (the heap profile handler runs one when asked),
 # let the runtime settle, then read /proc and the Go heap. Prints
-# "LABEL VmRSS RssAnon RssFile HeapAlloc" in KiB.
+# "LABEL VmRSS RssAnon RssFile store code HeapAlloc" in KiB, where store
+# and code split RssFile: the pages of the store file and of Caddy's
+# binary that are mapped in.
 sample() {
 	local vars heap
 	curl -fsS -o /dev/null "http://127.0.0.1:${ADMIN[B]}/debug/pprof/heap?gc=1"
 	sleep "$SETTLE"
 	vars=$(curl -fsS "$VARS_URL")
 	heap=$(grep -o '"HeapAlloc": *[0-9]*' <<<"$vars" | grep -o '[0-9]*$')
-	printf '%s %s %s %s %s\n' "$1" "$(rss_kib "$PID" VmRSS)" "$(rss_kib "$PID" RssAnon)" \
-		"$(rss_kib "$PID" RssFile)" "$((heap / 1024))"
+	printf '%s %s %s %s %s %s %s\n' "$1" "$(rss_kib "$PID" VmRSS)" "$(rss_kib "$PID" RssAnon)" \
+		"$(rss_kib "$PID" RssFile)" "$(mapped_kib "$PID" "$TMP/B/2fa.db")" "$(mapped_kib "$PID" "$CADDY")" "$((heap / 1024))"
+}
+
+# mapped_kib PID FILE: resident KiB of the process's mappings of FILE.
+mapped_kib() {
+	awk -v f="$2" '/^[0-9a-f]+-[0-9a-f]+ / { cur = $6 } $1 == "Rss:" && cur == f { n += $2 } END { print n + 0 }' "/proc/$1/smaps"
 }
 
 # users PREFIX N: enroll N distinct users through the pages, each then
@@ -65,12 +72,14 @@ db_kib=$(($(stat -c %s "$TMP/B/2fa.db") / 1024))
 
 # per_user LABEL USERS FROM TO: the growth between two readings, per user.
 per_user() {
-	local f_rss f_anon f_file f_heap t_rss t_anon t_file t_heap
-	read -r _ f_rss f_anon f_file f_heap <<<"$3"
-	read -r _ t_rss t_anon t_file t_heap <<<"$4"
-	awk -v l="$1" -v n="$2" -v r=$((t_rss - f_rss)) -v an=$((t_anon - f_anon)) \
-		-v f=$((t_file - f_file)) -v h=$((t_heap - f_heap)) \
-		'BEGIN { printf "%-30s %10.2f %10.2f %10.2f %12.2f\n", l, r / n, an / n, f / n, h / n }'
+	local -a from to
+	read -r -a from <<<"$3"
+	read -r -a to <<<"$4"
+	printf '%-30s' "$1"
+	for i in 1 2 3 4 5 6; do
+		awk -v d=$((to[i] - from[i])) -v n="$2" 'BEGIN { printf " %10.2f", d / n }'
+	done
+	echo
 }
 
 OUT=$OUT_DIR/memory.txt
@@ -79,20 +88,21 @@ OUT=$OUT_DIR/memory.txt
 	echo "$USERS distinct users, each enrolled (TOTP), verified and one request through the gate"
 	echo "readings after a forced GC and ${SETTLE}s; KiB"
 	echo
-	printf '%-30s %10s %10s %10s %12s\n' "" VmRSS RssAnon RssFile "Go heap"
+	printf '%-30s %10s %10s %10s %10s %10s %10s\n' "" VmRSS RssAnon RssFile "of: store" "of: code" "Go heap"
 	for row in "$idle" "$warm" "$after"; do
-		read -r label rss anon file heap <<<"$row"
+		read -r label rest <<<"$row"
 		case $label in
 		idle) label="idle (after start)" ;;
 		warm) label="baseline ($WARM_USERS users)" ;;
 		after) label="after $USERS more users" ;;
 		esac
-		printf '%-30s %10s %10s %10s %12s\n' "$label" "$rss" "$anon" "$file" "$heap"
+		# shellcheck disable=SC2086 # the six numbers, one per column
+		printf '%-30s %10s %10s %10s %10s %10s %10s\n' "$label" $rest
 	done
 	per_user "per user above baseline" "$USERS" "$warm" "$after"
 	per_user "per user above idle" $((USERS + WARM_USERS)) "$idle" "$after"
 	echo
-	echo "store file: $db_kib KiB (RssFile counts the pages of it that were touched)"
+	echo "store file: $db_kib KiB (\"of: store\" counts the pages of it mapped in; \"of: code\" those of Caddy's binary)"
 	echo "target: <= 1 KiB per user above idle (VmRSS)"
 	echo "enrollment: $result"
 	echo "heap profile: go tool pprof -sample_index=inuse_space -top $OUT_DIR/memory.heap.pprof"

@@ -381,3 +381,66 @@ func TestBoltIndexesFileWrittenWithoutIndex(t *testing.T) {
 		return nil
 	})
 }
+
+// Rewrites, deletes and counters keep exactly one index entry per value
+// that expires: the index does not grow with a value's rewrites.
+func TestBoltExpiryIndexHasOneEntryPerExpiringValue(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "state.db")
+	b := openBolt(t, path, store.BoltOptions{SweepInterval: -1})
+	flow := store.Key{Bucket: "flows", ID: "f"}
+	for i := range 5 { // a flow rewritten with a new lifetime each step
+		if _, err := b.Update(ctx, flow, func([]byte) ([]byte, time.Duration, error) {
+			return []byte{byte(i)}, time.Duration(i+1) * time.Minute, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		if _, _, err := b.Incr(ctx, store.Key{Bucket: "fails", ID: "alice"}, int64(i+1), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	taken := store.Key{Bucket: "codes", ID: "taken"}
+	deleted := store.Key{Bucket: "codes", ID: "deleted"}
+	cleared := store.Key{Bucket: "codes", ID: "cleared"}
+	made := store.Key{Bucket: "codes", ID: "made-permanent"}
+	for _, k := range []store.Key{taken, deleted, cleared, made} {
+		if err := b.Put(ctx, k, []byte("x"), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.Take(ctx, taken); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Delete(ctx, deleted); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Update(ctx, cleared, func([]byte) ([]byte, time.Duration, error) { return nil, 0, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Put(ctx, made, []byte("y"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.PutIfAbsentBatch(ctx, []store.BatchItem{
+		{Key: store.Key{Bucket: "queue", ID: "1"}, Value: []byte("a"), TTL: time.Hour},
+		{Key: store.Key{Bucket: "queue", ID: "1"}, Value: []byte("b"), TTL: 2 * time.Hour},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.View(func(tx *bbolt.Tx) error {
+		// The flow, the counter and the queue item expire; nothing else is left that does.
+		if n := countKeys(tx.Bucket([]byte("\x00expiry"))); n != 3 {
+			t.Errorf("%d expiry index entries, want 3", n)
+		}
+		return nil
+	})
+}

@@ -15,9 +15,9 @@ import (
 // expires after a year): its time and the pages it keeps mapped would
 // grow with the number of users.
 //
-// An entry is written with its value and is not removed when the value is
-// rewritten or deleted; the sweep checks the value still has the entry's
-// expiry before deleting it, and drops the entry either way.
+// Each value that expires has exactly one entry, written and removed with
+// the value in the same transaction. The sweep still checks a value has
+// its entry's expiry before deleting it.
 var (
 	// Bucket names and IDs never hold a zero byte (Key.Check), so these
 	// names are the store's own.
@@ -46,25 +46,22 @@ func parseExpiryKey(k []byte) (exp int64, bucket, id []byte, ok bool) {
 	return int64(binary.BigEndian.Uint64(k)), bucket, id, ok && len(bucket) > 0 && len(id) > 0
 }
 
-// putValue writes a value with its expiry header and, if it expires, its
-// index entry.
+// putValue writes a value with its expiry header, and moves its index
+// entry to the new expiry.
 func putValue(tx *bbolt.Tx, bk *bbolt.Bucket, bucket, id string, value []byte, exp int64) error {
-	if err := bk.Put([]byte(id), encode(value, exp)); err != nil {
+	if err := reindex(tx, bk, bucket, id, exp); err != nil {
 		return err
 	}
-	if exp == 0 {
-		return nil
-	}
-	ix, err := tx.CreateBucketIfNotExists(expiryBucket)
-	if err != nil {
-		return err
-	}
-	return ix.Put(expiryKey(exp, []byte(bucket), []byte(id)), []byte{})
+	return bk.Put([]byte(id), encode(value, exp))
 }
 
-// deleteValue deletes a value, and its bucket when that leaves it empty
-// (buckets per user, such as a user's devices, come and go).
+// deleteValue deletes a value and its index entry, and its bucket when
+// that leaves it empty (buckets per user, such as a user's devices, come
+// and go).
 func deleteValue(tx *bbolt.Tx, bk *bbolt.Bucket, bucket, id string) error {
+	if err := reindex(tx, bk, bucket, id, 0); err != nil {
+		return err
+	}
 	if err := bk.Delete([]byte(id)); err != nil {
 		return err
 	}
@@ -72,6 +69,37 @@ func deleteValue(tx *bbolt.Tx, bk *bbolt.Bucket, bucket, id string) error {
 		return tx.DeleteBucket([]byte(bucket))
 	}
 	return nil
+}
+
+// reindex replaces the index entry of the value at id (if it expires) by
+// one for exp (0: none), before the value is rewritten or deleted.
+func reindex(tx *bbolt.Tx, bk *bbolt.Bucket, bucket, id string, exp int64) error {
+	_, old, err := decode(bk.Get([]byte(id)))
+	if err != nil {
+		old = 0 // a corrupt value is replaced; it has no entry to find
+	}
+	if old == exp {
+		return nil
+	}
+	ix, err := tx.CreateBucketIfNotExists(expiryBucket)
+	if err != nil {
+		return err
+	}
+	if old != 0 {
+		if err := ix.Delete(expiryKey(old, []byte(bucket), []byte(id))); err != nil {
+			return err
+		}
+	}
+	if exp == 0 {
+		return nil
+	}
+	k := expiryKey(exp, []byte(bucket), []byte(id))
+	// Entries of one lifetime arrive in expiry order: appended pages can
+	// be filled, as in writeBucket.
+	if last, _ := ix.Cursor().Last(); last == nil || bytes.Compare(last, k) < 0 {
+		ix.FillPercent = 0.9
+	}
+	return ix.Put(k, []byte{})
 }
 
 // sweepBatch bounds how many index entries one sweep transaction handles,
