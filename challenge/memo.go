@@ -81,19 +81,16 @@ func newKeyedDigest() *keyedDigest {
 	return &keyedDigest{maphash.MakeSeed(), maphash.MakeSeed()}
 }
 
-// of hashes the parts in order; each is preceded by its length, so no two
-// different lists hash the same input.
+// of hashes the parts in order: each part on its own, then the list of
+// those fixed-size sums, so no two different lists hash the same input.
 func (d *keyedDigest) of(parts ...string) (k [16]byte) {
 	for i, seed := range d {
-		var h maphash.Hash
-		h.SetSeed(seed)
+		var buf [8 * 4]byte // room for the usual parts without allocating
+		sums := buf[:0]
 		for _, part := range parts {
-			var n [8]byte
-			binary.LittleEndian.PutUint64(n[:], uint64(len(part)))
-			h.Write(n[:])
-			h.WriteString(part)
+			sums = binary.LittleEndian.AppendUint64(sums, maphash.String(seed, part))
 		}
-		binary.LittleEndian.PutUint64(k[8*i:], h.Sum64())
+		binary.LittleEndian.PutUint64(k[8*i:], maphash.Bytes(seed, sums))
 	}
 	return k
 }
