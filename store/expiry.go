@@ -11,8 +11,8 @@ import (
 
 // The Bolt file keeps an index of the values that expire, ordered by
 // expiry, so a sweep reads what is due and nothing else. Without it every
-// sweep would read the whole file (users never expire, the audit log
-// expires after a year): its time and the pages it keeps mapped would
+// sweep would read the whole file (users never expire, audit entries
+// live for months): its time and the pages it keeps mapped would
 // grow with the number of users.
 //
 // Each value that expires has exactly one entry, written and removed with
