@@ -143,18 +143,9 @@ func TestBoltSweeper(t *testing.T) {
 			t.Fatalf("sweeper removed %d of %d expired values", total, want)
 		}
 	}
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
-
 	// Look at the file itself: the expired keys are gone, and so is the
 	// bucket they left empty.
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	err = db.View(func(tx *bbolt.Tx) error {
+	inClosedFile(t, b, path, func(tx *bbolt.Tx) {
 		if tx.Bucket([]byte("codes")) != nil {
 			t.Error("bucket left empty by the sweep still exists")
 		}
@@ -173,11 +164,7 @@ func TestBoltSweeper(t *testing.T) {
 		if n := countKeys(tx.Bucket([]byte("\x00expiry"))); n != 0 {
 			t.Errorf("%d expiry index entries left after every value they index was swept", n)
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestBoltFileMode(t *testing.T) {
@@ -252,6 +239,23 @@ func BenchmarkBoltSweepNothingDue(b *testing.B) {
 	}
 }
 
+// inClosedFile closes b and looks at its file directly, read-only.
+func inClosedFile(t *testing.T, b *store.Bolt, path string, look func(tx *bbolt.Tx)) {
+	t.Helper()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.View(func(tx *bbolt.Tx) error {
+		look(tx)
+		return nil
+	})
+}
+
 func countKeys(bk *bbolt.Bucket) int {
 	n := 0
 	if bk != nil {
@@ -309,19 +313,10 @@ func TestBoltDeleteDropsEmptiedBucket(t *testing.T) {
 	if entries, err := b.List(ctx, k.Bucket, "", 10, false); err != nil || len(entries) != 0 {
 		t.Fatalf("list after delete: %v, %v", entries, err)
 	}
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.View(func(tx *bbolt.Tx) error {
+	inClosedFile(t, b, path, func(tx *bbolt.Tx) {
 		if tx.Bucket([]byte(k.Bucket)) != nil {
 			t.Error("the emptied bucket is still in the file")
 		}
-		return nil
 	})
 }
 
@@ -366,19 +361,10 @@ func TestBoltIndexesFileWrittenWithoutIndex(t *testing.T) {
 	if v, err := b.Get(ctx, store.Key{Bucket: "users/realm", ID: "user24999"}); err != nil || string(v) != "{}" {
 		t.Fatalf("value without expiry: %q, %v", v, err)
 	}
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	raw.View(func(tx *bbolt.Tx) error {
+	inClosedFile(t, b, path, func(tx *bbolt.Tx) {
 		if n := countKeys(tx.Bucket([]byte("\x00expiry"))); n != 1 {
 			t.Errorf("%d expiry index entries, want 1 (the live code)", n)
 		}
-		return nil
 	})
 }
 
@@ -428,19 +414,10 @@ func TestBoltExpiryIndexHasOneEntryPerExpiringValue(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.View(func(tx *bbolt.Tx) error {
+	inClosedFile(t, b, path, func(tx *bbolt.Tx) {
 		// The flow, the counter and the queue item expire; nothing else is left that does.
 		if n := countKeys(tx.Bucket([]byte("\x00expiry"))); n != 3 {
 			t.Errorf("%d expiry index entries, want 3", n)
 		}
-		return nil
 	})
 }
