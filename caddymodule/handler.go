@@ -100,9 +100,12 @@ type Handler struct {
 	// headerTemplates maps each template that is exactly one request
 	// header placeholder to the header, read without the replacer.
 	headerTemplates map[string]string
-	trusted         []netip.Prefix
-	bypassExact     map[string]bool
-	bypassPrefixes  []string
+	// placeholderTemplates maps each other template that is exactly one
+	// placeholder, such as {http.auth.user.id}, to its key.
+	placeholderTemplates map[string]string
+	trusted              []netip.Prefix
+	bypassExact          map[string]bool
+	bypassPrefixes       []string
 }
 
 // IdentityConfig is where the user's identity comes from: placeholders
@@ -310,10 +313,12 @@ func (h *Handler) provisionIdentity() error {
 	for _, name := range h.templates.HeaderNames() {
 		h.identityHeaders = append(h.identityHeaders, normalizeHeader(name))
 	}
-	h.headerTemplates = map[string]string{}
+	h.headerTemplates, h.placeholderTemplates = map[string]string{}, map[string]string{}
 	for _, tmpl := range []string{id.ID, id.Email, id.Phone, id.Name, id.Groups} {
 		if name, ok := identity.SingleHeader(tmpl); ok {
 			h.headerTemplates[tmpl] = name
+		} else if key, ok := identity.SinglePlaceholder(tmpl); ok {
+			h.placeholderTemplates[tmpl] = key
 		}
 	}
 	return nil
@@ -446,8 +451,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !h.svc.Gate(w, r, id) {
 		return nil
 	}
+	// For logs and later handlers; usually it holds the ID already (the
+	// identity came from it), and setting it again would allocate.
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	repl.Set("http.auth.user.id", id.ID)
+	if cur, _ := repl.Get("http.auth.user.id"); cur != id.ID {
+		repl.Set("http.auth.user.id", id.ID)
+	}
 	stripOwnCookies(r)
 	return next.ServeHTTP(w, r)
 }
@@ -461,6 +470,17 @@ func (h *Handler) resolve(r *http.Request) (identity.Identity, error) {
 			return strings.Join(r.Header[name], ",") // as the replacer would
 		}
 		repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+		if key, ok := h.placeholderTemplates[s]; ok {
+			// A string value is what the replacer would write, without
+			// building a new one.
+			v, found := repl.Get(key)
+			if !found {
+				return ""
+			}
+			if str, ok := v.(string); ok {
+				return str
+			}
+		}
 		return repl.ReplaceAll(s, "")
 	})
 	if id.Known() && h.SessionCookie != "" {
@@ -579,21 +599,56 @@ func stripOwnCookies(r *http.Request) {
 	}
 }
 
+// withoutOwnCookies returns a Cookie header line without our cookies.
+// Browsers send cookies in the order they were set, so ours usually come
+// first or last and the others are one run of the line: that run is
+// returned as it is, without a copy.
 func withoutOwnCookies(line string) string {
+	start, end, oursAfterKept := -1, -1, false
+	for off := 0; off < len(line); {
+		part, _, _ := strings.Cut(line[off:], ";")
+		switch {
+		case strings.TrimSpace(part) == "":
+		case ownCookie(part):
+			oursAfterKept = start >= 0
+		case oursAfterKept:
+			return joinOthers(line) // ours lie between two kept cookies
+		default:
+			if start < 0 {
+				start = off
+			}
+			end = off + len(part)
+		}
+		off += len(part) + 1
+	}
+	if start < 0 {
+		return ""
+	}
+	return strings.TrimSpace(line[start:end])
+}
+
+// joinOthers copies the cookies that are not ours into a new line.
+func joinOthers(line string) string {
 	var b strings.Builder
+	b.Grow(len(line))
 	for rest := line; len(rest) > 0; {
 		var part string
 		part, rest, _ = strings.Cut(rest, ";")
-		name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
-		if strings.HasPrefix(strings.TrimPrefix(name, "__Host-"), "2fa_") {
+		if part = strings.TrimSpace(part); part == "" || ownCookie(part) {
 			continue
 		}
 		if b.Len() > 0 {
 			b.WriteString("; ")
 		}
-		b.WriteString(strings.TrimSpace(part))
+		b.WriteString(part)
 	}
 	return b.String()
+}
+
+// ownCookie: a "name=value" part of a Cookie header that is one of ours.
+func ownCookie(part string) bool {
+	name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
+	return strings.HasPrefix(strings.TrimPrefix(name, "__Host-"), "2fa_")
 }
 
 func clientIP(r *http.Request) string {

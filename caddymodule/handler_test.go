@@ -102,6 +102,37 @@ func TestSingleHeaderTemplateReadsLikeTheReplacer(t *testing.T) {
 	}
 }
 
+func TestSinglePlaceholderTemplateReadsLikeTheReplacer(t *testing.T) {
+	const tmpl = "{http.auth.user.id}"
+	h := &Handler{
+		templates:            identity.Templates{ID: tmpl},
+		placeholderTemplates: map[string]string{tmpl: "http.auth.user.id"},
+	}
+	for name, value := range map[string]any{
+		"absent": nil,
+		"string": "alice",
+		"empty":  "",
+		"spaces": "  alice  ",
+		"number": 42,
+		"bytes":  []byte("alice"),
+	} {
+		r, _ := http.NewRequest("GET", "/", nil)
+		repl := caddyhttp.NewTestReplacer(r)
+		if value != nil {
+			repl.Set("http.auth.user.id", value)
+		}
+		r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
+		got, err := h.resolve(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := identity.Templates{ID: tmpl}.Resolve(func(s string) string { return repl.ReplaceAll(s, "") })
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: direct read gives %+v, the replacer %+v", name, got, want)
+		}
+	}
+}
+
 // The Caddyfile parser takes operator input; it must never panic.
 func FuzzUnmarshalCaddyfile(f *testing.F) {
 	for _, s := range []string{

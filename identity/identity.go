@@ -126,6 +126,19 @@ func SingleHeader(tmpl string) (string, bool) {
 	return textproto.CanonicalMIMEHeaderKey(name), true
 }
 
+// SinglePlaceholder reports whether tmpl is exactly one placeholder,
+// {KEY}, and returns KEY.
+func SinglePlaceholder(tmpl string) (string, bool) {
+	if len(tmpl) < 3 || tmpl[0] != '{' || tmpl[len(tmpl)-1] != '}' {
+		return "", false
+	}
+	key := tmpl[1 : len(tmpl)-1]
+	if strings.ContainsAny(key, "{}\\ ") {
+		return "", false
+	}
+	return key, true
+}
+
 // HeaderNames lists the request headers the templates read (from
 // {http.request.header.NAME} placeholders), canonicalised and without
 // duplicates, so the caller can delete client-sent copies when the client is

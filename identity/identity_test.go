@@ -202,3 +202,22 @@ func TestSingleHeaderOnlyForOneWholePlaceholder(t *testing.T) {
 		}
 	}
 }
+
+func TestSinglePlaceholderOnlyForOneWholePlaceholder(t *testing.T) {
+	for tmpl, want := range map[string]string{
+		"{http.auth.user.id}":                 "http.auth.user.id",
+		"{http.vars.user}":                    "http.vars.user",
+		"{http.auth.user.id}@acme":            "",
+		"x{http.auth.user.id}":                "",
+		"{http.auth.user.id}{http.vars.user}": "",
+		"{}":                                  "",
+		"{a b}":                               "",
+		`{\{a}`:                               "",
+		"http.auth.user.id":                   "",
+	} {
+		got, ok := SinglePlaceholder(tmpl)
+		if got != want || ok != (want != "") {
+			t.Errorf("SinglePlaceholder(%q) = %q, %t; want %q", tmpl, got, ok, want)
+		}
+	}
+}
