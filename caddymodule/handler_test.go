@@ -89,16 +89,22 @@ func TestSingleHeaderTemplateReadsLikeTheReplacer(t *testing.T) {
 		if values != nil {
 			r.Header["X-Remote-User"] = values
 		}
-		repl := caddyhttp.NewTestReplacer(r)
-		r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
-		got, err := h.resolve(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := identity.Templates{ID: tmpl}.Resolve(func(s string) string { return repl.ReplaceAll(s, "") })
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s: header read gives %+v, the replacer %+v", name, got, want)
-		}
+		resolvesLikeTheReplacer(t, h, tmpl, name, r, caddyhttp.NewTestReplacer(r))
+	}
+}
+
+// resolvesLikeTheReplacer checks that h's direct read of tmpl gives the
+// identity Caddy's replacer would.
+func resolvesLikeTheReplacer(t *testing.T, h *Handler, tmpl, name string, r *http.Request, repl *caddy.Replacer) {
+	t.Helper()
+	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
+	got, err := h.resolve(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := identity.Templates{ID: tmpl}.Resolve(func(s string) string { return repl.ReplaceAll(s, "") })
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s: direct read gives %+v, the replacer %+v", name, got, want)
 	}
 }
 
@@ -121,15 +127,7 @@ func TestSinglePlaceholderTemplateReadsLikeTheReplacer(t *testing.T) {
 		if value != nil {
 			repl.Set("http.auth.user.id", value)
 		}
-		r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
-		got, err := h.resolve(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := identity.Templates{ID: tmpl}.Resolve(func(s string) string { return repl.ReplaceAll(s, "") })
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s: direct read gives %+v, the replacer %+v", name, got, want)
-		}
+		resolvesLikeTheReplacer(t, h, tmpl, name, r, repl)
 	}
 }
 
