@@ -3,7 +3,9 @@ package caddymodule
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/caddy2fa/caddy2fa/challenge"
 	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/store"
 )
 
 func TestBypassSpoofingMatchesOnlyTheCleanedPath(t *testing.T) {
@@ -185,5 +188,68 @@ func TestBrandingReadsLogoFromFileOrDataURI(t *testing.T) {
 	}
 	if _, err := challenge.LogoType(b.Logo); err == nil {
 		t.Fatal("a logo over the limit was accepted")
+	}
+}
+
+// After the gate the app gets the user's ID in {http.auth.user.id} (for
+// access logs and header_up), whether the identity came from that
+// placeholder or from the app's who-am-I endpoint, and none of our cookies.
+func TestVerifiedRequestCarriesUserIDOnwardWithoutOurCookies(t *testing.T) {
+	whoami := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, err := r.Cookie("app_session"); err == nil && c.Value == "app-alice" {
+			fmt.Fprint(w, `{"id":"alice"}`)
+			return
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer whoami.Close()
+	open := func(t *testing.T) store.Backend {
+		s, err := store.OpenBolt(filepath.Join(t.TempDir(), "2fa.db"), store.BoltOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	for name, c := range map[string]struct {
+		h    func(t *testing.T) *Handler
+		user string // what {http.auth.user.id} holds before the gate
+	}{
+		"placeholder": {func(t *testing.T) *Handler { return benchHandlerOn(t, open(t)) }, "alice"},
+		"lookup": {func(t *testing.T) *Handler {
+			return setupBenchHandler(t, open(t), &Handler{
+				Policy:   &PolicyConfig{Enforce: true},
+				Identity: &IdentityConfig{Lookup: &LookupConfig{URL: whoami.URL, Cookie: "app_session"}},
+			})
+		}, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := c.h(t)
+			r := httptest.NewRequest("GET", "/reports", nil)
+			for _, ck := range verifiedCookies(t, h, "alice") {
+				r.AddCookie(ck)
+			}
+			repl := caddy.NewReplacer()
+			r = caddyhttp.PrepareRequest(r, repl, nil, nil)
+			if c.user != "" {
+				repl.Set("http.auth.user.id", c.user)
+			}
+			var seenID any
+			var seenCookies string
+			next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+				seenID, _ = r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer).Get("http.auth.user.id")
+				seenCookies = strings.Join(r.Header["Cookie"], "; ")
+				return nil
+			})
+			if err := h.ServeHTTP(httptest.NewRecorder(), r, next); err != nil {
+				t.Fatal(err)
+			}
+			if seenID != "alice" {
+				t.Errorf("the app sees {http.auth.user.id} = %v, want alice", seenID)
+			}
+			if seenCookies != "app_session=app-alice" {
+				t.Errorf("the app gets the cookies %q, want only its own", seenCookies)
+			}
+		})
 	}
 }
