@@ -43,6 +43,17 @@ func benchHandlerOn(tb testing.TB, b store.Backend) *Handler {
 	return setupBenchHandler(tb, b, &Handler{Policy: &PolicyConfig{Enforce: true}, SessionCookie: "app_session"})
 }
 
+// tempBolt is an embedded store in a temporary directory.
+func tempBolt(tb testing.TB) store.Backend {
+	tb.Helper()
+	s, err := store.OpenBolt(filepath.Join(tb.TempDir(), "2fa.db"), store.BoltOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
 // setupBenchHandler provisions h on the store, as Caddy would.
 func setupBenchHandler(tb testing.TB, b store.Backend, h *Handler) *Handler {
 	tb.Helper()
@@ -234,21 +245,13 @@ func BenchmarkBaselineWithoutTwofactor(b *testing.B) {
 // the store; "lookup" from the app's who-am-I endpoint, answered from the
 // lookup cache.
 func BenchmarkGateOnly(b *testing.B) {
-	bolt := func(b *testing.B) store.Backend {
-		s, err := store.OpenBolt(filepath.Join(b.TempDir(), "2fa.db"), store.BoltOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { s.Close() })
-		return s
-	}
 	b.Run("baseline", func(b *testing.B) {
-		h := benchHandlerOn(b, bolt(b))
+		h := benchHandlerOn(b, tempBolt(b))
 		loopPrepared(b, "alice", verifiedCookies(b, h, "alice"), okHandler.ServeHTTP)
 	})
 	for _, users := range []int{1, 1_000_000} {
 		b.Run(fmt.Sprintf("placeholder/users=%d", users), func(b *testing.B) {
-			s := bolt(b)
+			s := tempBolt(b)
 			seedUsers(b, s, users)
 			h := benchHandlerOn(b, s)
 			loopPrepared(b, "alice", verifiedCookies(b, h, "alice"), func(w http.ResponseWriter, r *http.Request) error {
@@ -266,7 +269,7 @@ func BenchmarkGateOnly(b *testing.B) {
 			w.WriteHeader(http.StatusUnauthorized)
 		}))
 		b.Cleanup(whoami.Close)
-		h := setupBenchHandler(b, bolt(b), &Handler{
+		h := setupBenchHandler(b, tempBolt(b), &Handler{
 			Policy:   &PolicyConfig{Enforce: true},
 			Identity: &IdentityConfig{Lookup: &LookupConfig{URL: whoami.URL, Cookie: "app_session"}},
 		})

@@ -20,7 +20,6 @@ import (
 
 	"github.com/caddy2fa/caddy2fa/challenge"
 	"github.com/caddy2fa/caddy2fa/identity"
-	"github.com/caddy2fa/caddy2fa/store"
 )
 
 func TestBypassSpoofingMatchesOnlyTheCleanedPath(t *testing.T) {
@@ -203,21 +202,13 @@ func TestVerifiedRequestCarriesUserIDOnwardWithoutOurCookies(t *testing.T) {
 		w.WriteHeader(http.StatusUnauthorized)
 	}))
 	defer whoami.Close()
-	open := func(t *testing.T) store.Backend {
-		s, err := store.OpenBolt(filepath.Join(t.TempDir(), "2fa.db"), store.BoltOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
 	for name, c := range map[string]struct {
 		h    func(t *testing.T) *Handler
 		user string // what {http.auth.user.id} holds before the gate
 	}{
-		"placeholder": {func(t *testing.T) *Handler { return benchHandlerOn(t, open(t)) }, "alice"},
+		"placeholder": {func(t *testing.T) *Handler { return benchHandlerOn(t, tempBolt(t)) }, "alice"},
 		"lookup": {func(t *testing.T) *Handler {
-			return setupBenchHandler(t, open(t), &Handler{
+			return setupBenchHandler(t, tempBolt(t), &Handler{
 				Policy:   &PolicyConfig{Enforce: true},
 				Identity: &IdentityConfig{Lookup: &LookupConfig{URL: whoami.URL, Cookie: "app_session"}},
 			})
