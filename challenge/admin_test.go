@@ -185,6 +185,37 @@ func TestEnforceImmediatelyChallengesOpenSessions(t *testing.T) {
 	}
 }
 
+// The note that lets an app session opened before 2FA continue is bound
+// to its user and app session, also once it is cached: bob's note in
+// carol's browser does not let her new app session skip enrollment.
+func TestSeenNoteOfOneUserDoesNotCarryAnother(t *testing.T) {
+	h, _ := adminHarness(t)
+	bob, carol := knownUser(h, "bob"), knownUser(h, "carol")
+	h.enable(h.admin("a1"), []string{"totp"}, 0)
+	if r := bob.get("/app"); r.status != 200 { // bob's note is now cached
+		t.Fatalf("bob's open app session: %d", r.status)
+	}
+	u, _ := url.Parse(h.srv.URL)
+	var note *http.Cookie
+	for _, c := range bob.client.Jar.Cookies(u) {
+		if c.Name == seenCookie {
+			note = c
+		}
+	}
+	if note == nil {
+		t.Fatal("bob has no note of his app session")
+	}
+	carol.client.Jar.SetCookies(u, []*http.Cookie{{Name: seenCookie, Value: note.Value, Path: "/"}})
+	// A new app session of hers; and, were the app's tokens not unique,
+	// the very token bob's note is bound to.
+	for _, app := range []string{"carol-s2", "bob-s1"} {
+		carol.newAppSession(app)
+		if r := carol.get("/app"); r.status != http.StatusFound {
+			t.Fatalf("carol with app session %q and bob's note: %d, want the challenge", app, r.status)
+		}
+	}
+}
+
 func TestAdminNonAdminGets403(t *testing.T) {
 	h, _ := adminHarness(t)
 	bob := knownUser(h, "bob")

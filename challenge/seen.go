@@ -43,23 +43,26 @@ func (s *Service) noteAppSession(w http.ResponseWriter, r *http.Request, id iden
 	}
 }
 
-// seenSince returns when this user's app session was first seen.
+// seenSince returns when this user's app session was first seen. Notes
+// that opened and matched are cached by the note, the user and the app
+// session together (as verified sessions are), so while 2FA is off a
+// request costs neither a decryption nor a keyed hash.
 func (s *Service) seenSince(r *http.Request, id identity.Identity) (time.Time, bool) {
 	raw := readCookie(r, seenCookie)
 	if raw == "" {
 		return time.Time{}, false
 	}
-	ref, ok, gen := s.seen.get(raw)
+	key := s.keys.of(raw, id.ID, id.AppSession)
+	since, ok, gen := s.seen.get(key)
 	if !ok {
-		if s.ring.DecodeCookie(seenCookie, raw, &ref) != nil {
+		var ref seenRef
+		if s.ring.DecodeCookie(seenCookie, raw, &ref) != nil || ref.User != id.ID || ref.App != s.appBinding(id.AppSession) {
 			return time.Time{}, false
 		}
-		s.seen.put(raw, ref, gen)
+		since = ref.Since
+		s.seen.put(key, since, gen)
 	}
-	if ref.User != id.ID || ref.App != s.appBinding(id.AppSession) {
-		return time.Time{}, false
-	}
-	return time.Unix(ref.Since, 0), true
+	return time.Unix(since, 0), true
 }
 
 // grandfathered: an app session that was open before 2FA was turned on

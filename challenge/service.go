@@ -174,9 +174,9 @@ type Service struct {
 	policy   *policy.Snapshot
 	epochs   *epochCache
 	sessions *sessionCache
-	keys     *keyedDigest // session cache keys
+	keys     *keyedDigest // keys of the session and seen caches
 	devices  *deviceCache
-	seen     *memo[string, seenRef]
+	seen     *memo[[16]byte, int64] // when each app session was first seen
 	pages    *renderer
 }
 
@@ -196,7 +196,7 @@ func New(cfg Config, b store.Backend, ring *keyring.Ring, pol *policy.Snapshot) 
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, backend: b, ring: ring, policy: pol, epochs: newEpochCache(100_000), sessions: newSessionCache(100_000), devices: newDeviceCache(100_000), seen: newMemo[string, seenRef](100_000), keys: newKeyedDigest(), pages: r}, nil
+	return &Service{cfg: cfg, backend: b, ring: ring, policy: pol, epochs: newEpochCache(100_000), sessions: newSessionCache(100_000), devices: newDeviceCache(100_000), seen: newMemo[[16]byte, int64](100_000), keys: newKeyedDigest(), pages: r}, nil
 }
 
 // Config returns the effective configuration.
