@@ -260,7 +260,8 @@ func TestBypassPathsSkipTheChallengeOnlyWhenCleaned(t *testing.T) {
 func TestJSONConfigRuns(t *testing.T) {
 	app := startDemoApp(t)
 	dir := t.TempDir()
-	port, admin := freePort(t), freePort(t)
+	ports := freePorts(t, 2)
+	port, admin := ports[0], ports[1]
 	cfg := fmt.Sprintf(`{
 	"admin": {"listen": "127.0.0.1:%d"},
 	"apps": {

@@ -51,14 +51,24 @@ func caddyBinary(t *testing.T) string {
 	return caddyBin
 }
 
-func freePort(t *testing.T) int {
+func freePort(t *testing.T) int { return freePorts(t, 1)[0] }
+
+// freePorts returns n ports that were free a moment ago, all different:
+// they are held together while chosen. (Chosen one after the other, two
+// could be the same port, and Caddy's admin endpoint would then answer on
+// the site's port.)
+func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // caddyProc is one running Caddy.
@@ -97,7 +107,8 @@ func (s *syncBuffer) String() string {
 // in) and runs Caddy until the test ends.
 func startCaddy(t *testing.T, dir, caddyfile string, env ...string) *caddyProc {
 	t.Helper()
-	p := &caddyProc{t: t, dir: dir, port: freePort(t), admin: freePort(t), env: env}
+	ports := freePorts(t, 2)
+	p := &caddyProc{t: t, dir: dir, port: ports[0], admin: ports[1], env: env}
 	p.URL = fmt.Sprintf("http://127.0.0.1:%d", p.port)
 	caddyfile = strings.NewReplacer("{PORT}", fmt.Sprint(p.port), "{ADMIN}", fmt.Sprint(p.admin), "{DIR}", dir).Replace(caddyfile)
 	p.config = filepath.Join(dir, "Caddyfile")
