@@ -242,8 +242,8 @@ func BenchmarkBaselineWithoutTwofactor(b *testing.B) {
 // noise) is not measured. "baseline" is the same loop straight to the
 // next handler: our cost is the difference. "placeholder" takes the
 // identity from {http.auth.user.id}, with 1 and with 1,000,000 users in
-// the store; "lookup" from the app's who-am-I endpoint, answered from the
-// lookup cache.
+// the store; "2fa-off" the same before 2FA is turned on; "lookup" from the
+// app's who-am-I endpoint, answered from the lookup cache.
 func BenchmarkGateOnly(b *testing.B) {
 	b.Run("baseline", func(b *testing.B) {
 		h := benchHandlerOn(b, tempBolt(b))
@@ -259,6 +259,20 @@ func BenchmarkGateOnly(b *testing.B) {
 			})
 		})
 	}
+	b.Run("2fa-off", func(b *testing.B) {
+		// Before an admin turns 2FA on: the gate notes each app session
+		// once (a cookie), then only reads that note.
+		h := setupBenchHandler(b, tempBolt(b), &Handler{SessionCookie: "app_session"})
+		cookies := []*http.Cookie{{Name: "app_session", Value: "app-alice"}}
+		w := serve(h, "GET", "/start", "alice", cookies, nil)
+		cookies = append(cookies, w.Result().Cookies()...)
+		if len(cookies) != 2 || cookies[1].Name != "2fa_seen" {
+			b.Fatalf("the first request with 2FA off set %v, want the app session's note", cookies[1:])
+		}
+		loopPrepared(b, "alice", cookies, func(w http.ResponseWriter, r *http.Request) error {
+			return h.ServeHTTP(w, r, okHandler)
+		})
+	})
 	b.Run("lookup", func(b *testing.B) {
 		whoami := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if c, err := r.Cookie("app_session"); err == nil && c.Value == "app-alice" {
