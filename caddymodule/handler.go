@@ -97,16 +97,17 @@ type Handler struct {
 	// identityHeaders are stripped from untrusted requests (normalised:
 	// lower case, '_' as '-', as CGI-style upstreams read them).
 	identityHeaders []string
-	// headerTemplates maps each template that is exactly one request
-	// header placeholder to the header, read without the replacer.
-	headerTemplates map[string]string
-	// placeholderTemplates maps each other template that is exactly one
-	// placeholder, such as {http.auth.user.id}, to its key.
-	placeholderTemplates map[string]string
-	trusted              []netip.Prefix
-	bypassExact          map[string]bool
-	bypassPrefixes       []string
+	// singleTemplates holds each template that is exactly one
+	// placeholder, read without building a string through the replacer.
+	singleTemplates map[string]singleTemplate
+	trusted         []netip.Prefix
+	bypassExact     map[string]bool
+	bypassPrefixes  []string
 }
+
+// singleTemplate is what a one-placeholder identity template reads: a
+// request header, or else a replacer key such as http.auth.user.id.
+type singleTemplate struct{ header, key string }
 
 // IdentityConfig is where the user's identity comes from: placeholders
 // (set by basic_auth, forward_auth, an authentication provider, or
@@ -313,12 +314,12 @@ func (h *Handler) provisionIdentity() error {
 	for _, name := range h.templates.HeaderNames() {
 		h.identityHeaders = append(h.identityHeaders, normalizeHeader(name))
 	}
-	h.headerTemplates, h.placeholderTemplates = map[string]string{}, map[string]string{}
+	h.singleTemplates = map[string]singleTemplate{}
 	for _, tmpl := range []string{id.ID, id.Email, id.Phone, id.Name, id.Groups} {
 		if name, ok := identity.SingleHeader(tmpl); ok {
-			h.headerTemplates[tmpl] = name
+			h.singleTemplates[tmpl] = singleTemplate{header: name}
 		} else if key, ok := identity.SinglePlaceholder(tmpl); ok {
-			h.placeholderTemplates[tmpl] = key
+			h.singleTemplates[tmpl] = singleTemplate{key: key}
 		}
 	}
 	return nil
@@ -466,14 +467,15 @@ func (h *Handler) resolve(r *http.Request) (identity.Identity, error) {
 		return h.lookup.Resolve(r.Context(), r)
 	}
 	id := h.templates.Resolve(func(s string) string {
-		if name, ok := h.headerTemplates[s]; ok {
-			return strings.Join(r.Header[name], ",") // as the replacer would
+		single, ok := h.singleTemplates[s]
+		if ok && single.header != "" {
+			return strings.Join(r.Header[single.header], ",") // as the replacer would
 		}
 		repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-		if key, ok := h.placeholderTemplates[s]; ok {
+		if ok {
 			// A string value is what the replacer would write, without
 			// building a new one.
-			v, found := repl.Get(key)
+			v, found := repl.Get(single.key)
 			if !found {
 				return ""
 			}

@@ -77,7 +77,7 @@ func TestSingleHeaderTemplateReadsLikeTheReplacer(t *testing.T) {
 	const tmpl = "{http.request.header.x-remote-user}"
 	h := &Handler{
 		templates:       identity.Templates{ID: tmpl},
-		headerTemplates: map[string]string{tmpl: "X-Remote-User"},
+		singleTemplates: map[string]singleTemplate{tmpl: {header: "X-Remote-User"}},
 	}
 	for name, values := range map[string][]string{
 		"absent":   nil,
@@ -113,8 +113,8 @@ func resolvesLikeTheReplacer(t *testing.T, h *Handler, tmpl, name string, r *htt
 func TestSinglePlaceholderTemplateReadsLikeTheReplacer(t *testing.T) {
 	const tmpl = "{http.auth.user.id}"
 	h := &Handler{
-		templates:            identity.Templates{ID: tmpl},
-		placeholderTemplates: map[string]string{tmpl: "http.auth.user.id"},
+		templates:       identity.Templates{ID: tmpl},
+		singleTemplates: map[string]singleTemplate{tmpl: {key: "http.auth.user.id"}},
 	}
 	for name, value := range map[string]any{
 		"absent": nil,
