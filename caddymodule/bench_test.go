@@ -339,28 +339,3 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
-func TestWithoutOwnCookies(t *testing.T) {
-	for _, c := range []struct {
-		in, want string
-		copies   bool // only ours between two kept cookies needs a new line
-	}{
-		{"a=1; 2fa_session=x; b=2", "a=1; b=2", true},
-		{"a=1; 2fa_flow=1; b=2; 2fa_csrf=2", "a=1; b=2", true},
-		{"__Host-2fa_session=x;legacy=abc", "legacy=abc", false},
-		{"2fa_csrf=1; 2fa_flow=2", "", false},
-		{"my2fa_x=1; x2fa_=2", "my2fa_x=1; x2fa_=2", false},
-		{"2fa_session=x; a=1; b=2", "a=1; b=2", false},
-		{"a=1;b=2; 2fa_session=x", "a=1;b=2", false},
-		{" a=1 ; ; 2fa_csrf=2;", "a=1", false},
-		{"; 2fa_csrf=2; ;a=1", "a=1", false},
-		{"", "", false},
-	} {
-		if got := withoutOwnCookies(c.in); got != c.want {
-			t.Errorf("withoutOwnCookies(%q) = %q, want %q", c.in, got, c.want)
-		}
-		if n := testing.AllocsPerRun(10, func() { withoutOwnCookies(c.in) }); (n > 0) != c.copies {
-			t.Errorf("withoutOwnCookies(%q) allocated %v times", c.in, n)
-		}
-	}
-}

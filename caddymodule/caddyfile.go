@@ -10,6 +10,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy2fa/caddy2fa/identity"
 )
 
 func init() {
@@ -38,10 +40,20 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		}
 //		identity lookup <url> {
 //			cookie <name>
+//			cookies <name or pattern>...
+//			all_cookies
+//			headers <name>...
+//			set_header <name> <value>
 //			cache <duration>
-//			negative_cache <duration>
+//			negative_cache <duration|off>
 //			timeout <duration>
 //			field <id|email|phone|name|groups> <json field>
+//			guest_when <json field> [<value>]
+//			guest_status <code>...
+//			login_url <path>...
+//			logout_paths <path>...
+//			rate <per client per second> [<in all per second>]
+//			url_session_params <name>...
 //		}
 //		session_cookie <name>
 //		policy {
@@ -193,34 +205,8 @@ func (h *Handler) unmarshalIdentity(d *caddyfile.Dispenser) error {
 		if d.NextArg() {
 			return d.ArgErr()
 		}
-		for nesting := d.Nesting(); d.NextBlock(nesting); {
-			var err error
-			switch d.Val() {
-			case "cookie":
-				if !d.AllArgs(&l.Cookie) {
-					return d.ArgErr()
-				}
-			case "cache":
-				l.Cache, err = durationArg(d)
-			case "negative_cache":
-				l.NegativeCache, err = durationArg(d)
-			case "timeout":
-				l.Timeout, err = durationArg(d)
-			case "field":
-				var name, field string
-				if !d.AllArgs(&name, &field) {
-					return d.ArgErr()
-				}
-				if l.Fields == nil {
-					l.Fields = map[string]string{}
-				}
-				l.Fields[name] = field
-			default:
-				return d.Errf("unrecognized identity lookup option %q", d.Val())
-			}
-			if err != nil {
-				return err
-			}
+		if err := unmarshalLookup(d, l); err != nil {
+			return err
 		}
 		if l.Cookie == "" {
 			return d.Err("identity lookup needs the app's session cookie: cookie <name>")
@@ -254,6 +240,112 @@ func (h *Handler) unmarshalIdentity(d *caddyfile.Dispenser) error {
 		if !d.AllArgs(dst) {
 			return d.ArgErr()
 		}
+	}
+	return nil
+}
+
+// unmarshalLookup reads the block of identity lookup.
+func unmarshalLookup(d *caddyfile.Dispenser, l *LookupConfig) error {
+	allCookies := false
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch opt := d.Val(); opt {
+		case "cookie":
+			if !d.AllArgs(&l.Cookie) {
+				return d.ArgErr()
+			}
+		case "cookies", "headers", "login_url", "logout_paths", "url_session_params":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			dst := map[string]*[]string{"cookies": &l.Cookies, "headers": &l.Headers, "login_url": &l.LoginURL,
+				"logout_paths": &l.LogoutPaths, "url_session_params": &l.URLSessionParams}[opt]
+			*dst = append(*dst, args...)
+		case "all_cookies":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			allCookies = true
+		case "set_header":
+			var name, value string
+			if !d.AllArgs(&name, &value) {
+				return d.ArgErr()
+			}
+			if l.SetHeaders == nil {
+				l.SetHeaders = map[string]string{}
+			}
+			l.SetHeaders[name] = value
+		case "cache":
+			l.Cache, err = durationArg(d)
+		case "negative_cache":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			if v == "off" {
+				l.NegativeCache = -1
+				continue
+			}
+			dur, perr := caddy.ParseDuration(v)
+			if perr != nil {
+				return d.Errf("bad duration %q: %v", v, perr)
+			}
+			l.NegativeCache = caddy.Duration(dur)
+		case "timeout":
+			l.Timeout, err = durationArg(d)
+		case "field":
+			var name, field string
+			if !d.AllArgs(&name, &field) {
+				return d.ArgErr()
+			}
+			if l.Fields == nil {
+				l.Fields = map[string]string{}
+			}
+			l.Fields[name] = field
+		case "guest_when":
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return d.Errf("guest_when takes a JSON field and optionally the value that means a guest")
+			}
+			rule := identity.GuestRule{Field: args[0]}
+			if len(args) == 2 {
+				rule.Value = &args[1]
+			}
+			l.GuestWhen = append(l.GuestWhen, rule)
+		case "guest_status":
+			for _, a := range d.RemainingArgs() {
+				code, err := strconv.Atoi(a)
+				if err != nil || code < 300 || code > 499 {
+					return d.Errf("guest_status: %q is not a 3xx or 4xx status", a)
+				}
+				l.GuestStatus = append(l.GuestStatus, code)
+			}
+			if len(l.GuestStatus) == 0 {
+				return d.ArgErr()
+			}
+		case "rate":
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return d.Errf("rate takes lookups per second per client, and optionally in all")
+			}
+			rates := []*float64{&l.ClientRate, &l.TotalRate}
+			for i, a := range args {
+				v, err := strconv.ParseFloat(strings.TrimSuffix(a, "/s"), 64)
+				if err != nil || v <= 0 {
+					return d.Errf("rate: %q is not a number of lookups per second", a)
+				}
+				*rates[i] = v
+			}
+		default:
+			return d.Errf("unrecognized identity lookup option %q", opt)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if allCookies && len(l.Cookies) > 0 {
+		return d.Err("identity lookup: use cookies <names> or all_cookies, not both")
 	}
 	return nil
 }

@@ -103,6 +103,13 @@ type Handler struct {
 	trusted         []netip.Prefix
 	bypassExact     map[string]bool
 	bypassPrefixes  []string
+	// cookies reads the Cookie header once, for the gate, the lookup and
+	// the app alike.
+	cookies *identity.CookieReader
+	// With a lookup: what else of a request it watches.
+	logoutPaths            []string
+	authorizationForwarded bool
+	urlSessions            identity.URLSessionParams
 }
 
 // singleTemplate is what a one-placeholder identity template reads: a
@@ -130,20 +137,52 @@ type IdentityConfig struct {
 type LookupConfig struct {
 	// URL of the endpoint, e.g. http://127.0.0.1:9000/api/me. It answers
 	// 200 with {"id","email","phone","name","groups"} for a logged-in
-	// session, anything else otherwise.
+	// session, and a guest status (401, 403) or a guest answer otherwise.
 	URL string `json:"url"`
-	// Cookie is the app's session cookie, the only one forwarded.
+	// Cookie is the app's session cookie: a new value is a new login.
 	Cookie string `json:"cookie"`
-	// Cache is how long an answer is kept per session. Default 1m.
+	// Cookies lists the cookies forwarded to the URL, by name or with '*'
+	// patterns ("wordpress_logged_in_*"); the session cookie always is.
+	// Empty (the default) forwards every cookie but the gateway's own,
+	// which is right for apps with several sign-in cookies.
+	Cookies []string `json:"cookies,omitempty"`
+	// Headers are request headers forwarded to the URL, such as
+	// Authorization. A request carrying an Authorization header that is
+	// not forwarded is refused.
+	Headers []string `json:"headers,omitempty"`
+	// SetHeaders are sent with every lookup ({"OCS-APIRequest": "true"}).
+	SetHeaders map[string]string `json:"set_headers,omitempty"`
+	// Cache is how long an answer is kept per set of credentials. Default
+	// 30s.
 	Cache caddy.Duration `json:"cache,omitempty"`
-	// NegativeCache keeps "not logged in" answers this long. Default 0:
-	// apps that keep the session token across login would otherwise be
-	// let through unchallenged for that long after logging in.
+	// NegativeCache keeps "not logged in" answers this long. Default 5s;
+	// negative turns it off.
 	NegativeCache caddy.Duration `json:"negative_cache,omitempty"`
 	// Timeout of one lookup. Default 2s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 	// Fields renames JSON fields: {"id": "user_id"}.
 	Fields map[string]string `json:"fields,omitempty"`
+	// GuestWhen are answers that mean a guest, besides an id that is
+	// absent, null, "", false or 0.
+	GuestWhen []identity.GuestRule `json:"guest_when,omitempty"`
+	// GuestStatus are the statuses that mean "not logged in". Default 401
+	// and 403; any other status but 200 refuses the request (503).
+	GuestStatus []int `json:"guest_status,omitempty"`
+	// LoginURL are the app's login pages: a redirect there means "not
+	// logged in"; any other redirect refuses the request (503).
+	LoginURL []string `json:"login_url,omitempty"`
+	// LogoutPaths are the app's logout paths: the cached answer for the
+	// request's credentials is dropped before and after them.
+	LogoutPaths []string `json:"logout_paths,omitempty"`
+	// ClientRate and TotalRate bound lookups per second per client (an
+	// IPv4 address or IPv6 /64) and in all. Defaults 10 and 200; over the
+	// bound the request is refused (503), never let through.
+	ClientRate float64 `json:"client_rate,omitempty"`
+	TotalRate  float64 `json:"total_rate,omitempty"`
+	// URLSessionParams are URL session ids the app accepts, refused in
+	// path parameters and queries. Always included: jsessionid, phpsessid
+	// and the names of the forwarded cookies.
+	URLSessionParams []string `json:"url_session_params,omitempty"`
 }
 
 // Limits tune the abuse limits; zero values keep the defaults.
@@ -292,23 +331,13 @@ func (h *Handler) watchUsersFile(ctx context.Context, every time.Duration) {
 func (h *Handler) provisionIdentity() error {
 	id := h.Identity
 	if id.Lookup != nil {
-		l := id.Lookup
-		neg := time.Duration(l.NegativeCache)
-		if neg == 0 {
-			neg = -1 // off
-		}
-		lk, err := identity.NewLookup(identity.LookupConfig{
-			URL: l.URL, Cookie: l.Cookie, CacheTTL: time.Duration(l.Cache), NegativeTTL: neg,
-			Timeout: time.Duration(l.Timeout), Fields: l.Fields,
-		})
-		if err != nil {
+		if err := h.provisionLookup(id.Lookup); err != nil {
 			return fmt.Errorf("identity lookup: %w", err)
 		}
-		h.lookup = lk
-		if h.SessionCookie == "" {
-			h.SessionCookie = l.Cookie
-		}
 		return nil
+	}
+	if err := h.provisionCookies(nil, false); err != nil {
+		return err
 	}
 	h.templates = identity.Templates{ID: id.ID, Email: id.Email, Phone: id.Phone, Name: id.Name, Groups: id.Groups}
 	for _, name := range h.templates.HeaderNames() {
@@ -425,8 +454,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if len(h.identityHeaders) > 0 {
 		h.stripIdentityHeaders(r)
 	}
+	cookies, err := h.cookies.Read(r.Header["Cookie"])
+	if err != nil {
+		h.svc.RefuseAmbiguousCookie(w, r, err)
+		return nil
+	}
 	if h.svc.OwnPath(r.URL.Path) {
-		id, err := h.resolve(r)
+		id, _, err := h.resolve(r, cookies)
 		if err != nil {
 			h.logger.Error("identity lookup failed; request refused", zap.Error(err))
 			h.svc.Unavailable(w, r, err)
@@ -436,9 +470,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return nil
 	}
 	if h.bypassed(r.URL.Path) {
+		setUpstreamCookies(r, cookies)
 		return next.ServeHTTP(w, r)
 	}
-	id, err := h.resolve(r)
+	if what, ok := h.uncheckedCredential(r); ok {
+		h.svc.RefuseUncheckedCredential(w, r, what)
+		return nil
+	}
+	id, creds, err := h.resolve(r, cookies)
 	if err != nil {
 		// Fail closed: without knowing who this is, the app's session
 		// might belong to a user who has not passed 2FA.
@@ -446,25 +485,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.svc.Unavailable(w, r, err)
 		return nil
 	}
-	if !id.Known() {
+	if id.Known() {
+		if !h.svc.Gate(w, r, id) {
+			return nil
+		}
+		// For logs and later handlers; usually it holds the ID already
+		// (the identity came from it), and setting it again would allocate.
+		repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+		if cur, _ := repl.Get("http.auth.user.id"); cur != id.ID {
+			repl.Set("http.auth.user.id", id.ID)
+		}
+	}
+	setUpstreamCookies(r, cookies)
+	if h.lookup == nil {
 		return next.ServeHTTP(w, r)
 	}
-	if !h.svc.Gate(w, r, id) {
-		return nil
-	}
-	// For logs and later handlers; usually it holds the ID already (the
-	// identity came from it), and setting it again would allocate.
-	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if cur, _ := repl.Get("http.auth.user.id"); cur != id.ID {
-		repl.Set("http.auth.user.id", id.ID)
-	}
-	stripOwnCookies(r)
-	return next.ServeHTTP(w, r)
+	return h.watchApp(w, r, creds, next)
 }
 
-func (h *Handler) resolve(r *http.Request) (identity.Identity, error) {
+func (h *Handler) resolve(r *http.Request, cookies identity.Cookies) (identity.Identity, identity.Credentials, error) {
 	if h.lookup != nil {
-		return h.lookup.Resolve(r.Context(), r)
+		creds := h.credentials(r, cookies)
+		id, err := h.lookup.Resolve(r.Context(), creds)
+		id.AppSession = cookies.Session
+		return id, creds, err
 	}
 	id := h.templates.Resolve(func(s string) string {
 		single, ok := h.singleTemplates[s]
@@ -485,10 +529,10 @@ func (h *Handler) resolve(r *http.Request) (identity.Identity, error) {
 		}
 		return repl.ReplaceAll(s, "")
 	})
-	if id.Known() && h.SessionCookie != "" {
-		id.AppSession = identity.AppSessionFromCookie(r, h.SessionCookie)
+	if id.Known() {
+		id.AppSession = cookies.Session
 	}
-	return id, nil
+	return id, identity.Credentials{}, nil
 }
 
 // bypassed matches the cleaned path, so "/static/../admin" is "/admin".
@@ -589,68 +633,6 @@ func sameHeaderName(name, want string) bool {
 
 func normalizeHeader(name string) string {
 	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
-}
-
-// stripOwnCookies keeps our cookies away from the app.
-func stripOwnCookies(r *http.Request) {
-	lines := r.Header["Cookie"]
-	for i, line := range lines {
-		if strings.Contains(line, "2fa_") {
-			lines[i] = withoutOwnCookies(line)
-		}
-	}
-}
-
-// withoutOwnCookies returns a Cookie header line without our cookies.
-// Browsers send cookies in the order they were set, so ours usually come
-// first or last and the others are one run of the line: that run is
-// returned as it is, without a copy.
-func withoutOwnCookies(line string) string {
-	start, end, oursAfterKept := -1, -1, false
-	for off := 0; off < len(line); {
-		part, _, _ := strings.Cut(line[off:], ";")
-		switch {
-		case strings.TrimSpace(part) == "":
-		case ownCookie(part):
-			oursAfterKept = start >= 0
-		case oursAfterKept:
-			return joinOthers(line) // ours lie between two kept cookies
-		default:
-			if start < 0 {
-				start = off
-			}
-			end = off + len(part)
-		}
-		off += len(part) + 1
-	}
-	if start < 0 {
-		return ""
-	}
-	return strings.TrimSpace(line[start:end])
-}
-
-// joinOthers copies the cookies that are not ours into a new line.
-func joinOthers(line string) string {
-	var b strings.Builder
-	b.Grow(len(line))
-	for rest := line; len(rest) > 0; {
-		var part string
-		part, rest, _ = strings.Cut(rest, ";")
-		if part = strings.TrimSpace(part); part == "" || ownCookie(part) {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(part)
-	}
-	return b.String()
-}
-
-// ownCookie: a "name=value" part of a Cookie header that is one of ours.
-func ownCookie(part string) bool {
-	name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
-	return strings.HasPrefix(strings.TrimPrefix(name, "__Host-"), "2fa_")
 }
 
 func clientIP(r *http.Request) string {

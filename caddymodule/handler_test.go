@@ -100,7 +100,7 @@ func TestSingleHeaderTemplateReadsLikeTheReplacer(t *testing.T) {
 func resolvesLikeTheReplacer(t *testing.T, h *Handler, tmpl, name string, r *http.Request, repl *caddy.Replacer) {
 	t.Helper()
 	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
-	got, err := h.resolve(r)
+	got, _, err := h.resolve(r, identity.Cookies{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@
 package identity
 
 import (
-	"net/http"
 	"net/textproto"
 	"slices"
 	"strings"
@@ -249,69 +248,4 @@ func appendGroup(groups []string, g string) []string {
 		return groups
 	}
 	return append(groups, g)
-}
-
-// AppSessionFromCookie returns the value of the request's cookie called
-// name, or "" when there is none. When the client sent several different
-// values under that name, they are all returned, in order, joined by "; ":
-// which one counts is the application's decision, so the combination is the
-// session.
-func AppSessionFromCookie(r *http.Request, name string) string {
-	return sessionCookie(r.Header, name)
-}
-
-// sessionCookie scans the Cookie headers for name without allocating in the
-// common case of one value. Values are validated like net/http does, so the
-// gateway and a Go application agree on what the cookie holds.
-func sessionCookie(h http.Header, name string) string {
-	if name == "" {
-		return ""
-	}
-	var first string
-	var all []string
-	for _, line := range h["Cookie"] {
-		for line != "" {
-			part := line
-			if i := strings.IndexByte(line, ';'); i >= 0 {
-				part, line = line[:i], line[i+1:]
-			} else {
-				line = ""
-			}
-			part = textproto.TrimString(part)
-			if len(part) <= len(name) || part[len(name)] != '=' || part[:len(name)] != name {
-				continue
-			}
-			v, ok := cookieValue(part[len(name)+1:])
-			if !ok || v == "" {
-				continue
-			}
-			switch {
-			case first == "":
-				first = v
-			case all == nil && v != first:
-				all = []string{first, v}
-			case all != nil && !slices.Contains(all, v):
-				all = append(all, v)
-			}
-		}
-	}
-	if all != nil {
-		return strings.Join(all, "; ")
-	}
-	return first
-}
-
-// cookieValue strips optional double quotes and checks the bytes allowed
-// in a cookie value.
-func cookieValue(v string) (string, bool) {
-	if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
-		v = v[1 : len(v)-1]
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c < 0x20 || c >= 0x7f || c == '"' || c == ';' || c == '\\' {
-			return "", false
-		}
-	}
-	return v, true
 }

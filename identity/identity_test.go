@@ -1,8 +1,6 @@
 package identity
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -146,35 +144,6 @@ func TestHeaderNamesAreCanonicalAndUnique(t *testing.T) {
 	}
 	if got := (Templates{ID: "{http.auth.user.id}"}).HeaderNames(); got != nil {
 		t.Fatalf("got %q, want none", got)
-	}
-}
-
-func TestAppSessionFromCookieReadsOnlyTheNamedCookie(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		headers []string
-		want    string
-	}{
-		{"absent", nil, ""},
-		{"other cookies only", []string{"sidx=1; xsid=2"}, ""},
-		{"among others", []string{"a=1; sid=abc; b=2"}, "abc"},
-		{"quoted", []string{`sid="abc"`}, "abc"},
-		{"empty value", []string{"sid="}, ""},
-		{"invalid value skipped", []string{`sid=a\b; sid=ok`}, "ok"},
-		{"second header line", []string{"a=1", "sid=abc"}, "abc"},
-		{"repeated value", []string{"sid=abc; sid=abc"}, "abc"},
-		// The application decides which copy counts, so all of them are the
-		// session: a planted copy cannot make the gateway see a different
-		// session than the application.
-		{"several values", []string{"sid=planted; sid=real", "sid=planted"}, "planted; real"},
-	} {
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		for _, h := range tc.headers {
-			r.Header.Add("Cookie", h)
-		}
-		if got := AppSessionFromCookie(r, "sid"); got != tc.want {
-			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
-		}
 	}
 }
 

@@ -1,12 +1,13 @@
 package identity
 
 import (
+	"cmp"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"slices"
 	"strings"
@@ -14,21 +15,28 @@ import (
 	"time"
 )
 
-// ErrUnavailable wraps every failure to get an answer from the "who am I"
-// endpoint (network errors, timeouts, 5xx). Callers fail closed on it.
+// ErrUnavailable wraps every failure to get a trustworthy answer from the
+// "who am I" endpoint: network errors, timeouts, statuses other than the
+// guest ones, answers that cannot be read, the rate bound. Callers fail
+// closed on it: a request whose user is unknown never reaches the app.
 var ErrUnavailable = errors.New("identity: lookup unavailable")
+
+// ErrOverBound is the lookup's own rate bound: too many lookups from one
+// client, or in all. It is an ErrUnavailable.
+var ErrOverBound = fmt.Errorf("%w: too many lookups, over the rate bound", ErrUnavailable)
 
 // Defaults of LookupConfig.
 const (
-	DefaultCacheTTL    = time.Minute
+	DefaultCacheTTL    = 30 * time.Second
 	DefaultNegativeTTL = 5 * time.Second
 	DefaultCacheSize   = 10000
 	DefaultTimeout     = 2 * time.Second
+	DefaultClientRate  = 10  // lookups per second per client
+	DefaultTotalRate   = 200 // lookups per second in all
 )
 
-// MaxResponseSize bounds how much of an answer is read. A larger answer is
-// not a "who am I" answer (it is typically a login page) and counts as "not
-// logged in".
+// MaxResponseSize bounds how much of an answer is read; a larger one is
+// not a who-am-I answer and fails the lookup.
 const MaxResponseSize = 64 << 10
 
 // LookupConfig configures a Lookup.
@@ -36,16 +44,16 @@ type LookupConfig struct {
 	// URL of the application's "who am I" endpoint, such as
 	// http://127.0.0.1:9000/api/me (absolute http or https, no userinfo).
 	URL string
-	// Cookie is the name of the application's session cookie; only this
-	// cookie is forwarded.
-	Cookie string
-	// CacheTTL is how long an identity is remembered (default 1m; negative
-	// disables caching of identities).
+	// Headers are request headers forwarded to the endpoint as they came,
+	// such as Authorization; they are part of the cached session.
+	Headers []string
+	// SetHeaders are sent with every call (Nextcloud's OCS-APIRequest).
+	SetHeaders map[string]string
+	// CacheTTL is how long an identity is remembered (default 30s;
+	// negative disables caching of identities).
 	CacheTTL time.Duration
 	// NegativeTTL is how long "not logged in" is remembered (default 5s;
-	// negative disables it). An application that keeps the same session
-	// token across its login stays "not logged in" for up to this long
-	// after the login unless the caller calls Forget.
+	// negative disables it).
 	NegativeTTL time.Duration
 	// CacheSize is the most sessions remembered (default 10000); the least
 	// recently used is dropped first.
@@ -56,45 +64,72 @@ type LookupConfig struct {
 	// groups, values the JSON keys the application uses ("id": "user_id").
 	// A dot descends into a nested object ("id": "user.id").
 	Fields map[string]string
+	// GuestWhen are the rules that make a 200 answer a guest, besides an
+	// id that is absent, null, "", false or 0.
+	GuestWhen []GuestRule
+	// GuestStatus are the statuses that mean "not logged in" (default 401
+	// and 403). Every other status but 200 fails the lookup.
+	GuestStatus []int
+	// LoginURL lists the paths (or absolute URLs) of the app's login page:
+	// a redirect there means "not logged in". Any other redirect fails the
+	// lookup, and redirects are never followed.
+	LoginURL []string
+	// ClientRate and TotalRate bound calls per second, per client and in
+	// all (defaults 10 and 200; bursts of twice that).
+	ClientRate, TotalRate float64
 	// Client makes the calls (default: a client without proxy). Redirects
-	// are never followed, whatever the client says: the session cookie must
-	// not travel elsewhere, and a redirect means "not logged in".
+	// are never followed, whatever the client says: the credentials must
+	// not travel elsewhere.
 	Client *http.Client
 }
 
-// Lookup asks the application who owns a session, and remembers the answer
-// under a hash of the session token. It is safe for concurrent use.
+// Credentials are what one request gives the lookup.
+type Credentials struct {
+	// Cookie is the Cookie header for the endpoint (see CookieReader).
+	Cookie string
+	// Headers hold the values of LookupConfig.Headers, in that order.
+	Headers []string
+	// Client is the client's address, for the per-client bound.
+	Client string
+}
+
+// Empty reports whether there is nothing to ask about.
+func (c Credentials) Empty() bool {
+	if c.Cookie != "" {
+		return false
+	}
+	for _, h := range c.Headers {
+		if h != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// Lookup asks the application who owns a request's credentials, and
+// remembers the answer under their hash. It is safe for concurrent use.
 type Lookup struct {
 	url         string
-	cookie      string
+	headers     []string
+	setHeaders  http.Header
 	ttl         time.Duration
 	negativeTTL time.Duration
-	size        int
 	timeout     time.Duration
 	fields      responseFields
+	guests      []guestRule
+	guestStatus []int
+	loginURLs   []*url.URL
 	client      *http.Client
+	budget      *budget
 	now         func() time.Time // replaced by tests
 
 	mu      sync.Mutex
-	entries map[sessionKey]*cacheEntry
-	// newest and oldest ends of the recency list of entries.
-	newest, oldest *cacheEntry
-	flights        map[sessionKey]*flight
-}
-
-// sessionKey is the SHA-256 of a session token, so the cache never holds a
-// usable token.
-type sessionKey [sha256.Size]byte
-
-type cacheEntry struct {
-	key          sessionKey
-	id           Identity // AppSession always empty
-	expires      time.Time
-	newer, older *cacheEntry
+	cache   lruCache
+	flights map[credentialKey]*flight
 }
 
 // flight is one call to the endpoint that concurrent misses for the same
-// session share.
+// credentials share.
 type flight struct {
 	done chan struct{}
 	id   Identity
@@ -106,41 +141,61 @@ type flight struct {
 
 // NewLookup checks cfg and applies defaults.
 func NewLookup(cfg LookupConfig) (*Lookup, error) {
-	u, err := url.Parse(cfg.URL)
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("identity: lookup URL: %w", err)
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("identity: lookup URL %q: scheme must be http or https", cfg.URL)
-	case u.Host == "":
-		return nil, fmt.Errorf("identity: lookup URL %q: no host", cfg.URL)
-	case u.User != nil:
-		return nil, errors.New("identity: lookup URL must not hold credentials")
+	u, err := parseEndpoint(cfg.URL)
+	if err != nil {
+		return nil, err
 	}
-	if !isToken(cfg.Cookie) {
-		return nil, fmt.Errorf("identity: invalid session cookie name %q", cfg.Cookie)
-	}
-	if cfg.CacheSize < 0 || cfg.Timeout < 0 {
-		return nil, errors.New("identity: negative cache size or timeout")
+	if cfg.CacheSize < 0 || cfg.Timeout < 0 || cfg.ClientRate < 0 || cfg.TotalRate < 0 {
+		return nil, errors.New("identity: negative cache size, timeout or rate")
 	}
 	fields, err := newResponseFields(cfg.Fields)
 	if err != nil {
 		return nil, err
 	}
+	guests, err := newGuestRules(cfg.GuestWhen)
+	if err != nil {
+		return nil, err
+	}
 	l := &Lookup{
 		url:         u.String(),
-		cookie:      cfg.Cookie,
+		setHeaders:  http.Header{},
 		ttl:         orDefault(cfg.CacheTTL, DefaultCacheTTL),
 		negativeTTL: orDefault(cfg.NegativeTTL, DefaultNegativeTTL),
-		size:        cfg.CacheSize,
 		timeout:     orDefault(cfg.Timeout, DefaultTimeout),
 		fields:      fields,
+		guests:      guests,
+		guestStatus: cfg.GuestStatus,
+		budget:      newBudget(cmp.Or(cfg.ClientRate, DefaultClientRate), cmp.Or(cfg.TotalRate, DefaultTotalRate)),
 		now:         time.Now,
-		entries:     make(map[sessionKey]*cacheEntry),
-		flights:     make(map[sessionKey]*flight),
+		cache:       newLRUCache(cmp.Or(cfg.CacheSize, DefaultCacheSize)),
+		flights:     make(map[credentialKey]*flight),
 	}
-	if l.size == 0 {
-		l.size = DefaultCacheSize
+	if len(l.guestStatus) == 0 {
+		l.guestStatus = []int{http.StatusUnauthorized, http.StatusForbidden}
+	}
+	for _, code := range l.guestStatus {
+		if code < 300 || code > 499 {
+			return nil, fmt.Errorf("identity: guest status %d: only 3xx and 4xx statuses can mean \"not logged in\"", code)
+		}
+	}
+	for _, h := range cfg.Headers {
+		if !isToken(h) {
+			return nil, fmt.Errorf("identity: invalid header name %q", h)
+		}
+		l.headers = append(l.headers, textproto.CanonicalMIMEHeaderKey(h))
+	}
+	for k, v := range cfg.SetHeaders {
+		if !isToken(k) || !printable(v) {
+			return nil, fmt.Errorf("identity: invalid header %q: %q", k, v)
+		}
+		l.setHeaders.Set(k, v)
+	}
+	for _, s := range cfg.LoginURL {
+		lu, err := u.Parse(s)
+		if err != nil || lu.Path == "" {
+			return nil, fmt.Errorf("identity: login_url %q: use the login page's path, such as /login", s)
+		}
+		l.loginURLs = append(l.loginURLs, lu)
 	}
 	if cfg.Client != nil {
 		c := *cfg.Client
@@ -150,6 +205,21 @@ func NewLookup(cfg LookupConfig) (*Lookup, error) {
 	}
 	l.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return l, nil
+}
+
+func parseEndpoint(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("identity: lookup URL: %w", err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("identity: lookup URL %q: scheme must be http or https", raw)
+	case u.Host == "":
+		return nil, fmt.Errorf("identity: lookup URL %q: no host", raw)
+	case u.User != nil:
+		return nil, errors.New("identity: lookup URL must not hold credentials")
+	}
+	return u, nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -173,36 +243,38 @@ func defaultTransport() http.RoundTripper {
 	return t
 }
 
-// Resolve returns the identity of the request's app session. No session
-// cookie → zero Identity, nil, without any call. A session the application
-// does not recognise → zero Identity, nil. An error (wrapping ErrUnavailable,
-// or ctx's error) means the answer is unknown. The returned Groups is the
-// caller's own copy.
-func (l *Lookup) Resolve(ctx context.Context, r *http.Request) (Identity, error) {
-	session := sessionCookie(r.Header, l.cookie)
-	if session == "" {
+// Headers lists the request headers the lookup forwards (canonical names),
+// in the order Credentials.Headers holds their values.
+func (l *Lookup) Headers() []string { return l.headers }
+
+// Resolve returns the identity the application gives the credentials.
+// Empty credentials → zero Identity, nil, without any call; a guest → zero
+// Identity, nil. An error (wrapping ErrUnavailable, or ctx's error) means
+// the answer is unknown. The returned Groups is the caller's own copy.
+func (l *Lookup) Resolve(ctx context.Context, c Credentials) (Identity, error) {
+	if c.Empty() {
 		return Identity{}, nil
 	}
-	key := hashSession(session)
+	key := keyOf(c)
 	now := l.now()
 
 	l.mu.Lock()
-	if e := l.entries[key]; e != nil {
-		if now.Before(e.expires) {
-			l.touch(e)
-			id := e.id
-			l.mu.Unlock()
-			return withSession(id, session), nil
-		}
-		l.remove(e)
+	if e, ok := l.cache.get(key, now); ok {
+		id := e.id
+		l.mu.Unlock()
+		return ownCopy(id), nil
 	}
 	f := l.flights[key]
 	if f == nil {
+		if !l.budget.take(clientKey(c.Client), now) {
+			l.mu.Unlock()
+			return Identity{}, ErrOverBound
+		}
 		f = &flight{done: make(chan struct{})}
 		l.flights[key] = f
 		// The call is not tied to this request: if it is cancelled, the
 		// other requests waiting for the same answer still get it.
-		go l.fly(context.WithoutCancel(ctx), key, session, f)
+		go l.fly(context.WithoutCancel(ctx), key, c, f)
 	}
 	l.mu.Unlock()
 
@@ -214,45 +286,37 @@ func (l *Lookup) Resolve(ctx context.Context, r *http.Request) (Identity, error)
 	if f.err != nil {
 		return Identity{}, f.err
 	}
-	return withSession(f.id, session), nil
+	return ownCopy(f.id), nil
 }
 
-// Forget drops the cached answer for session (the value of the session
-// cookie, as AppSessionFromCookie returns it), for example after the
-// application logs it out or in. An answer being fetched right now is
+// Forget drops the cached answer for the credentials, for example when the
+// application logs them out or in. An answer being fetched right now is
 // still returned to those waiting for it but is not cached.
-func (l *Lookup) Forget(session string) {
-	key := hashSession(session)
+func (l *Lookup) Forget(c Credentials) {
+	key := keyOf(c)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if e := l.entries[key]; e != nil {
-		l.remove(e)
-	}
+	l.cache.forget(key)
 	if f := l.flights[key]; f != nil {
 		f.forgotten = true
 		delete(l.flights, key)
 	}
 }
 
-func hashSession(session string) sessionKey {
-	return sha256.Sum256([]byte(session))
-}
-
-// withSession returns a copy of a shared identity for one request.
-func withSession(id Identity, session string) Identity {
+// ownCopy returns a copy of a shared identity for one request.
+func ownCopy(id Identity) Identity {
 	if !id.Known() {
 		return Identity{}
 	}
 	id.Groups = slices.Clone(id.Groups)
-	id.AppSession = session
 	return id
 }
 
 // fly makes the call for f and publishes its answer.
-func (l *Lookup) fly(ctx context.Context, key sessionKey, session string, f *flight) {
+func (l *Lookup) fly(ctx context.Context, key credentialKey, c Credentials, f *flight) {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
-	id, err := l.ask(ctx, session)
+	id, err := l.ask(ctx, c)
 
 	l.mu.Lock()
 	if l.flights[key] == f {
@@ -264,7 +328,7 @@ func (l *Lookup) fly(ctx context.Context, key sessionKey, session string, f *fli
 			ttl = l.negativeTTL
 		}
 		if ttl > 0 {
-			l.add(key, id, l.now().Add(ttl))
+			l.cache.add(key, id, l.now().Add(ttl))
 		}
 	}
 	f.id, f.err = id, err
@@ -272,18 +336,24 @@ func (l *Lookup) fly(ctx context.Context, key sessionKey, session string, f *fli
 	close(f.done)
 }
 
-// ask calls the endpoint once. Only 200 with a valid answer is an
-// identity; a redirect or any 4xx means "not logged in"; anything else is
+// ask calls the endpoint once. Only a 200 with a user or a guest, a guest
+// status, or a redirect to the login page is an answer; anything else is
 // an error.
-func (l *Lookup) ask(ctx context.Context, session string) (Identity, error) {
+func (l *Lookup) ask(ctx context.Context, c Credentials) (Identity, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.url, nil)
 	if err != nil {
 		return Identity{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	req.Header = http.Header{
-		"Cookie":     {l.cookieHeader(session)},
-		"Accept":     {"application/json"},
-		"User-Agent": {"caddy2fa"},
+	req.Header = l.setHeaders.Clone()
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "caddy2fa")
+	if c.Cookie != "" {
+		req.Header.Set("Cookie", c.Cookie)
+	}
+	for i, name := range l.headers {
+		if i < len(c.Headers) && c.Headers[i] != "" {
+			req.Header.Set(name, c.Headers[i])
+		}
 	}
 	resp, err := l.client.Do(req)
 	if err != nil {
@@ -296,8 +366,13 @@ func (l *Lookup) ask(ctx context.Context, session string) (Identity, error) {
 	}()
 	switch {
 	case resp.StatusCode == http.StatusOK:
-	case resp.StatusCode >= 300 && resp.StatusCode < 500:
+	case slices.Contains(l.guestStatus, resp.StatusCode):
 		return Identity{}, nil
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		if l.toLoginPage(resp) {
+			return Identity{}, nil
+		}
+		return Identity{}, fmt.Errorf("%w: %s redirected to %q; if that is the login page, add it as login_url", ErrUnavailable, l.url, resp.Header.Get("Location"))
 	default:
 		return Identity{}, fmt.Errorf("%w: %s answered %s", ErrUnavailable, l.url, resp.Status)
 	}
@@ -306,81 +381,28 @@ func (l *Lookup) ask(ctx context.Context, session string) (Identity, error) {
 		return Identity{}, fmt.Errorf("%w: reading answer: %v", ErrUnavailable, err)
 	}
 	if len(body) > MaxResponseSize {
-		return Identity{}, nil
+		return Identity{}, fmt.Errorf("%w: %s answered more than %d bytes", ErrUnavailable, l.url, MaxResponseSize)
 	}
-	id, _ := decodeResponse(body, &l.fields)
+	id, kind := decodeResponse(body, &l.fields, l.guests)
+	switch kind {
+	case answerGuest:
+		return Identity{}, nil
+	case answerInvalid:
+		return Identity{}, fmt.Errorf("%w: %s answered 200 without a usable JSON object and id", ErrUnavailable, l.url)
+	}
 	return id, nil
 }
 
-// cookieHeader forwards every value the client sent under the cookie's
-// name (see AppSessionFromCookie), so the endpoint sees what the
-// application sees.
-func (l *Lookup) cookieHeader(session string) string {
-	if !strings.Contains(session, ";") {
-		return l.cookie + "=" + session
+// toLoginPage reports whether a redirect goes to one of the login pages.
+func (l *Lookup) toLoginPage(resp *http.Response) bool {
+	loc, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		return false
 	}
-	var b strings.Builder
-	for i, v := range strings.Split(session, "; ") {
-		if i > 0 {
-			b.WriteString("; ")
+	for _, lu := range l.loginURLs {
+		if loc.Host == lu.Host && (loc.Path == lu.Path || strings.HasPrefix(loc.Path, strings.TrimSuffix(lu.Path, "/")+"/")) {
+			return true
 		}
-		b.WriteString(l.cookie)
-		b.WriteByte('=')
-		b.WriteString(v)
 	}
-	return b.String()
-}
-
-// The cache below is a map plus a doubly linked recency list; l.mu guards
-// both.
-
-func (l *Lookup) add(key sessionKey, id Identity, expires time.Time) {
-	if e := l.entries[key]; e != nil {
-		l.remove(e)
-	}
-	for len(l.entries) >= l.size && l.oldest != nil {
-		l.remove(l.oldest)
-	}
-	e := &cacheEntry{key: key, id: id, expires: expires}
-	l.entries[key] = e
-	l.pushNewest(e)
-}
-
-func (l *Lookup) touch(e *cacheEntry) {
-	if l.newest == e {
-		return
-	}
-	l.unlink(e)
-	l.pushNewest(e)
-}
-
-func (l *Lookup) remove(e *cacheEntry) {
-	l.unlink(e)
-	delete(l.entries, e.key)
-}
-
-func (l *Lookup) pushNewest(e *cacheEntry) {
-	e.older = l.newest
-	e.newer = nil
-	if l.newest != nil {
-		l.newest.newer = e
-	}
-	l.newest = e
-	if l.oldest == nil {
-		l.oldest = e
-	}
-}
-
-func (l *Lookup) unlink(e *cacheEntry) {
-	if e.newer != nil {
-		e.newer.older = e.older
-	} else {
-		l.newest = e.older
-	}
-	if e.older != nil {
-		e.older.newer = e.newer
-	} else {
-		l.oldest = e.newer
-	}
-	e.newer, e.older = nil, nil
+	return false
 }

@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -62,9 +61,6 @@ func (app *fakeApp) setSession(session, answer string) {
 // newTestLookup makes a Lookup for url with a clock the test moves.
 func newTestLookup(t *testing.T, cfg LookupConfig) (*Lookup, *fakeClock) {
 	t.Helper()
-	if cfg.Cookie == "" {
-		cfg.Cookie = "sid"
-	}
 	l, err := NewLookup(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -91,33 +87,47 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func requestWithCookie(cookie string) *http.Request {
-	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	if cookie != "" {
-		r.Header.Set("Cookie", cookie)
-	}
-	return r
-}
+func cookieCreds(cookie string) Credentials { return Credentials{Cookie: cookie, Client: "192.0.2.1"} }
 
 func mustResolve(t *testing.T, l *Lookup, cookie string) Identity {
 	t.Helper()
-	id, err := l.Resolve(context.Background(), requestWithCookie(cookie))
+	id, err := l.Resolve(context.Background(), cookieCreds(cookie))
 	if err != nil {
 		t.Fatalf("Resolve(%q): %v", cookie, err)
 	}
 	return id
 }
 
-func TestLookupDoesNotForwardOtherCookiesOrHeaders(t *testing.T) {
+// answering is an endpoint that always answers status and body.
+func answering(t *testing.T, status int, body string, calls *atomic.Int64) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if status/100 == 3 {
+			w.Header().Set("Location", "/login?next=/api/me")
+		}
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestLookupForwardsExactlyItsCredentials(t *testing.T) {
 	var calls atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
-		if got := r.Header.Values("Cookie"); !slices.Equal(got, []string{"sid=s-alice"}) {
+		if got := r.Header.Values("Cookie"); !slices.Equal(got, []string{"sid=s-alice; remember=r1"}) {
 			t.Errorf("forwarded cookies %q", got)
+		}
+		if got := r.Header.Get("Authorization"); got != "Bearer t1" {
+			t.Errorf("Authorization %q", got)
+		}
+		if got := r.Header.Get("Ocs-Apirequest"); got != "true" {
+			t.Errorf("set header %q", got)
 		}
 		for name := range r.Header {
 			switch name {
-			case "Cookie", "Accept", "User-Agent", "Accept-Encoding":
+			case "Cookie", "Accept", "User-Agent", "Accept-Encoding", "Authorization", "Ocs-Apirequest":
 			default:
 				t.Errorf("forwarded header %s: %q", name, r.Header[name])
 			}
@@ -128,15 +138,12 @@ func TestLookupDoesNotForwardOtherCookiesOrHeaders(t *testing.T) {
 		io.WriteString(w, aliceJSON)
 	}))
 	defer srv.Close()
-	l, _ := newTestLookup(t, LookupConfig{URL: srv.URL + "/api/me"})
-
-	r := httptest.NewRequest(http.MethodPost, "/admin?x=1", strings.NewReader("body"))
-	r.Header.Set("Cookie", "tracking=t1; sid=s-alice; csrf=c1")
-	r.Header.Add("Cookie", "other=o")
-	r.Header.Set("Authorization", "Bearer secret")
-	r.Header.Set("X-Remote-User", "root")
-	r.Header.Set("X-Forwarded-For", "203.0.113.9")
-	id, err := l.Resolve(context.Background(), r)
+	l, _ := newTestLookup(t, LookupConfig{URL: srv.URL + "/api/me", Headers: []string{"authorization"},
+		SetHeaders: map[string]string{"OCS-APIRequest": "true"}})
+	if got := l.Headers(); !slices.Equal(got, []string{"Authorization"}) {
+		t.Fatalf("Headers() = %q", got)
+	}
+	id, err := l.Resolve(context.Background(), Credentials{Cookie: "sid=s-alice; remember=r1", Headers: []string{"Bearer t1"}})
 	if err != nil || id.ID != "alice" {
 		t.Fatalf("got %+v, %v", id, err)
 	}
@@ -145,12 +152,12 @@ func TestLookupDoesNotForwardOtherCookiesOrHeaders(t *testing.T) {
 	}
 }
 
-func TestLookupWithoutSessionCookieMakesNoCall(t *testing.T) {
+func TestLookupWithoutCredentialsMakesNoCall(t *testing.T) {
 	app := newFakeApp(t)
-	l, _ := newTestLookup(t, LookupConfig{URL: app.URL})
-	for _, cookie := range []string{"", "other=s-alice", "sid=", `sid=a"b`} {
-		if id := mustResolve(t, l, cookie); id.Known() {
-			t.Errorf("cookie %q gave %+v", cookie, id)
+	l, _ := newTestLookup(t, LookupConfig{URL: app.URL, Headers: []string{"Authorization"}})
+	for _, c := range []Credentials{{}, {Headers: []string{""}}, {Client: "192.0.2.1"}} {
+		if id, err := l.Resolve(context.Background(), c); err != nil || id.Known() {
+			t.Errorf("%+v gave %+v, %v", c, id, err)
 		}
 	}
 	if n := app.calls.Load(); n != 0 {
@@ -160,19 +167,18 @@ func TestLookupWithoutSessionCookieMakesNoCall(t *testing.T) {
 
 func TestLookupCachesIdentityUntilTTL(t *testing.T) {
 	app := newFakeApp(t)
-	l, clock := newTestLookup(t, LookupConfig{URL: app.URL, CacheTTL: time.Minute})
+	l, clock := newTestLookup(t, LookupConfig{URL: app.URL})
 	want := Identity{ID: "alice", Email: "alice@acme.example", Phone: "+14155550101", Name: "Alice",
-		Groups: []string{"general_settings:manager"}, AppSession: "s-alice"}
+		Groups: []string{"general_settings:manager"}}
 	for range 3 {
 		if got := mustResolve(t, l, "sid=s-alice"); !equalIdentity(got, want) {
 			t.Fatalf("got %+v, want %+v", got, want)
 		}
-		clock.Advance(20 * time.Second)
+		clock.Advance(DefaultCacheTTL / 3)
 	}
 	if n := app.calls.Load(); n != 1 {
 		t.Fatalf("%d calls within the TTL, want 1", n)
 	}
-	clock.Advance(time.Second)
 	mustResolve(t, l, "sid=s-alice")
 	if n := app.calls.Load(); n != 2 {
 		t.Fatalf("%d calls after the TTL, want 2", n)
@@ -181,13 +187,12 @@ func TestLookupCachesIdentityUntilTTL(t *testing.T) {
 
 func TestLookupCachesNotLoggedInOnlyForNegativeTTL(t *testing.T) {
 	app := newFakeApp(t)
-	l, clock := newTestLookup(t, LookupConfig{URL: app.URL, NegativeTTL: 5 * time.Second})
+	l, clock := newTestLookup(t, LookupConfig{URL: app.URL})
 	if id := mustResolve(t, l, "sid=s-bob"); id.Known() {
 		t.Fatalf("unknown session gave %+v", id)
 	}
-	// Bob logs in without the application rotating his session token.
 	app.setSession("s-bob", `{"id":"bob"}`)
-	clock.Advance(4 * time.Second)
+	clock.Advance(DefaultNegativeTTL - time.Second)
 	if id := mustResolve(t, l, "sid=s-bob"); id.Known() || app.calls.Load() != 1 {
 		t.Fatalf("negative answer not cached: %+v, %d calls", id, app.calls.Load())
 	}
@@ -197,77 +202,118 @@ func TestLookupCachesNotLoggedInOnlyForNegativeTTL(t *testing.T) {
 	}
 }
 
+// An app that keeps the session token across logout and login: the
+// caller forgets the answer, and the next request sees the new user.
 func TestLookupForgetDropsCachedAnswer(t *testing.T) {
 	app := newFakeApp(t)
 	l, _ := newTestLookup(t, LookupConfig{URL: app.URL})
 	mustResolve(t, l, "sid=s-alice")
-	app.setSession("s-alice", "") // the application logs alice out
-	l.Forget("s-alice")
-	if id := mustResolve(t, l, "sid=s-alice"); id.Known() {
+	app.setSession("s-alice", `{"id":"mallory"}`)
+	l.Forget(cookieCreds("sid=s-alice"))
+	if id := mustResolve(t, l, "sid=s-alice"); id.ID != "mallory" {
 		t.Fatalf("forgotten session still resolves to %+v", id)
 	}
 }
 
-func TestLookupTreatsRefusalsAndMalformedAnswersAsNotLoggedIn(t *testing.T) {
+func TestLookupGuestAnswersPassAsAnonymous(t *testing.T) {
+	zero := "0"
+	for _, tc := range []struct {
+		status int
+		body   string
+		cfg    LookupConfig
+	}{
+		{http.StatusUnauthorized, aliceJSON, LookupConfig{}},
+		{http.StatusForbidden, aliceJSON, LookupConfig{}},
+		{http.StatusOK, `{"id":""}`, LookupConfig{}},
+		{http.StatusOK, `{"id":null,"name":"Guest"}`, LookupConfig{}},
+		{http.StatusOK, `{"id":0}`, LookupConfig{}},
+		{http.StatusOK, `{"id":"0"}`, LookupConfig{}},
+		{http.StatusOK, `{"id":false}`, LookupConfig{}},
+		{http.StatusOK, `{"email":"alice@acme.example"}`, LookupConfig{}},
+		{http.StatusOK, `{"id":"anon-7","guest":true}`, LookupConfig{GuestWhen: []GuestRule{{Field: "guest"}}}},
+		{http.StatusOK, `{"query":{"userinfo":{"id":0,"name":"127.0.0.1","anon":""}}}`,
+			LookupConfig{Fields: map[string]string{"id": "query.userinfo.name"}, GuestWhen: []GuestRule{{Field: "query.userinfo.anon"}}}},
+		{http.StatusOK, `{"user":{"id":0,"name":"anonymous"}}`, LookupConfig{Fields: map[string]string{"id": "user.name"}, GuestWhen: []GuestRule{{Field: "user.id", Value: &zero}}}},
+		{http.StatusFound, "", LookupConfig{LoginURL: []string{"/login"}}},
+		{http.StatusTeapot, "", LookupConfig{GuestStatus: []int{http.StatusTeapot}}},
+	} {
+		var calls atomic.Int64
+		tc.cfg.URL = answering(t, tc.status, tc.body, &calls).URL
+		l, _ := newTestLookup(t, tc.cfg)
+		for range 2 {
+			if id, err := l.Resolve(context.Background(), cookieCreds("sid=s-alice")); err != nil || id.Known() {
+				t.Errorf("%d %s: got %+v, %v; want a guest", tc.status, tc.body, id, err)
+			}
+		}
+		if n := calls.Load(); n != 1 {
+			t.Errorf("%d %s: %d calls, want 1 (guest answer cached)", tc.status, tc.body, n)
+		}
+	}
+}
+
+func TestLookupFailsClosedOnEveryOtherAnswerWithoutCaching(t *testing.T) {
 	for _, tc := range []struct {
 		status int
 		body   string
 	}{
-		{http.StatusUnauthorized, aliceJSON},
-		{http.StatusForbidden, aliceJSON},
-		{http.StatusNotFound, aliceJSON},
 		{http.StatusBadRequest, aliceJSON},
+		{http.StatusNotFound, aliceJSON},
 		{http.StatusTeapot, aliceJSON},
-		{http.StatusFound, aliceJSON},
+		{http.StatusTooManyRequests, aliceJSON},
+		{http.StatusInternalServerError, aliceJSON},
+		{http.StatusBadGateway, aliceJSON},
+		{http.StatusServiceUnavailable, aliceJSON},
+		{http.StatusNoContent, aliceJSON},
+		{http.StatusFound, aliceJSON}, // no login_url configured
 		{http.StatusOK, "<html>please log in</html>"},
 		{http.StatusOK, `{"id":"alice"`},
-		{http.StatusOK, `{"id":""}`},
-		{http.StatusOK, `{"id":"  "}`},
-		{http.StatusOK, `{"email":"alice@acme.example"}`},
 		{http.StatusOK, `["alice"]`},
 		{http.StatusOK, `null`},
 		{http.StatusOK, ``},
+		{http.StatusOK, `{"id":"  "}`},
+		{http.StatusOK, `{"id":12.0}`},
+		{http.StatusOK, `{"id":1e3}`},
+		{http.StatusOK, `{"id":true}`},
+		{http.StatusOK, `{"id":{"v":1}}`},
+		{http.StatusOK, `{"id":"al\nice"}`},
+		{http.StatusOK, `{"id":"al\u0000ice"}`},
+		{http.StatusOK, "{\"id\":\"al\xffice\"}"},
+		{http.StatusOK, `{"id":"` + strings.Repeat("a", MaxIDLen+1) + `"}`},
 	} {
 		var calls atomic.Int64
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			calls.Add(1)
-			if tc.status == http.StatusFound {
-				w.Header().Set("Location", "/login")
-			}
-			w.WriteHeader(tc.status)
-			io.WriteString(w, tc.body)
-		}))
+		srv := answering(t, tc.status, tc.body, &calls)
 		l, _ := newTestLookup(t, LookupConfig{URL: srv.URL})
 		for range 2 {
-			if id, err := l.Resolve(context.Background(), requestWithCookie("sid=s-alice")); err != nil || id.Known() {
-				t.Errorf("%d %q: got %+v, %v; want no identity", tc.status, tc.body, id, err)
-			}
-		}
-		if n := calls.Load(); n != 1 {
-			t.Errorf("%d %q: %d calls, want 1 (negative answer cached)", tc.status, tc.body, n)
-		}
-		srv.Close()
-	}
-}
-
-func TestLookupFailsClosedOnServerErrorsWithoutCaching(t *testing.T) {
-	for _, status := range []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusNoContent} {
-		var calls atomic.Int64
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			calls.Add(1)
-			w.WriteHeader(status)
-			io.WriteString(w, aliceJSON)
-		}))
-		l, _ := newTestLookup(t, LookupConfig{URL: srv.URL})
-		for range 2 {
-			if id, err := l.Resolve(context.Background(), requestWithCookie("sid=s-alice")); !errors.Is(err, ErrUnavailable) || id.Known() {
-				t.Errorf("%d: got %+v, %v; want ErrUnavailable", status, id, err)
+			if id, err := l.Resolve(context.Background(), cookieCreds("sid=s-alice")); !errors.Is(err, ErrUnavailable) || id.Known() {
+				t.Errorf("%d %.40q: got %+v, %v; want ErrUnavailable", tc.status, tc.body, id, err)
 			}
 		}
 		if n := calls.Load(); n != 2 {
-			t.Errorf("%d: %d calls, want 2 (errors are not cached)", status, n)
+			t.Errorf("%d %.40q: %d calls, want 2 (errors are not cached)", tc.status, tc.body, n)
 		}
-		srv.Close()
+	}
+}
+
+func TestLookupFailsClosedOnOversizedAnswer(t *testing.T) {
+	answer := func(size int) string {
+		prefix := `{"id":"alice","padding":"`
+		return prefix + strings.Repeat("x", size-len(prefix)-2) + `"}`
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := r.Cookie("sid")
+		size := MaxResponseSize
+		if c.Value == "big" {
+			size = 1 << 20
+		}
+		io.WriteString(w, answer(size))
+	}))
+	defer srv.Close()
+	l, _ := newTestLookup(t, LookupConfig{URL: srv.URL})
+	if id := mustResolve(t, l, "sid=fits"); id.ID != "alice" {
+		t.Fatalf("answer of exactly %d bytes rejected", MaxResponseSize)
+	}
+	if id, err := l.Resolve(context.Background(), cookieCreds("sid=big")); !errors.Is(err, ErrUnavailable) || id.Known() {
+		t.Fatalf("1 MiB answer: %+v, %v", id, err)
 	}
 }
 
@@ -282,7 +328,7 @@ func TestLookupFailsClosedOnTimeout(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	l, _ := newTestLookup(t, LookupConfig{URL: srv.URL, Timeout: 50 * time.Millisecond})
-	if _, err := l.Resolve(context.Background(), requestWithCookie("sid=s-alice")); !errors.Is(err, ErrUnavailable) {
+	if _, err := l.Resolve(context.Background(), cookieCreds("sid=s-alice")); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("got %v, want ErrUnavailable", err)
 	}
 }
@@ -292,31 +338,38 @@ func TestLookupFailsClosedWhenAppIsDown(t *testing.T) {
 	url := srv.URL
 	srv.Close()
 	l, _ := newTestLookup(t, LookupConfig{URL: url})
-	if _, err := l.Resolve(context.Background(), requestWithCookie("sid=s-alice")); !errors.Is(err, ErrUnavailable) {
+	if _, err := l.Resolve(context.Background(), cookieCreds("sid=s-alice")); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("got %v, want ErrUnavailable", err)
 	}
 }
 
-func TestLookupIgnoresOversizedAnswer(t *testing.T) {
-	answer := func(size int) string {
-		prefix := `{"id":"alice","padding":"`
-		return prefix + strings.Repeat("x", size-len(prefix)-2) + `"}`
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, _ := r.Cookie("sid")
-		size := MaxResponseSize
-		if c.Value == "big" {
-			size++
+// A flood of random session cookies: the app sees at most the bound, and
+// the rest are refused (never let through as anonymous).
+func TestRandomCookieFloodCausesBoundedLookups(t *testing.T) {
+	app := newFakeApp(t)
+	l, clock := newTestLookup(t, LookupConfig{URL: app.URL, ClientRate: 5, TotalRate: 50})
+	var refused int
+	for i := range 1000 {
+		_, err := l.Resolve(context.Background(), Credentials{Cookie: fmt.Sprintf("sid=random-%d", i), Client: "2001:db8:1:2::" + fmt.Sprint(i%200)})
+		if errors.Is(err, ErrOverBound) {
+			refused++
+		} else if err != nil {
+			t.Fatal(err)
 		}
-		io.WriteString(w, answer(size))
-	}))
-	defer srv.Close()
-	l, _ := newTestLookup(t, LookupConfig{URL: srv.URL})
-	if id := mustResolve(t, l, "sid=fits"); id.ID != "alice" {
-		t.Fatalf("answer of exactly %d bytes rejected", MaxResponseSize)
 	}
-	if id := mustResolve(t, l, "sid=big"); id.Known() {
-		t.Fatalf("answer over %d bytes accepted: %+v", MaxResponseSize, id)
+	if n := app.calls.Load(); n != 10 || refused != 990 {
+		t.Fatalf("one /64: %d lookups, %d refused; want the burst of 10, 990 refused", n, refused)
+	}
+	for i := range 1000 {
+		l.Resolve(context.Background(), Credentials{Cookie: fmt.Sprintf("sid=spread-%d", i), Client: fmt.Sprintf("198.51.%d.%d", i/250, i%250)})
+	}
+	if n := app.calls.Load(); n != 100 {
+		t.Fatalf("%d lookups from 1,000 addresses, want the total burst of 100", n)
+	}
+	clock.Advance(time.Second)
+	mustResolve(t, l, "sid=s-alice")
+	if n := app.calls.Load(); n != 101 {
+		t.Fatalf("no lookup after the bucket refilled: %d", n)
 	}
 }
 
@@ -339,7 +392,7 @@ func TestLookupMakesOneCallForConcurrentMisses(t *testing.T) {
 	errs := make([]error, n)
 	for i := range n {
 		wg.Go(func() {
-			ids[i], errs[i] = l.Resolve(context.Background(), requestWithCookie("sid=s-alice"))
+			ids[i], errs[i] = l.Resolve(context.Background(), cookieCreds("sid=s-alice"))
 		})
 	}
 	<-arrived
@@ -350,7 +403,7 @@ func TestLookupMakesOneCallForConcurrentMisses(t *testing.T) {
 	close(release)
 	wg.Wait()
 	for i := range n {
-		if errs[i] != nil || ids[i].ID != "alice" || ids[i].AppSession != "s-alice" {
+		if errs[i] != nil || ids[i].ID != "alice" {
 			t.Fatalf("resolve %d: %+v, %v", i, ids[i], errs[i])
 		}
 	}
@@ -372,7 +425,7 @@ func TestLookupCallSurvivesCancelledFirstRequest(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := l.Resolve(ctx, requestWithCookie("sid=s-alice")); !errors.Is(err, context.Canceled) {
+	if _, err := l.Resolve(ctx, cookieCreds("sid=s-alice")); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled request got %v", err)
 	}
 	close(release)
@@ -393,9 +446,36 @@ func TestLookupAppliesFieldRenames(t *testing.T) {
 		"id": "user.uid", "email": "mail", "groups": "roles",
 	}})
 	got := mustResolve(t, l, "sid=s-alice")
-	want := Identity{ID: "42", Email: "alice@acme.example", Groups: []string{"ops", "dev"}, AppSession: "s-alice"}
+	want := Identity{ID: "42", Email: "alice@acme.example", Groups: []string{"ops", "dev"}}
 	if !equalIdentity(got, want) {
 		t.Fatalf("got %+v, want %+v", got, want)
+	}
+}
+
+// The cache key covers every forwarded value: another remember-me cookie
+// or another Authorization header is another session.
+func TestLookupCacheKeyCoversEveryForwardedValue(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		fmt.Fprintf(w, `{"id":%q}`, r.Header.Get("Cookie")+"|"+r.Header.Get("Authorization"))
+	}))
+	defer srv.Close()
+	l, _ := newTestLookup(t, LookupConfig{URL: srv.URL, Headers: []string{"Authorization"}})
+	seen := map[string]bool{}
+	for _, c := range []Credentials{
+		{Cookie: "sid=1"}, {Cookie: "sid=1; remember=a"}, {Cookie: "sid=1; remember=b"},
+		{Cookie: "sid=1", Headers: []string{"Basic x"}}, {Cookie: "sid=1", Headers: []string{"Basic y"}},
+		{Headers: []string{"sid=1"}},
+	} {
+		id, err := l.Resolve(context.Background(), c)
+		if err != nil || seen[id.ID] {
+			t.Fatalf("%+v: %+v, %v (answer of other credentials served)", c, id, err)
+		}
+		seen[id.ID] = true
+	}
+	if calls.Load() != 6 {
+		t.Fatalf("%d calls for 6 different credentials", calls.Load())
 	}
 }
 
@@ -419,7 +499,7 @@ func TestLookupCacheStaysWithinSizeDroppingLeastRecentlyUsed(t *testing.T) {
 	}
 	for i := range 10 {
 		mustResolve(t, l, fmt.Sprint("sid=s", i))
-		if n := len(l.entries); n > 3 {
+		if n := len(l.cache.entries); n > 3 {
 			t.Fatalf("%d entries, bound is 3", n)
 		}
 	}
@@ -429,9 +509,9 @@ func TestLookupCacheHoldsNoSessionToken(t *testing.T) {
 	app := newFakeApp(t)
 	l, _ := newTestLookup(t, LookupConfig{URL: app.URL})
 	mustResolve(t, l, "sid=s-alice")
-	e, ok := l.entries[sha256.Sum256([]byte("s-alice"))]
-	if !ok || len(l.entries) != 1 {
-		t.Fatal("entry not keyed by the token's SHA-256")
+	e, ok := l.cache.entries[keyOf(cookieCreds("sid=s-alice"))]
+	if !ok || len(l.cache.entries) != 1 {
+		t.Fatal("entry not keyed by the credentials' SHA-256")
 	}
 	if e.id.AppSession != "" {
 		t.Fatal("cache entry holds the session token")
@@ -447,23 +527,6 @@ func TestLookupReturnsGroupsTheCallerCanModify(t *testing.T) {
 	}
 }
 
-func TestLookupForwardsEveryCopyOfDuplicatedSessionCookie(t *testing.T) {
-	var forwarded atomic.Value
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		forwarded.Store(r.Header.Get("Cookie"))
-		io.WriteString(w, aliceJSON)
-	}))
-	defer srv.Close()
-	l, _ := newTestLookup(t, LookupConfig{URL: srv.URL})
-	id := mustResolve(t, l, "sid=planted; x=1; sid=real")
-	if got := forwarded.Load(); got != "sid=planted; sid=real" {
-		t.Fatalf("forwarded %q", got)
-	}
-	if id.AppSession != "planted; real" {
-		t.Fatalf("AppSession %q", id.AppSession)
-	}
-}
-
 func TestLookupDoesNotFollowRedirects(t *testing.T) {
 	var elsewhereCalls atomic.Int64
 	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -471,12 +534,13 @@ func TestLookupDoesNotFollowRedirects(t *testing.T) {
 		io.WriteString(w, aliceJSON)
 	}))
 	defer elsewhere.Close()
-	srv := httptest.NewServer(http.RedirectHandler(elsewhere.URL, http.StatusTemporaryRedirect))
+	srv := httptest.NewServer(http.RedirectHandler(elsewhere.URL+"/login", http.StatusTemporaryRedirect))
 	defer srv.Close()
 	for _, client := range []*http.Client{nil, {}} {
-		l, _ := newTestLookup(t, LookupConfig{URL: srv.URL, Client: client})
-		if id := mustResolve(t, l, "sid=s-alice"); id.Known() {
-			t.Fatalf("redirect gave %+v", id)
+		// A login_url on this host does not match a redirect elsewhere.
+		l, _ := newTestLookup(t, LookupConfig{URL: srv.URL, Client: client, LoginURL: []string{"/login"}})
+		if id, err := l.Resolve(context.Background(), cookieCreds("sid=s-alice")); !errors.Is(err, ErrUnavailable) || id.Known() {
+			t.Fatalf("redirect elsewhere gave %+v, %v", id, err)
 		}
 	}
 	if n := elsewhereCalls.Load(); n != 0 {
@@ -486,16 +550,20 @@ func TestLookupDoesNotFollowRedirects(t *testing.T) {
 
 func TestNewLookupRejectsUnsafeOrInvalidConfig(t *testing.T) {
 	for _, cfg := range []LookupConfig{
-		{URL: "", Cookie: "sid"},
-		{URL: "/api/me", Cookie: "sid"},
-		{URL: "ftp://127.0.0.1/me", Cookie: "sid"},
-		{URL: "http://user:pass@127.0.0.1/me", Cookie: "sid"},
-		{URL: "http://127.0.0.1/me", Cookie: ""},
-		{URL: "http://127.0.0.1/me", Cookie: "s id"},
-		{URL: "http://127.0.0.1/me", Cookie: "sid", CacheSize: -1},
-		{URL: "http://127.0.0.1/me", Cookie: "sid", Timeout: -time.Second},
-		{URL: "http://127.0.0.1/me", Cookie: "sid", Fields: map[string]string{"role": "roles"}},
-		{URL: "http://127.0.0.1/me", Cookie: "sid", Fields: map[string]string{"id": "user..id"}},
+		{URL: ""},
+		{URL: "/api/me"},
+		{URL: "ftp://127.0.0.1/me"},
+		{URL: "http://user:pass@127.0.0.1/me"},
+		{URL: "http://127.0.0.1/me", CacheSize: -1},
+		{URL: "http://127.0.0.1/me", Timeout: -time.Second},
+		{URL: "http://127.0.0.1/me", ClientRate: -1},
+		{URL: "http://127.0.0.1/me", Fields: map[string]string{"role": "roles"}},
+		{URL: "http://127.0.0.1/me", Fields: map[string]string{"id": "user..id"}},
+		{URL: "http://127.0.0.1/me", GuestWhen: []GuestRule{{Field: ""}}},
+		{URL: "http://127.0.0.1/me", GuestStatus: []int{200}},
+		{URL: "http://127.0.0.1/me", GuestStatus: []int{503}},
+		{URL: "http://127.0.0.1/me", Headers: []string{"Bad Header"}},
+		{URL: "http://127.0.0.1/me", SetHeaders: map[string]string{"X": "a\nb"}},
 	} {
 		if _, err := NewLookup(cfg); err == nil {
 			t.Errorf("accepted %+v", cfg)
@@ -508,22 +576,24 @@ func TestDecodeResponse(t *testing.T) {
 	for _, tc := range []struct {
 		body string
 		want Identity
-		ok   bool
+		kind answer
 	}{
-		{aliceJSON, Identity{ID: "alice", Email: "alice@acme.example", Phone: "+14155550101", Name: "Alice", Groups: []string{"general_settings:manager"}}, true},
-		{"{ \"id\" :\n \"Alice\" , \"groups\" : \"a, b c\" }", Identity{ID: "Alice", Groups: []string{"a", "b", "c"}}, true},
-		{`{"id": 7, "groups": [ "a", 1, null, "a", "b" ]}`, Identity{ID: "7", Groups: []string{"a", "b"}}, true},
-		{`{"id":"alice","email":5,"name":["x"],"phone":null,"groups":{}}`, Identity{ID: "alice"}, true},
-		{`{"id":"alice","name":"Al\u0000ice"}`, Identity{ID: "alice"}, true},
-		{`{"id":1.5}`, Identity{}, false},
-		{`{"id":true}`, Identity{}, false},
-		{`{"id":"al\nice"}`, Identity{}, false},
-		{`{"id":null}`, Identity{}, false},
-		{`"alice"`, Identity{}, false},
+		{aliceJSON, Identity{ID: "alice", Email: "alice@acme.example", Phone: "+14155550101", Name: "Alice", Groups: []string{"general_settings:manager"}}, answerUser},
+		{"{ \"id\" :\n \"Alice\" , \"groups\" : \"a, b c\" }", Identity{ID: "Alice", Groups: []string{"a", "b", "c"}}, answerUser},
+		{`{"id": 7, "groups": [ "a", 1, null, "a", "b" ]}`, Identity{ID: "7", Groups: []string{"a", "b"}}, answerUser},
+		{`{"id":"alice","email":5,"name":["x"],"phone":null,"groups":{}}`, Identity{ID: "alice"}, answerUser},
+		{`{"id":"alice","name":"Al\u0000ice"}`, Identity{ID: "alice"}, answerUser},
+		{`{"id":null}`, Identity{}, answerGuest},
+		{`{"id":0}`, Identity{}, answerGuest},
+		{`{}`, Identity{}, answerGuest},
+		{`{"id":1.5}`, Identity{}, answerInvalid},
+		{`{"id":true}`, Identity{}, answerInvalid},
+		{`{"id":"al\nice"}`, Identity{}, answerInvalid},
+		{`"alice"`, Identity{}, answerInvalid},
 	} {
-		got, ok := decodeResponse([]byte(tc.body), &f)
-		if ok != tc.ok || !equalIdentity(got, tc.want) {
-			t.Errorf("%s: got %+v, %v; want %+v, %v", tc.body, got, ok, tc.want, tc.ok)
+		got, kind := decodeResponse([]byte(tc.body), &f, nil)
+		if kind != tc.kind || !equalIdentity(got, tc.want) {
+			t.Errorf("%s: got %+v, %v; want %+v, %v", tc.body, got, kind, tc.want, tc.kind)
 		}
 	}
 }
@@ -536,6 +606,7 @@ func FuzzLookupResponse(f *testing.F) {
 		`{"id":"a","groups":[1,"x",null]}`,
 		`<html></html>`,
 		`{"id":"\u0000"}`,
+		`{"id":0,"anon":""}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -543,13 +614,14 @@ func FuzzLookupResponse(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	guests, _ := newGuestRules([]GuestRule{{Field: "anon"}})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, fields := range []responseFields{defaultResponseFields, nested} {
-			id, ok := decodeResponse(body, &fields)
-			if ok != id.Known() {
-				t.Fatalf("ok=%v for %+v", ok, id)
+			id, kind := decodeResponse(body, &fields, guests)
+			if (kind == answerUser) != id.Known() {
+				t.Fatalf("kind %v for %+v", kind, id)
 			}
-			if !ok {
+			if kind != answerUser {
 				continue
 			}
 			for _, v := range []struct {
@@ -572,23 +644,25 @@ func FuzzLookupResponse(f *testing.F) {
 	})
 }
 
+// BenchmarkLookupWarm is one verified request's lookup: an answer from the
+// cache for a browser's usual cookies.
 func BenchmarkLookupWarm(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, aliceJSON)
 	}))
 	defer srv.Close()
-	l, err := NewLookup(LookupConfig{URL: srv.URL, Cookie: "sid"})
+	l, err := NewLookup(LookupConfig{URL: srv.URL})
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := requestWithCookie("_ga=GA1.2.3; sid=0123456789abcdef0123456789abcdef; theme=dark")
+	c := Credentials{Cookie: "_ga=GA1.2.3; sid=0123456789abcdef0123456789abcdef; theme=dark", Client: "192.0.2.1"}
 	ctx := context.Background()
-	if _, err := l.Resolve(ctx, r); err != nil {
+	if _, err := l.Resolve(ctx, c); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if id, _ := l.Resolve(ctx, r); id.ID != "alice" {
+		if id, _ := l.Resolve(ctx, c); id.ID != "alice" {
 			b.Fatal("cache miss")
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
 )
 
 // Field names of a "who am I" answer, as LookupConfig.Fields keys them.
@@ -35,12 +34,9 @@ var defaultResponseFields = responseFields{
 func newResponseFields(renames map[string]string) (responseFields, error) {
 	f := defaultResponseFields
 	for field, key := range renames {
-		var path []string
-		for part := range strings.SplitSeq(key, ".") {
-			if part == "" {
-				return f, fmt.Errorf("identity: field %q: empty key in %q", field, key)
-			}
-			path = append(path, part)
+		path, err := fieldPath(key)
+		if err != nil {
+			return f, fmt.Errorf("identity: field %q: %w", field, err)
 		}
 		switch field {
 		case FieldID:
@@ -60,17 +56,38 @@ func newResponseFields(renames map[string]string) (responseFields, error) {
 	return f, nil
 }
 
-// decodeResponse reads a "who am I" answer. It reports false, meaning "not
-// logged in", unless body is a JSON object with a valid id. The id may be a
-// JSON string or number; other fields that are missing, of the wrong type or
-// invalid are left empty. Groups may be an array of strings or one string
-// of names separated by commas and/or whitespace.
-func decodeResponse(body []byte, f *responseFields) (Identity, bool) {
+// answer is what a 200 from the who-am-I endpoint said.
+type answer int
+
+const (
+	answerUser    answer = iota // a logged-in user
+	answerGuest                 // nobody: a guest rule matched, or the id is a placeholder
+	answerInvalid               // not an answer the gateway can trust either way
+)
+
+// decodeResponse reads a "who am I" answer. Only a JSON object counts; a
+// guest rule, or an id that is absent, null, "", false or 0, makes it a
+// guest. The id may be a JSON string or an integer; any other id (too
+// long, control characters, a fraction, an object) makes the answer
+// invalid, which callers treat as an error: an answer that cannot be read
+// never lets a request through as anonymous. Other fields that are
+// missing, of the wrong type or invalid are left empty. Groups may be an
+// array of strings or one string of names separated by commas and/or
+// whitespace.
+func decodeResponse(body []byte, f *responseFields, guests []guestRule) (Identity, answer) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil || top == nil {
-		return Identity{}, false
+		return Identity{}, answerInvalid
+	}
+	for _, g := range guests {
+		if g.matches(top) {
+			return Identity{}, answerGuest
+		}
 	}
 	raw := lookupPath(top, f.id)
+	if placeholderID(raw) {
+		return Identity{}, answerGuest
+	}
 	var id string
 	if s, ok := jsonString(raw); ok {
 		id = s
@@ -79,7 +96,7 @@ func decodeResponse(body []byte, f *responseFields) (Identity, bool) {
 	}
 	id = cleanValue(id, MaxIDLen)
 	if id == "" {
-		return Identity{}, false
+		return Identity{}, answerInvalid
 	}
 	s := func(path []string, max int) string {
 		v, _ := jsonString(lookupPath(top, path))
@@ -91,7 +108,7 @@ func decodeResponse(body []byte, f *responseFields) (Identity, bool) {
 		Phone:  s(f.phone, MaxPhoneLen),
 		Name:   s(f.name, MaxNameLen),
 		Groups: jsonGroups(lookupPath(top, f.groups)),
-	}, true
+	}, answerUser
 }
 
 // lookupPath follows path through nested objects; nil when any step is
