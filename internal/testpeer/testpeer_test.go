@@ -1,6 +1,7 @@
 package testpeer_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -63,6 +64,34 @@ func TestStoppedPeersRefuseConnections(t *testing.T) {
 			t.Errorf("%s still answers after Stop", endpoint)
 		} else if !strings.Contains(err.Error(), "refused") {
 			t.Logf("%s: %v", endpoint, err)
+		}
+	}
+}
+
+// Each stack's own reading of the same headers, as the peers report it.
+func TestCookieParsersReadLikeTheirStacks(t *testing.T) {
+	peers := testpeer.StartCookieParsers(t, "T0k3n")
+	want := map[string]map[string]any{
+		"legacy_session=T0k3n":               {"go": "T0k3n", "php": "T0k3n", "python": "T0k3n", "node": "T0k3n", "java": "T0k3n"},
+		"legacy.session=T0k3n":               {"go": nil, "php": "T0k3n", "python": nil, "node": nil, "java": nil},
+		"legacy_session =T0k3n":              {"go": "T0k3n", "php": nil, "python": "T0k3n", "node": "T0k3n", "java": "T0k3n"},
+		"x=1 legacy_session=T0k3n":           {"go": nil, "php": nil, "python": "T0k3n", "node": nil, "java": nil},
+		"legacy_session=A; legacy_session=B": {"go": "A", "php": "A", "python": "B", "node": "A", "java": "A"},
+	}
+	for header, byPeer := range want {
+		for _, p := range peers {
+			req, _ := http.NewRequest("GET", p.URL+"/echo", nil)
+			req.Header.Set("Cookie", header)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got struct{ Session any }
+			json.NewDecoder(resp.Body).Decode(&got)
+			resp.Body.Close()
+			if got.Session != byPeer[p.Name] {
+				t.Errorf("%s reads %q as %v, want %v", p.Name, header, got.Session, byPeer[p.Name])
+			}
 		}
 	}
 }
