@@ -4,6 +4,8 @@
 #   redis-server            the Redis store's peer
 #   chromium                headless browser the browser tests drive (Debian's, without
 #                           its recommended packages)
+#   php-cli, python3,       real cookie parsers the gateway's reading of the Cookie header
+#   default-jdk-headless    is checked against (with Node's cookie package, from npm)
 #   axe-core                accessibility checks run in that browser (npm, pinned)
 #   aws-ses-v2-local        Amazon SES v2 emulator (npm, pinned in package-lock.json)
 #   serverless-offline-sns  Amazon SNS emulator that accepts SMS publishes; only its
@@ -20,6 +22,10 @@ need=()
 command -v oathtool >/dev/null || need+=(oathtool)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v chromium >/dev/null || need+=(chromium)
+command -v php >/dev/null || need+=(php-cli)
+command -v python3 >/dev/null || need+=(python3)
+# Java runs a one-file program from source, which needs the compiler.
+command -v javac >/dev/null || need+=(default-jdk-headless)
 
 if ((${#need[@]})); then
 	echo "installing: ${need[*]}"
