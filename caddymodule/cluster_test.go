@@ -219,7 +219,13 @@ func (cl *cluster) operator(p *caddyProc, method, path, body string) (int, strin
 // enroll logs a user in to the app through c's instance and sets up an
 // authenticator; it returns the key. The user ends verified on /reports.
 func (cl *cluster) enroll(c *client, user, password string, step *int64) string {
-	t := cl.t
+	cl.t.Helper()
+	return enrollAuthenticator(cl.t, c, user, password, step)
+}
+
+// enrollAuthenticator logs a user in to the app and sets up an
+// authenticator; it returns the key. The user ends verified on /reports.
+func enrollAuthenticator(t *testing.T, c *client, user, password string, step *int64) string {
 	t.Helper()
 	c.login(user, password, "/reports")
 	page, at := c.follow("/reports")

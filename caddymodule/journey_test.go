@@ -29,14 +29,18 @@ type demoApp struct {
 	seen []*http.Request
 }
 
-func startDemoApp(t *testing.T) *demoApp {
+func startDemoApp(t *testing.T) *demoApp { return startDemoAppWith(t, legacyapp.Options{}) }
+
+// startDemoAppWith starts the legacy app with opts (OnRequest is ours).
+func startDemoAppWith(t *testing.T, opts legacyapp.Options) *demoApp {
 	d := &demoApp{}
-	d.srv = httptest.NewServer(legacyapp.New(legacyapp.Options{OnRequest: func(r *http.Request) {
+	opts.OnRequest = func(r *http.Request) {
 		d.hits.Add(1)
 		d.mu.Lock()
 		d.seen = append(d.seen, r.Clone(r.Context()))
 		d.mu.Unlock()
-	}}))
+	}
+	d.srv = httptest.NewServer(legacyapp.New(opts))
 	t.Cleanup(d.srv.Close)
 	return d
 }

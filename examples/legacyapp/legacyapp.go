@@ -16,10 +16,18 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // SessionCookieName is the cookie holding the app's own session token.
 const SessionCookieName = "legacy_session"
+
+// RememberCookieName is the "keep me signed in" cookie: with it, the app
+// knows the user without a session, as many legacy apps do.
+const RememberCookieName = "legacy_remember"
+
+// rememberFor is how long "keep me signed in" lasts.
+const rememberFor = 30 * 24 * time.Hour
 
 // DefaultOrgName is shown in the nav bar when Options.OrgName is empty.
 const DefaultOrgName = "Acme Corp"
@@ -78,6 +86,10 @@ type Options struct {
 	// OrgName is shown in the nav bar and page titles; empty means
 	// DefaultOrgName.
 	OrgName string
+	// KeepSessionAcrossLogin makes the app behave like many old ones: a
+	// login reuses the browser's session token instead of issuing a new
+	// one, and a logout only marks it logged out.
+	KeepSessionAcrossLogin bool
 }
 
 // App is the legacy application. It is safe for concurrent use.
@@ -88,8 +100,11 @@ type App struct {
 	pages     map[string]*template.Template
 	mux       *http.ServeMux
 
+	keepSessions bool
+
 	sessionsMu sync.Mutex
-	sessions   map[string]string // session token -> user ID
+	sessions   map[string]string // session token -> user ID ("" once logged out)
+	remembered map[string]string // remember-me token -> user ID
 }
 
 // New builds the app with its routes.
@@ -105,6 +120,9 @@ func New(opts Options) *App {
 		pages:     parsePages(),
 		mux:       http.NewServeMux(),
 		sessions:  make(map[string]string),
+		// Tokens of "keep me signed in".
+		remembered:   make(map[string]string),
+		keepSessions: opts.KeepSessionAcrossLogin,
 	}
 	if a.orgName == "" {
 		a.orgName = DefaultOrgName
@@ -157,7 +175,11 @@ func (a *App) Login(username, password string) (sessionToken string, ok bool) {
 // Logout ends the session with the given token. Unknown tokens are ignored.
 func (a *App) Logout(token string) {
 	a.sessionsMu.Lock()
-	delete(a.sessions, token)
+	if a.keepSessions {
+		a.sessions[token] = ""
+	} else {
+		delete(a.sessions, token)
+	}
 	a.sessionsMu.Unlock()
 }
 
@@ -193,20 +215,42 @@ func newSessionToken() string {
 	return base64.RawURLEncoding.EncodeToString(raw[:])
 }
 
-// currentUser returns the user owning the request's session cookie.
+// currentUser returns the user owning the request's session cookie, or
+// else its remember-me cookie.
 func (a *App) currentUser(r *http.Request) (User, bool) {
-	cookie, err := r.Cookie(SessionCookieName)
-	if err != nil || cookie.Value == "" {
-		return User{}, false
-	}
+	var userID string
 	a.sessionsMu.Lock()
-	userID, ok := a.sessions[cookie.Value]
-	a.sessionsMu.Unlock()
-	if !ok {
-		return User{}, false
+	if cookie, err := r.Cookie(SessionCookieName); err == nil && cookie.Value != "" {
+		userID = a.sessions[cookie.Value]
 	}
+	if cookie, err := r.Cookie(RememberCookieName); userID == "" && err == nil && cookie.Value != "" {
+		userID = a.remembered[cookie.Value]
+	}
+	a.sessionsMu.Unlock()
 	user, ok := a.usersByID[userID]
 	return user, ok
+}
+
+// remember issues a "keep me signed in" token for the user.
+func (a *App) remember(w http.ResponseWriter, r *http.Request, userID string) {
+	token := newSessionToken()
+	a.sessionsMu.Lock()
+	a.remembered[token] = userID
+	a.sessionsMu.Unlock()
+	http.SetCookie(w, &http.Cookie{
+		Name: RememberCookieName, Value: token, Path: "/", MaxAge: int(rememberFor / time.Second),
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
+	})
+}
+
+// forget ends the request's remember-me token, if any.
+func (a *App) forget(w http.ResponseWriter, r *http.Request) {
+	if cookie, err := r.Cookie(RememberCookieName); err == nil {
+		a.sessionsMu.Lock()
+		delete(a.remembered, cookie.Value)
+		a.sessionsMu.Unlock()
+	}
+	http.SetCookie(w, &http.Cookie{Name: RememberCookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 }
 
 // requireLogin sends anonymous visitors to the login form, remembering
@@ -295,9 +339,22 @@ func (a *App) handleLoginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if r.PostForm.Get("remember") != "" {
+		a.remember(w, r, user.ID)
+	}
+	old, err := r.Cookie(SessionCookieName)
+	if a.keepSessions && err == nil && old.Value != "" {
+		// The old way: the token the browser already holds is now this
+		// user's, and no cookie is set.
+		a.sessionsMu.Lock()
+		a.sessions[old.Value] = user.ID
+		a.sessionsMu.Unlock()
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
 	// Drop any previous session so a token planted before login is never
 	// upgraded to an authenticated one.
-	if old, err := r.Cookie(SessionCookieName); err == nil {
+	if err == nil {
 		a.Logout(old.Value)
 	}
 	a.setSessionCookie(w, r, a.startSession(user.ID))
@@ -308,7 +365,10 @@ func (a *App) handleLogout(w http.ResponseWriter, r *http.Request) {
 	if cookie, err := r.Cookie(SessionCookieName); err == nil {
 		a.Logout(cookie.Value)
 	}
-	clearSessionCookie(w)
+	a.forget(w, r)
+	if !a.keepSessions {
+		clearSessionCookie(w)
+	}
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 

@@ -387,3 +387,47 @@ func TestDefaultOrgName(t *testing.T) {
 		t.Error("default org name not shown")
 	}
 }
+
+func TestKeepMeSignedInKnowsTheUserWithoutASession(t *testing.T) {
+	app := New(Options{})
+	form := url.Values{"username": {"bob"}, "password": {"bob-demo"}, "next": {"/"}, "remember": {"1"}}
+	req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp := serve(t, app, req)
+	var remember *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == RememberCookieName {
+			remember = c
+		}
+	}
+	if remember == nil || remember.MaxAge <= 0 || !remember.HttpOnly {
+		t.Fatalf("no lasting remember-me cookie: %v", resp.Cookies())
+	}
+	me := httptest.NewRequest(http.MethodGet, "/api/me", nil)
+	me.AddCookie(remember)
+	if got := body(t, serve(t, app, me)); !strings.Contains(got, `"id": "bob"`) {
+		t.Fatalf("remember-me alone: %s", got)
+	}
+	out := httptest.NewRequest(http.MethodGet, "/logout", nil)
+	out.AddCookie(remember)
+	serve(t, app, out)
+	me = httptest.NewRequest(http.MethodGet, "/api/me", nil)
+	me.AddCookie(remember)
+	if r := serve(t, app, me); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("remember-me token outlived logout: %d", r.StatusCode)
+	}
+}
+
+func TestKeepSessionAcrossLoginReusesTheToken(t *testing.T) {
+	app := New(Options{KeepSessionAcrossLogin: true})
+	token := mustLogin(t, app, "bob", "bob-demo")
+	serve(t, app, withSession(httptest.NewRequest(http.MethodGet, "/logout", nil), token))
+	resp := serve(t, app, withSession(loginRequest("carol", "carol-demo", "/"), token))
+	if resp.StatusCode != http.StatusSeeOther || sessionCookie(resp) != nil {
+		t.Fatalf("login set a new session: %d %v", resp.StatusCode, resp.Cookies())
+	}
+	me := serve(t, app, withSession(httptest.NewRequest(http.MethodGet, "/api/me", nil), token))
+	if got := body(t, me); !strings.Contains(got, `"id": "carol"`) {
+		t.Fatalf("the kept token is not carol's: %s", got)
+	}
+}

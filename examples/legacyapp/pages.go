@@ -107,6 +107,7 @@ var pageTemplates = map[string]string{
 <input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required value="{{.Username}}">
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
+<label class="check"><input type="checkbox" name="remember" value="1"> Keep me signed in</label>
 <button type="submit">Sign in</button>
 </form>
 {{end}}`,
@@ -214,6 +215,8 @@ h1{font-size:1.5rem;margin:.5rem 0 1rem}
 .card{background:#fff;border:1px solid #d9e2ec;border-radius:.5rem;padding:1rem}
 form.card{display:flex;flex-direction:column;gap:.5rem;max-width:24rem}
 input{font:inherit;padding:.5rem;border:1px solid #9aa5b1;border-radius:.25rem}
+.check{display:flex;align-items:center;gap:.5rem}
+.check input{width:1.25rem;height:1.25rem}
 button{font:inherit;padding:.5rem 1rem;border:0;border-radius:.25rem;background:#0b5cad;color:#fff;cursor:pointer}
 .topbar button{background:#3e4c59;padding:.25rem .75rem}
 .error{background:#ffe3e3;border:1px solid #e12d39;color:#8a041a;padding:.5rem 1rem;border-radius:.25rem}
