@@ -883,3 +883,21 @@ func TestBrowserStoreUnavailablePage(t *testing.T) {
 	bob.press("main a.button")
 	bob.wantPage("/.2fa/enroll/totp")
 }
+
+// A cookie the app could read as its session under another spelling (here
+// PHP's: a dot for the underscore) gets a page that says what to do, and
+// the odd cookie is cleared, so signing in again works.
+func TestBrowserMalformedCookiePage(t *testing.T) {
+	rig := startBrowserRig(t, "malformed-cookie", rigConfig{policy: "enforce\n\t\t\tmethods totp", store: "store file {DIR}/2fa.db"})
+	bob := rig.newUser("bob")
+	bob.open("/login")
+	bob.do("planting a cookie", chromedp.Evaluate[chromedp.Void](`document.cookie = "legacy.session=planted; path=/"`))
+	resp := bob.open("/reports")
+	if resp.Status != 400 {
+		t.Fatalf("with a look-alike session cookie: status %d, want 400", resp.Status)
+	}
+	bob.wantText("h1", "malformed cookie")
+	bob.wantText("main", "sign in again")
+	bob.press("main a.button")
+	bob.wantPage("/login?next=/")
+}

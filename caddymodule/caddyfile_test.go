@@ -13,6 +13,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	"github.com/caddy2fa/caddy2fa/identity"
 )
 
 func TestUnmarshalHandlerEveryOption(t *testing.T) {
@@ -72,32 +74,59 @@ func TestUnmarshalIdentityLookup(t *testing.T) {
 	d := caddyfile.NewTestDispenser(`twofactor {
 		identity lookup http://127.0.0.1:9000/api/me {
 			cookie legacy_session
+			cookies uid wordpress_logged_in_*
+			headers Authorization
+			set_header OCS-APIRequest true
 			cache 1m
 			negative_cache 2s
 			timeout 3s
 			field id user_id
+			guest_when query.userinfo.anon
+			guest_when user.id 0
+			guest_status 401 403 419
+			login_url /login /users/sign_in
+			logout_paths /logout
+			rate 20 500
+			url_session_params sid
 		}
 	}`)
 	var h Handler
 	if err := h.UnmarshalCaddyfile(d); err != nil {
 		t.Fatal(err)
 	}
-	l := h.Identity.Lookup
-	if l == nil || l.URL != "http://127.0.0.1:9000/api/me" || l.Cookie != "legacy_session" || l.Cache != caddy.Duration(time.Minute) ||
-		l.NegativeCache != caddy.Duration(2*time.Second) || l.Timeout != caddy.Duration(3*time.Second) || l.Fields["id"] != "user_id" {
-		t.Fatalf("lookup: %+v", l)
+	zero := "0"
+	want := &LookupConfig{
+		URL: "http://127.0.0.1:9000/api/me", Cookie: "legacy_session",
+		Cookies: []string{"uid", "wordpress_logged_in_*"}, Headers: []string{"Authorization"},
+		SetHeaders: map[string]string{"OCS-APIRequest": "true"},
+		Cache:      caddy.Duration(time.Minute), NegativeCache: caddy.Duration(2 * time.Second), Timeout: caddy.Duration(3 * time.Second),
+		Fields:      map[string]string{"id": "user_id"},
+		GuestWhen:   []identity.GuestRule{{Field: "query.userinfo.anon"}, {Field: "user.id", Value: &zero}},
+		GuestStatus: []int{401, 403, 419}, LoginURL: []string{"/login", "/users/sign_in"}, LogoutPaths: []string{"/logout"},
+		ClientRate: 20, TotalRate: 500, URLSessionParams: []string{"sid"},
+	}
+	if !reflect.DeepEqual(h.Identity.Lookup, want) {
+		t.Fatalf("lookup:\n got %+v\nwant %+v", h.Identity.Lookup, want)
+	}
+	d = caddyfile.NewTestDispenser("twofactor {\n identity lookup http://x/me {\n cookie s\n negative_cache off\n all_cookies\n }\n}")
+	h = Handler{}
+	if err := h.UnmarshalCaddyfile(d); err != nil || h.Identity.Lookup.NegativeCache >= 0 || h.Identity.Lookup.Cookies != nil {
+		t.Fatalf("negative_cache off, all_cookies: %+v, %v", h.Identity.Lookup, err)
 	}
 }
 
 func TestUnmarshalErrorsAreClear(t *testing.T) {
 	for in, want := range map[string]string{
-		"twofactor {\n colour blue\n}":                                   "unrecognized twofactor option",
-		"twofactor {\n identity lookup http://x/me\n}":                   "cookie <name>",
-		"twofactor {\n identity {\n uid x\n }\n}":                        "unrecognized identity field",
-		"twofactor {\n policy {\n methods\n }\n}":                        "wrong argument count",
-		"twofactor {\n session_lifetime soon\n}":                         "bad duration",
-		"twofactor {\n identity {\n id a\n }\n identity {\n id b\n }\n}": "identity given twice",
-		"twofactor {\n policy {\n enforce yes\n }\n}":                    "enforce takes no argument but immediately",
+		"twofactor {\n colour blue\n}":                                                            "unrecognized twofactor option",
+		"twofactor {\n identity lookup http://x/me\n}":                                            "cookie <name>",
+		"twofactor {\n identity lookup http://x/me {\n cookie s\n cookies a\n all_cookies\n }\n}": "not both",
+		"twofactor {\n identity lookup http://x/me {\n cookie s\n guest_status 200\n }\n}":        "not a 3xx or 4xx",
+		"twofactor {\n identity lookup http://x/me {\n cookie s\n rate fast\n }\n}":               "lookups per second",
+		"twofactor {\n identity {\n uid x\n }\n}":                                                 "unrecognized identity field",
+		"twofactor {\n policy {\n methods\n }\n}":                                                 "wrong argument count",
+		"twofactor {\n session_lifetime soon\n}":                                                  "bad duration",
+		"twofactor {\n identity {\n id a\n }\n identity {\n id b\n }\n}":                          "identity given twice",
+		"twofactor {\n policy {\n enforce yes\n }\n}":                                             "enforce takes no argument but immediately",
 		"twofactor extra": "wrong argument count",
 		"twofactor {\n identity sideways http://x {\n cookie c\n }\n}": "identity lookup <url>",
 		"twofactor {\n bypass\n}":                                      "wrong argument count",

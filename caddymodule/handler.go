@@ -471,6 +471,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if h.bypassed(r.URL.Path) {
 		setUpstreamCookies(r, cookies)
+		if h.lookup != nil {
+			// A bypassed logout still changes who the cookies belong to.
+			return h.watchApp(w, r, h.credentials(r, cookies), next)
+		}
 		return next.ServeHTTP(w, r)
 	}
 	if what, ok := h.uncheckedCredential(r); ok {
