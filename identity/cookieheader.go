@@ -69,6 +69,9 @@ func NewCookieReader(rules CookieRules) (*CookieReader, error) {
 		}
 	}
 	for _, p := range c.credentials {
+		if c.own(p.raw) {
+			return nil, fmt.Errorf("identity: cookie %q has the prefix of the gateway's own cookies", p.raw)
+		}
 		if len(strings.Join(p.skel, "")) == 0 {
 			return nil, fmt.Errorf("identity: cookie name %q has no letters or digits to recognise it by", p.raw)
 		}
@@ -174,6 +177,10 @@ func (c *CookieReader) judge(part string) (cred int, keep bool, err error) {
 		return -1, false, c.checkName(part, -1)
 	}
 	name, value := part[:eq], part[eq+1:]
+	if c.own(name) && isToken(name) {
+		// Ours never go on, so no other reader sees them: nothing to check.
+		return -1, false, nil
+	}
 	cred = c.exactCredential(name)
 	if err := c.checkName(name, cred); err != nil {
 		return -1, false, err
@@ -222,7 +229,7 @@ func (c *CookieReader) judge(part string) (cred int, keep bool, err error) {
 		}
 		return cred, true, nil
 	}
-	if !lax || !isToken(name) || c.own(name) {
+	if !lax || !isToken(name) {
 		return -1, false, nil
 	}
 	return -1, true, nil
@@ -274,7 +281,7 @@ func (c *CookieReader) checkName(name string, allowed int) error {
 	if err := c.checkOne(name, allowed); err != nil {
 		return err
 	}
-	if !strings.ContainsAny(name, nameSeparators) {
+	if !hasNameSeparator(name) {
 		return nil
 	}
 	for run := range strings.FieldsFuncSeq(name, func(r rune) bool { return strings.ContainsRune(nameSeparators, r) }) {
@@ -283,6 +290,15 @@ func (c *CookieReader) checkName(name string, allowed int) error {
 		}
 	}
 	return nil
+}
+
+func hasNameSeparator(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if k := valueByte[name[i]]; k == separatorByte || k == quoteByte {
+			return true
+		}
+	}
+	return false
 }
 
 // checkOne refuses a name that some reading takes for a credential other
