@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/examples/legacyapp"
 	"github.com/caddy2fa/caddy2fa/internal/htmltest"
 )
 
@@ -251,4 +253,84 @@ func TestIdentityLookupDownFailsClosed(t *testing.T) {
 	if r := c.get("/login"); r.status != 200 {
 		t.Fatalf("anonymous request: %d", r.status)
 	}
+}
+
+// servletPaths reads paths as Tomcat, Jetty and Spring do: ';' parameters
+// dropped from every segment, then decoded and resolved.
+func servletPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		segs := strings.Split(r.URL.EscapedPath(), "/")
+		for i, s := range segs {
+			s, _, _ = strings.Cut(s, ";")
+			if d, err := url.PathUnescape(s); err == nil {
+				s = d
+			}
+			segs[i] = s
+		}
+		r.URL.Path, r.URL.RawPath = path.Clean(strings.ReplaceAll(strings.Join(segs, "/"), "\\", "/")), ""
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Paths that look like a bypass path once cleaned, but that a servlet
+// container resolves elsewhere: an unverified user is challenged on every
+// one (never reaching the app's /reports), a verified user reaches the app.
+func TestBypassPathTricksNeverSkipTheChallenge(t *testing.T) {
+	app := startDemoAppWith(t, legacyapp.Options{}, servletPaths)
+	cp := startCaddy(t, t.TempDir(), withApp(lookupCaddyfile, app))
+	addr := strings.TrimPrefix(cp.URL, "http://")
+	shapes := []string{
+		"/static/..;/reports", "/static/..%3B/reports", "/static/%2e%2e;/reports", "/static/%252e%252e/reports",
+		"/static/%2e%2e/reports", "/static/.%2e/reports", "/static/..%2freports", "/static/..%5creports",
+		"/static;x/../reports", "/static/x;/../../reports", "/static//..;/reports", "/healthz;/../reports",
+	}
+	send := func(session, target string) string {
+		return rawRequest(t, addr, "GET "+target+" HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/html\r\nCookie: legacy_session="+session+"\r\nConnection: close\r\n\r\n")
+	}
+	c := newClient(t, cp.URL)
+	c.login("bob", "bob-demo", "/")
+	bob := cookieValue(t, c, "legacy_session")
+	before := app.hits.Load()
+	for _, target := range shapes {
+		if status := send(bob, target); !strings.Contains(status, " 302 ") {
+			t.Errorf("unverified %s: %s, want the challenge", target, status)
+		}
+	}
+	if leaked := app.leaked(before); len(leaked) > 0 {
+		t.Fatalf("unverified requests reached the app: %v", leaked)
+	}
+	if r := c.get("/static/app.css"); r.status != http.StatusOK {
+		t.Fatalf("the plain bypass path: %d", r.status)
+	}
+
+	var step int64
+	v := newClient(t, cp.URL)
+	enrollAuthenticator(t, v, "carol", "carol-demo", &step)
+	carol := cookieValue(t, v, "legacy_session")
+	var ours []string
+	u, _ := url.Parse(cp.URL)
+	for _, ck := range v.http.Jar.Cookies(u) {
+		if strings.HasPrefix(ck.Name, "2fa_") {
+			ours = append(ours, ck.Name+"="+ck.Value)
+		}
+	}
+	for _, target := range shapes {
+		before := app.hits.Load()
+		status := rawRequest(t, addr, "GET "+target+" HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: legacy_session="+carol+"; "+strings.Join(ours, "; ")+"\r\nConnection: close\r\n\r\n")
+		if app.hits.Load() == before || strings.Contains(status, " 302 ") {
+			t.Errorf("verified %s: %s, want the app reached", target, status)
+		}
+	}
+}
+
+func cookieValue(t *testing.T, c *client, name string) string {
+	t.Helper()
+	u, _ := url.Parse(c.base)
+	for _, ck := range c.http.Jar.Cookies(u) {
+		if ck.Name == name {
+			return ck.Value
+		}
+	}
+	t.Fatalf("no %s cookie", name)
+	return ""
 }

@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"path"
 	"strings"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy2fa/caddy2fa/challenge"
+	"github.com/caddy2fa/caddy2fa/gate"
 	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
@@ -101,8 +101,7 @@ type Handler struct {
 	// placeholder, read without building a string through the replacer.
 	singleTemplates map[string]singleTemplate
 	trusted         []netip.Prefix
-	bypassExact     map[string]bool
-	bypassPrefixes  []string
+	bypass          *gate.Bypass
 	// cookies reads the Cookie header once, for the gate, the lookup and
 	// the app alike.
 	cookies *identity.CookieReader
@@ -242,14 +241,11 @@ func (h *Handler) setup(ctx context.Context, app *App, logger *zap.Logger, slogg
 		}
 		h.trusted = append(h.trusted, p)
 	}
-	h.bypassExact = map[string]bool{}
-	for _, b := range h.Bypass {
-		if before, ok := strings.CutSuffix(b, "*"); ok {
-			h.bypassPrefixes = append(h.bypassPrefixes, before)
-		} else {
-			h.bypassExact[b] = true
-		}
+	bypass, err := gate.NewBypass(h.Bypass)
+	if err != nil {
+		return err
 	}
+	h.bypass = bypass
 	snapshot := policy.NewSnapshot(h.app.backend, realmOr(h.Realm), h.initialPolicy())
 	metrics, err := newMetrics(reg)
 	if err != nil {
@@ -406,10 +402,8 @@ func (h *Handler) Validate() error {
 	if h.Identity != nil && h.Identity.Lookup == nil && h.Identity.ID == "" {
 		return errors.New("identity: id is required (for example {http.auth.user.id})")
 	}
-	for _, b := range h.Bypass {
-		if !strings.HasPrefix(b, "/") || strings.Contains(strings.TrimSuffix(b, "*"), "*") {
-			return fmt.Errorf("bypass %q: use a path such as /healthz or a prefix such as /static/*", b)
-		}
+	if _, err := gate.NewBypass(h.Bypass); err != nil {
+		return err
 	}
 	if err := h.initialPolicy().Validate(h.availability()); err != nil {
 		return fmt.Errorf("policy: %w", err)
@@ -454,6 +448,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if len(h.identityHeaders) > 0 {
 		h.stripIdentityHeaders(r)
 	}
+	if gate.CheckPath(r.URL.Path) != nil {
+		h.svc.RefuseMalformedPath(w, r)
+		return nil
+	}
 	cookies, err := h.cookies.Read(r.Header["Cookie"])
 	if err != nil {
 		h.svc.RefuseAmbiguousCookie(w, r, err)
@@ -469,7 +467,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.svc.ServePages(w, r, id)
 		return nil
 	}
-	if h.bypassed(r.URL.Path) {
+	if h.bypass.Matches(r.URL.EscapedPath(), r.URL.Path) {
 		setUpstreamCookies(r, cookies)
 		if h.lookup != nil {
 			// A bypassed logout still changes who the cookies belong to.
@@ -537,25 +535,6 @@ func (h *Handler) resolve(r *http.Request, cookies identity.Cookies) (identity.I
 		id.AppSession = cookies.Session
 	}
 	return id, identity.Credentials{}, nil
-}
-
-// bypassed matches the cleaned path, so "/static/../admin" is "/admin".
-func (h *Handler) bypassed(p string) bool {
-	if len(h.bypassExact) == 0 && len(h.bypassPrefixes) == 0 {
-		return false
-	}
-	// Some upstreams (IIS, many Windows stacks) read a backslash as a path
-	// separator: "/static/..\admin" must be "/admin" here too.
-	clean := path.Clean("/" + strings.ReplaceAll(p, "\\", "/"))
-	if h.bypassExact[clean] {
-		return true
-	}
-	for _, pre := range h.bypassPrefixes {
-		if strings.HasPrefix(clean, pre) || clean+"/" == pre {
-			return true
-		}
-	}
-	return false
 }
 
 func (h *Handler) trustedPeer(r *http.Request) bool {

@@ -29,10 +29,11 @@ type demoApp struct {
 	seen []*http.Request
 }
 
-func startDemoApp(t *testing.T) *demoApp { return startDemoAppWith(t, legacyapp.Options{}) }
+func startDemoApp(t *testing.T) *demoApp { return startDemoAppWith(t, legacyapp.Options{}, nil) }
 
-// startDemoAppWith starts the legacy app with opts (OnRequest is ours).
-func startDemoAppWith(t *testing.T, opts legacyapp.Options) *demoApp {
+// startDemoAppWith starts the legacy app with opts (OnRequest is ours),
+// behind wrap when it is set (a server's own way with paths).
+func startDemoAppWith(t *testing.T, opts legacyapp.Options, wrap func(http.Handler) http.Handler) *demoApp {
 	d := &demoApp{}
 	opts.OnRequest = func(r *http.Request) {
 		d.hits.Add(1)
@@ -40,7 +41,11 @@ func startDemoAppWith(t *testing.T, opts legacyapp.Options) *demoApp {
 		d.seen = append(d.seen, r.Clone(r.Context()))
 		d.mu.Unlock()
 	}
-	d.srv = httptest.NewServer(legacyapp.New(opts))
+	var h http.Handler = legacyapp.New(opts)
+	if wrap != nil {
+		h = wrap(h)
+	}
+	d.srv = httptest.NewServer(h)
 	t.Cleanup(d.srv.Close)
 	return d
 }

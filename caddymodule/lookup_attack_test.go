@@ -247,7 +247,7 @@ func TestRememberMeCookieAloneIsChallenged(t *testing.T) {
 // verified user logs out and another logs in with the same token, the
 // next request is the new user's, and is challenged.
 func TestTokenKeptAcrossLogoutAndLoginChallengesTheNextUser(t *testing.T) {
-	app := startDemoAppWith(t, legacyapp.Options{KeepSessionAcrossLogin: true})
+	app := startDemoAppWith(t, legacyapp.Options{KeepSessionAcrossLogin: true}, nil)
 	cp := startCaddy(t, t.TempDir(), withApp(lookupCaddyfile, app))
 	c := newClient(t, cp.URL)
 	var step int64

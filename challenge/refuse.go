@@ -152,3 +152,15 @@ func (f *folder) admit(key string, now time.Time) (folded int, ok bool) {
 	k.last, k.folded = now, 0
 	return folded, true
 }
+
+// RefuseMalformedPath answers 400 to a path with control characters, which
+// servers truncate, strip or refuse each in their own way.
+func (s *Service) RefuseMalformedPath(w http.ResponseWriter, r *http.Request) {
+	s.event("path_refused")
+	s.refusal(w, r, "malformed_path", messagePage{
+		Title:    "This address can't be opened",
+		Lines:    []string{"The address holds characters that aren't allowed in a web address.", "Check the link you followed, or start again from the start page."},
+		LinkText: "Go to the start page",
+		LinkURL:  "/",
+	})
+}
