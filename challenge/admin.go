@@ -49,7 +49,7 @@ func (s *Service) adminGuard(w http.ResponseWriter, r *http.Request, id identity
 		return false, nil
 	}
 	// Admins are users too: known, and sent the setup email.
-	if err := s.rememberUser(r.Context(), id); err != nil {
+	if _, err := s.rememberUser(r.Context(), id); err != nil {
 		return false, err
 	}
 	if !s.policy.Current().Enabled {

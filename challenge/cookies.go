@@ -79,6 +79,7 @@ func clearCookie(w http.ResponseWriter, r *http.Request, base string) {
 // session is the verified-session cookie: this user passed 2FA for this
 // app session, under this epoch, until Expires.
 type session struct {
+	Realm   string `json:"r"`
 	User    string `json:"u"`
 	App     string `json:"a,omitempty"` // keyed hash of the app session token
 	Epoch   uint64 `json:"e"`
@@ -103,12 +104,30 @@ func (s *Service) appBinding(appSession string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 
+// boundTo reports whether binding is appSession's, made with any key of
+// the ring: rotating keys must not end every session.
+func (s *Service) boundTo(binding, appSession string) bool {
+	if appSession == "" || binding == "" {
+		return binding == "" && appSession == ""
+	}
+	want, err := base64.RawURLEncoding.DecodeString(binding)
+	if err != nil || len(want) != 16 {
+		return false
+	}
+	ok := 0
+	for _, sum := range s.ring.MACs("app-session", s.cfg.Realm, appSession) {
+		ok |= subtle.ConstantTimeCompare(want, sum[:16])
+	}
+	return ok == 1
+}
+
 func (s *Service) issueSession(w http.ResponseWriter, r *http.Request, user string, appSession string, epoch uint64, device string) error {
 	return s.writeSession(w, r, session{User: user, App: s.appBinding(appSession), Epoch: epoch, Device: device})
 }
 
 func (s *Service) writeSession(w http.ResponseWriter, r *http.Request, sess session) error {
 	now := s.cfg.Now()
+	sess.Realm = s.cfg.Realm
 	sess.Issued, sess.Expires = now.Unix(), now.Add(s.cfg.SessionLifetime).Unix()
 	v, err := s.ring.EncodeCookie(sessionCookie, sess)
 	if err != nil {
@@ -134,7 +153,7 @@ func (s *Service) readSession(r *http.Request, user, appSession string) (session
 		if err := s.ring.DecodeCookie(sessionCookie, raw, &sess); err != nil {
 			return session{}, false
 		}
-		if sess.User != user || subtle.ConstantTimeCompare([]byte(sess.App), []byte(s.appBinding(appSession))) != 1 {
+		if sess.Realm != s.cfg.Realm || sess.User != user || !s.boundTo(sess.App, appSession) {
 			return session{}, false
 		}
 		cached = cachedSession{device: sess.Device, epoch: sess.Epoch, expires: sess.Expires, carried: sess.Carried}

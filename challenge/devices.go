@@ -22,11 +22,16 @@ const deviceCookie = "2fa_device"
 
 // deviceRef is the device cookie's content.
 type deviceRef struct {
+	Realm   string `json:"r"`
 	User    string `json:"u"`
 	Device  string `json:"d"`
 	Epoch   uint64 `json:"e"`
 	Expires int64  `json:"x"`
 }
+
+// sameRealm: device cookies made before they named their realm still
+// work, since the device record they point to lives in one realm anyway.
+func (s *Service) sameRealm(realm string) bool { return realm == s.cfg.Realm || realm == "" }
 
 // Device is one trusted device of a user.
 type Device struct {
@@ -61,7 +66,7 @@ func (s *Service) trustDevice(w http.ResponseWriter, r *http.Request, u *store.U
 	if err := store.PutJSON(r.Context(), s.backend, s.deviceKey(u.ID, d.ID), d, ttl); err != nil {
 		return "", err
 	}
-	v, err := s.ring.EncodeCookie(deviceCookie, deviceRef{User: u.ID, Device: d.ID, Epoch: u.Epoch, Expires: now.Add(ttl).Unix()})
+	v, err := s.ring.EncodeCookie(deviceCookie, deviceRef{Realm: s.cfg.Realm, User: u.ID, Device: d.ID, Epoch: u.Epoch, Expires: now.Add(ttl).Unix()})
 	if err != nil {
 		return "", err
 	}
@@ -95,7 +100,7 @@ func (s *Service) trustedDevice(w http.ResponseWriter, r *http.Request, id ident
 	}
 	var ref deviceRef
 	now := s.cfg.Now()
-	if err := s.ring.DecodeCookie(deviceCookie, raw, &ref); err != nil || ref.User != id.ID || now.Unix() >= ref.Expires {
+	if err := s.ring.DecodeCookie(deviceCookie, raw, &ref); err != nil || !s.sameRealm(ref.Realm) || ref.User != id.ID || now.Unix() >= ref.Expires {
 		return false, false
 	}
 	ok, err := s.devices.valid(r.Context(), s, id.ID, ref.Device)
@@ -335,7 +340,7 @@ func (s *Service) currentDevice(r *http.Request, user string) string {
 		return ""
 	}
 	var ref deviceRef
-	if err := s.ring.DecodeCookie(deviceCookie, raw, &ref); err != nil || ref.User != user {
+	if err := s.ring.DecodeCookie(deviceCookie, raw, &ref); err != nil || !s.sameRealm(ref.Realm) || ref.User != user {
 		return ""
 	}
 	return ref.Device
@@ -350,7 +355,7 @@ func (s *Service) reissueDeviceCookie(w http.ResponseWriter, r *http.Request, u 
 	if ttl <= 0 {
 		return
 	}
-	v, err := s.ring.EncodeCookie(deviceCookie, deviceRef{User: u.ID, Device: device, Epoch: u.Epoch, Expires: s.cfg.Now().Add(ttl).Unix()})
+	v, err := s.ring.EncodeCookie(deviceCookie, deviceRef{Realm: s.cfg.Realm, User: u.ID, Device: device, Epoch: u.Epoch, Expires: s.cfg.Now().Add(ttl).Unix()})
 	if err == nil {
 		setCookie(w, r, deviceCookie, v, ttl)
 	}

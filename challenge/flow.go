@@ -40,7 +40,7 @@ func (s *Service) flowKey(id string) store.Key {
 // were going. It also records the user's identity for admins.
 func (s *Service) startFlow(w http.ResponseWriter, r *http.Request, id identity.Identity, returnTo string) (*flow, error) {
 	ctx := r.Context()
-	if err := s.rememberUser(ctx, id); err != nil {
+	if _, err := s.rememberUser(ctx, id); err != nil {
 		return nil, err
 	}
 	returnTo = SafeReturnPath(returnTo, s.cfg.PathPrefix)
@@ -130,9 +130,9 @@ func (s *Service) endFlow(w http.ResponseWriter, r *http.Request, f *flow) {
 // rememberUser records what the identity source says about a user, so
 // admins can list them and reach them by email. Written only when
 // something changed (and at most hourly for last seen).
-func (s *Service) rememberUser(ctx context.Context, id identity.Identity) error {
+func (s *Service) rememberUser(ctx context.Context, id identity.Identity) (*store.User, error) {
 	now := s.cfg.Now().UTC()
-	_, err := store.UpdateUser(ctx, s.backend, s.cfg.Realm, id.ID, func(u *store.User) error {
+	return store.UpdateUser(ctx, s.backend, s.cfg.Realm, id.ID, func(u *store.User) error {
 		changed := u.LastSeen.IsZero() || now.Sub(u.LastSeen) > time.Hour
 		set := func(dst *string, v string) {
 			if v != "" && *dst != v {
@@ -151,7 +151,6 @@ func (s *Service) rememberUser(ctx context.Context, id identity.Identity) error 
 		u.LastSeen = now
 		return nil
 	})
-	return err
 }
 
 // returnablePages are our pages a user may be sent back to after passing

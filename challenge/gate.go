@@ -46,7 +46,10 @@ func (s *Service) Gate(w http.ResponseWriter, r *http.Request, id identity.Ident
 		}
 	}
 	// Sessions open before 2FA was turned on continue until next login.
-	if s.grandfathered(r, id, p.EnabledAt) {
+	if carried, err := s.grandfathered(r, id, p.EnabledAt); err != nil {
+		s.Unavailable(w, r, err)
+		return false
+	} else if carried {
 		return s.passGrandfathered(w, r, id)
 	}
 	// A new app session on a trusted device passes without a code.

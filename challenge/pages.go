@@ -138,7 +138,7 @@ func (s *Service) user(r *http.Request, id identity.Identity) (*store.User, erro
 	u := new(store.User)
 	err := s.getJSON(r.Context(), store.Key{Bucket: store.UsersBucket(s.cfg.Realm), ID: id.ID}, u)
 	if errors.Is(err, store.ErrNotFound) {
-		if err := s.rememberUser(r.Context(), id); err != nil {
+		if _, err := s.rememberUser(r.Context(), id); err != nil {
 			return nil, err
 		}
 		return store.GetUser(r.Context(), s.backend, s.cfg.Realm, id.ID)

@@ -176,7 +176,7 @@ type Service struct {
 	sessions *sessionCache
 	keys     *keyedDigest // keys of the session and seen caches
 	devices  *deviceCache
-	seen     *memo[[16]byte, int64] // when each app session was first seen
+	seen     *memo[[16]byte, seenNote] // each app session's note while 2FA was off
 	pages    *renderer
 	refusals *folder // audit events of refused requests, folded per client
 }
@@ -197,7 +197,7 @@ func New(cfg Config, b store.Backend, ring *keyring.Ring, pol *policy.Snapshot) 
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, backend: b, ring: ring, policy: pol, epochs: newEpochCache(100_000), sessions: newSessionCache(100_000), devices: newDeviceCache(100_000), seen: newMemo[[16]byte, int64](100_000), keys: newKeyedDigest(), pages: r, refusals: newFolder(auditWindow, 10_000)}, nil
+	return &Service{cfg: cfg, backend: b, ring: ring, policy: pol, epochs: newEpochCache(100_000), sessions: newSessionCache(100_000), devices: newDeviceCache(100_000), seen: newMemo[[16]byte, seenNote](100_000), keys: newKeyedDigest(), pages: r, refusals: newFolder(auditWindow, 10_000)}, nil
 }
 
 // Config returns the effective configuration.

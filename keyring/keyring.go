@@ -169,6 +169,16 @@ func (r *Ring) MAC(purpose string, parts ...string) []byte {
 	return mac(r.keys[0].mac, purpose, parts)
 }
 
+// MACs is the keyed hash of the parts with every key of the ring, primary
+// first, for callers that keep only part of a MAC.
+func (r *Ring) MACs(purpose string, parts ...string) [][]byte {
+	out := make([][]byte, len(r.keys))
+	for i, k := range r.keys {
+		out[i] = mac(k.mac, purpose, parts)
+	}
+	return out
+}
+
 // VerifyMAC checks a MAC made by any key of the ring, in constant time.
 func (r *Ring) VerifyMAC(sum []byte, purpose string, parts ...string) bool {
 	ok := false
