@@ -36,7 +36,7 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //			phone  {http.request.header.X-Remote-Phone}
 //			name   {http.request.header.X-Remote-Name}
 //			groups {http.request.header.X-Remote-Groups}
-//			headers_from_handler
+//			headers_from_handler <header>...
 //		}
 //		identity lookup <url> {
 //			cookie <name>
@@ -229,10 +229,11 @@ func (h *Handler) unmarshalIdentity(d *caddyfile.Dispenser) error {
 		case "groups":
 			dst = &id.Groups
 		case "headers_from_handler":
-			if d.NextArg() {
-				return d.ArgErr()
+			names := d.RemainingArgs()
+			if len(names) == 0 {
+				return d.Err("headers_from_handler names the headers the earlier handler sets: headers_from_handler X-Remote-User [X-Remote-Groups ...]")
 			}
-			id.HeadersFromHandler = true
+			id.HeadersFromHandler = append(id.HeadersFromHandler, names...)
 			continue
 		default:
 			return d.Errf("unrecognized identity field %q (id, email, phone, name, groups)", d.Val())

@@ -25,7 +25,7 @@ func TestUnmarshalHandlerEveryOption(t *testing.T) {
 			phone  {http.request.header.X-Remote-Phone}
 			name   {http.request.header.X-Remote-Name}
 			groups {http.request.header.X-Remote-Groups}
-			headers_from_handler
+			headers_from_handler X-Remote-Email
 		}
 		session_cookie legacy_session
 		policy {
@@ -49,7 +49,7 @@ func TestUnmarshalHandlerEveryOption(t *testing.T) {
 	want := Handler{
 		Identity: &IdentityConfig{
 			ID: "{http.auth.user.id}", Email: "{http.request.header.X-Remote-Email}", Phone: "{http.request.header.X-Remote-Phone}",
-			Name: "{http.request.header.X-Remote-Name}", Groups: "{http.request.header.X-Remote-Groups}", HeadersFromHandler: true,
+			Name: "{http.request.header.X-Remote-Name}", Groups: "{http.request.header.X-Remote-Groups}", HeadersFromHandler: HeaderNames{"X-Remote-Email"},
 		},
 		SessionCookie:   "legacy_session",
 		Policy:          &PolicyConfig{Enforce: true, Methods: []string{"totp"}, Remember: caddy.Duration(30 * 24 * time.Hour)},

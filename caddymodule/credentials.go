@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -139,4 +140,22 @@ func (h *Handler) watchApp(w http.ResponseWriter, r *http.Request, creds identit
 		h.lookup.Forget(creds)
 	}
 	return err
+}
+
+// HeaderNames lists header names. In JSON it is an array; the boolean an
+// earlier version took ("trust every identity header") is refused with a
+// way forward, since keeping it would trust headers no handler sets.
+type HeaderNames []string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (h *HeaderNames) UnmarshalJSON(b []byte) error {
+	if s := strings.TrimSpace(string(b)); s == "true" || s == "false" {
+		return errors.New(`headers_from_handler names the headers the earlier handler sets, such as ["X-Remote-User"]; it no longer takes true or false`)
+	}
+	var names []string
+	if err := json.Unmarshal(b, &names); err != nil {
+		return err
+	}
+	*h = names
+	return nil
 }

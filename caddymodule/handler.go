@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,8 +66,8 @@ type Handler struct {
 	// SessionLifetime bounds a verified session. Default 12h.
 	SessionLifetime caddy.Duration `json:"session_lifetime,omitempty"`
 	// TrustedProxies are CIDRs whose requests may carry identity headers.
-	// Requests from proxies trusted by the server's trusted_proxies option
-	// are trusted too.
+	// The server's own trusted_proxies option does not count: trusting a
+	// proxy for client addresses is not trusting it to name users.
 	TrustedProxies []string `json:"trusted_proxies,omitempty"`
 	// Limits tune codes, attempts and sends within safe bounds.
 	Limits *Limits `json:"limits,omitempty"`
@@ -95,8 +96,10 @@ type Handler struct {
 	templates identity.Templates
 	lookup    *identity.Lookup
 	// identityHeaders are stripped from untrusted requests (normalised:
-	// lower case, '_' as '-', as CGI-style upstreams read them).
+	// lower case, '_' as '-', as CGI-style upstreams read them), but
+	// handlerHeaders, which an earlier handler sets.
 	identityHeaders []string
+	handlerHeaders  []string
 	// singleTemplates holds each template that is exactly one
 	// placeholder, read without building a string through the replacer.
 	singleTemplates map[string]singleTemplate
@@ -124,10 +127,11 @@ type IdentityConfig struct {
 	Phone  string `json:"phone,omitempty"`
 	Name   string `json:"name,omitempty"`
 	Groups string `json:"groups,omitempty"`
-	// HeadersFromHandler says the identity headers are set by a handler
-	// that runs before twofactor and removes client copies (forward_auth
-	// with copy_headers, request_header), so they are kept.
-	HeadersFromHandler bool `json:"headers_from_handler,omitempty"`
+	// HeadersFromHandler names the identity headers that a handler running
+	// before twofactor sets, removing client copies (forward_auth with
+	// copy_headers, request_header): those are kept. Every other identity
+	// header is deleted unless the peer is one of trusted_proxies.
+	HeadersFromHandler HeaderNames `json:"headers_from_handler,omitempty"`
 	// Lookup asks the app's "who am I" endpoint instead.
 	Lookup *LookupConfig `json:"lookup,omitempty"`
 }
@@ -339,6 +343,13 @@ func (h *Handler) provisionIdentity() error {
 	for _, name := range h.templates.HeaderNames() {
 		h.identityHeaders = append(h.identityHeaders, normalizeHeader(name))
 	}
+	for _, name := range id.HeadersFromHandler {
+		n := normalizeHeader(name)
+		if strings.Contains(name, "_") || !slices.Contains(h.identityHeaders, n) {
+			return fmt.Errorf("identity: headers_from_handler %q is not a header the identity reads", name)
+		}
+		h.handlerHeaders = append(h.handlerHeaders, n)
+	}
 	h.singleTemplates = map[string]singleTemplate{}
 	for _, tmpl := range []string{id.ID, id.Email, id.Phone, id.Name, id.Groups} {
 		if name, ok := identity.SingleHeader(tmpl); ok {
@@ -538,9 +549,6 @@ func (h *Handler) resolve(r *http.Request, cookies identity.Cookies) (identity.I
 }
 
 func (h *Handler) trustedPeer(r *http.Request) bool {
-	if t, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool); t {
-		return true
-	}
 	if len(h.trusted) == 0 {
 		return false
 	}
@@ -561,9 +569,10 @@ func (h *Handler) trustedPeer(r *http.Request) bool {
 	return false
 }
 
-// stripIdentityHeaders removes client-sent identity headers. Spellings
-// with underscores (X_Remote_User) go always: CGI-style upstreams read them
-// as the real header, and no handler before us sets them.
+// stripIdentityHeaders removes client-sent identity headers: all of them
+// unless the peer is a trusted proxy, but those an earlier handler sets.
+// Spellings with underscores (X_Remote_User) go always: CGI-style upstreams
+// read them as the real header, and no handler before us sets them.
 func (h *Handler) stripIdentityHeaders(r *http.Request) {
 	trust := 0 // not asked yet; then 1 trusted, -1 not
 	for name := range r.Header {
@@ -571,9 +580,12 @@ func (h *Handler) stripIdentityHeaders(r *http.Request) {
 			continue
 		}
 		if !strings.ContainsRune(name, '_') {
+			if h.fromHandler(name) {
+				continue
+			}
 			if trust == 0 {
 				trust = -1
-				if h.Identity.HeadersFromHandler || h.trustedPeer(r) {
+				if h.trustedPeer(r) {
 					trust = 1
 				}
 			}
@@ -583,6 +595,16 @@ func (h *Handler) stripIdentityHeaders(r *http.Request) {
 		}
 		delete(r.Header, name)
 	}
+}
+
+// fromHandler reports whether an earlier handler sets this header.
+func (h *Handler) fromHandler(name string) bool {
+	for _, want := range h.handlerHeaders {
+		if len(name) == len(want) && sameHeaderName(name, want) {
+			return true
+		}
+	}
+	return false
 }
 
 // isIdentityHeader compares name with each identity header as

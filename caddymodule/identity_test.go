@@ -156,7 +156,8 @@ http://127.0.0.1:{PORT} {
 	twofactor {
 		identity {
 			id {http.request.header.X-Remote-User}
-			headers_from_handler
+			groups {http.request.header.X-Remote-Groups}
+			headers_from_handler X-Remote-User
 		}
 		policy {
 			enforce
@@ -175,5 +176,24 @@ http://127.0.0.1:{PORT} {
 	r := c.get("/echo", "X-Remote-User", "carol", "X_Remote_User", "carol")
 	if r.status != 200 || parseEcho(t, r).hasIdentityHeader() {
 		t.Fatalf("client-sent identity with forward_auth: %d %s", r.status, r.body)
+	}
+	// forward_auth does not set X-Remote-Groups: a client's copy of it goes,
+	// so carol cannot make herself an org admin.
+	r = c.get("/.2fa/admin", "Authorization", "Bearer carol-token", "X-Remote-Groups", "general_settings:manager")
+	if r.status != http.StatusForbidden {
+		t.Fatalf("carol with a forged group on the admin page: %d, want 403", r.status)
+	}
+}
+
+// Caddy's own trusted_proxies says whose X-Forwarded-For to believe, not
+// who may name users: a peer trusted only there cannot assert identities.
+func TestServerTrustedProxiesDoNotAssertIdentities(t *testing.T) {
+	app := startDemoApp(t)
+	cf := strings.Replace(withApp(headerCaddyfile, app), "skip_install_trust\n", "skip_install_trust\n\tservers {\n\t\ttrusted_proxies static 127.0.0.1/32\n\t}\n", 1)
+	cp := startCaddy(t, t.TempDir(), strings.Replace(cf, "{EXTRA}", "", 1))
+	c := newClient(t, cp.URL)
+	r := c.get("/echo", "X-Remote-User", "alice")
+	if r.status != http.StatusOK || parseEcho(t, r).hasIdentityHeader() {
+		t.Fatalf("identity from a server-trusted peer: %d", r.status)
 	}
 }
