@@ -25,6 +25,7 @@ prepare_users_bench
 start_redis
 caddy_site V "	twofactor {
 		store redis redis://127.0.0.1:$REDIS/0
+		keys $BENCH_KEYS
 	}" "$(twofactor_block "		session_cookie app_session")"
 start_caddy V
 

@@ -12,6 +12,9 @@ declare -A PORT=() ADMIN=() PID_OF=()
 # The identity every load request carries (trusted header).
 BENCH_USER=bench-user
 
+# The keys of the Redis scenarios (the Redis store requires them).
+BENCH_KEYS=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
+
 log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
 die() {
 	log "error: $*"

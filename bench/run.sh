@@ -65,6 +65,7 @@ caddy_site B "	twofactor {
 	}" "$(twofactor_block "		session_cookie app_session")"
 caddy_site C "	twofactor {
 		store redis redis://127.0.0.1:$REDIS/0
+		keys $BENCH_KEYS
 	}" "$(twofactor_block "		session_cookie app_session")"
 if [[ $PEERS == 1 ]]; then
 	SCENARIOS+=(D E)

@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/caddy2fa/caddy2fa/internal/testpeer"
+	"github.com/caddy2fa/caddy2fa/keyring"
 	"github.com/caddy2fa/caddy2fa/notify"
 )
 
@@ -866,7 +867,7 @@ func wrongTOTPCode(t *testing.T, key string) string {
 
 func TestBrowserStoreUnavailablePage(t *testing.T) {
 	redis := testpeer.Redis(t)
-	rig := startBrowserRig(t, "unavailable", rigConfig{policy: "enforce\n\t\t\tmethods totp", store: "store redis " + redis.URL()})
+	rig := startBrowserRig(t, "unavailable", rigConfig{policy: "enforce\n\t\t\tmethods totp", store: "store redis " + redis.URL() + "\n\t\tkeys " + keyring.Generate()})
 	bob := rig.newUser("bob")
 	bob.login("bob-demo", "/reports")
 	bob.wantPage("/.2fa/enroll/totp")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/caddy2fa/caddy2fa/internal/htmltest"
 	"github.com/caddy2fa/caddy2fa/internal/testpeer"
+	"github.com/caddy2fa/caddy2fa/keyring"
 )
 
 // Several Caddy instances sharing one Redis, as operators scale out: a
@@ -24,8 +25,8 @@ import (
 // closed without a restart to recover, and a verified user's requests
 // never wait on Redis.
 
-// No keys option: the instances must share the key the first one
-// generates in the store, or cookies from one would not open on another.
+// The instances share one keys setting, as operators must: cookies from
+// one open on the others.
 const clusterCaddyfile = `{
 	admin 127.0.0.1:{ADMIN}
 	default_bind 127.0.0.1
@@ -35,6 +36,7 @@ const clusterCaddyfile = `{
 		store redis {REDIS} {
 			key_prefix {PREFIX}
 		}
+		keys {KEYS}
 	}
 }
 http://127.0.0.1:{PORT} {
@@ -65,15 +67,17 @@ type cluster struct {
 	nodes []*caddyProc
 	// stats is the test's own Redis connection, for INFO only.
 	stats *redis.Client
+	// keys is every instance's keys setting.
+	keys string
 }
 
 func startCluster(t *testing.T, instances int, opts ...testpeer.RedisOption) *cluster {
 	t.Helper()
-	cl := &cluster{t: t, redis: testpeer.Redis(t, opts...), app: startDemoApp(t)}
+	cl := &cluster{t: t, redis: testpeer.Redis(t, opts...), app: startDemoApp(t), keys: keyring.Generate()}
 	// A prefix of its own per test, as unrelated deployments sharing a
 	// database would have.
 	prefix := "c2fa-" + strings.ToLower(t.Name()) + ":"
-	cf := strings.NewReplacer("{REDIS}", cl.redis.URL(), "{PREFIX}", prefix).Replace(withApp(clusterCaddyfile, cl.app))
+	cf := strings.NewReplacer("{REDIS}", cl.redis.URL(), "{PREFIX}", prefix, "{KEYS}", cl.keys).Replace(withApp(clusterCaddyfile, cl.app))
 	for range instances {
 		cl.nodes = append(cl.nodes, startCaddy(t, t.TempDir(), cf))
 	}
