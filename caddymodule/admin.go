@@ -130,6 +130,12 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		return writeAdminJSON(w, map[string]any{"realm": realm, "reset": u.ID})
+	case len(parts) == 3 && parts[0] == "users" && parts[2] == "unlock" && r.Method == http.MethodPost:
+		if err := challenge.UnlockUser(ctx, app.backend, realm, parts[1]); err != nil {
+			return apiErr(http.StatusServiceUnavailable, "%v", err)
+		}
+		a.audit(r, app, realm, "unlocked", parts[1], "")
+		return writeAdminJSON(w, map[string]any{"realm": realm, "unlocked": parts[1]})
 	case len(parts) == 3 && parts[0] == "users" && parts[2] == "revoke-devices" && r.Method == http.MethodPost:
 		n, err := challenge.RevokeDevices(ctx, app.backend, realm, parts[1], nil, "")
 		if err != nil {
@@ -152,7 +158,7 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		}
 		return writeAdminJSON(w, map[string]any{"realm": realm, "events": events, "next": next})
 	}
-	return apiErr(http.StatusNotFound, "no such route: %s %s (see the README: policy, users, users/{id}/reset, users/{id}/revoke-devices, audit)", r.Method, r.URL.Path)
+	return apiErr(http.StatusNotFound, "no such route: %s %s (see the README: policy, users, users/{id}/reset, users/{id}/unlock, users/{id}/revoke-devices, audit)", r.Method, r.URL.Path)
 }
 
 func (a *adminAPI) audit(r *http.Request, app *App, realm, action, subject, detail string) {

@@ -282,6 +282,16 @@ func (s *Service) resetUser(ctx context.Context, r *http.Request, admin identity
 	return nil
 }
 
+// unlockUser is the admin's "Unlock": code entry held after many wrong
+// codes is open again.
+func (s *Service) unlockUser(ctx context.Context, r *http.Request, admin identity.Identity, user string) error {
+	if err := UnlockUser(ctx, s.backend, s.cfg.Realm, user); err != nil {
+		return err
+	}
+	s.auditEvent(ctx, AuditEvent{Actor: admin.ID, Action: "unlocked", Subject: user, IP: s.cfg.ClientIP(r)})
+	return nil
+}
+
 func (s *Service) revokeUserDevices(ctx context.Context, r *http.Request, admin identity.Identity, user string) (int, error) {
 	n, err := RevokeDevices(ctx, s.backend, s.cfg.Realm, user, nil, "")
 	if err != nil {
@@ -336,7 +346,7 @@ func (s *Service) adminRoute(w http.ResponseWriter, r *http.Request, id identity
 		return s.adminDisable(w, r, id)
 	case "/confirm":
 		return s.adminConfirm(w, r, id)
-	case "/users/reset", "/users/revoke":
+	case "/users/reset", "/users/revoke", "/users/unlock":
 		if r.Method != http.MethodPost {
 			s.redirect(w, r, s.cfg.PathPrefix+"/admin")
 			return nil
@@ -351,6 +361,11 @@ func (s *Service) adminRoute(w http.ResponseWriter, r *http.Request, id identity
 			} else {
 				notice = "Two-factor authentication was reset for " + user + ". They'll set it up again at their next sign-in."
 			}
+		} else if rest == "/users/unlock" {
+			if err := s.unlockUser(r.Context(), r, id, user); err != nil {
+				return err
+			}
+			notice = "Code entry was unlocked for " + user + "."
 		} else {
 			n, err := s.revokeUserDevices(r.Context(), r, id, user)
 			if err != nil {
@@ -529,40 +544,26 @@ func (s *Service) adminConfirm(w http.ResponseWriter, r *http.Request, id identi
 		}
 		return nil
 	}
-	until, err := s.lockedUntil(ctx, id.ID, s.cfg.ClientIP(r))
-	if err != nil {
-		return err
-	}
-	if !until.IsZero() {
-		s.locked(w, r, until)
-		return nil
-	}
-	code, ok := NormalizeCode(r.PostFormValue("code"))
-	if !ok {
-		render(http.StatusUnprocessableEntity, "Enter the 6-digit code from the email, using numbers only.")
-		return nil
-	}
 	wasEnabled := s.policy.Current().Enabled
-	applied, err := s.confirm(ctx, r, id, prop, code)
-	switch {
-	case err == nil:
+	applied, out, held, err := s.confirmWithCode(ctx, r, id, prop, r.PostFormValue("code"))
+	switch out {
+	case confirmApplied:
 		s.pages.message(w, r, http.StatusOK, s.appliedMessage(applied, wasEnabled))
 		return nil
-	case errors.Is(err, errWrongCode):
-		s.cfg.Logger.Info("wrong admin confirmation code", "realm", s.cfg.Realm, "admin", id.ID)
-		if _, err := s.recordFailure(ctx, id.ID, s.cfg.ClientIP(r)); err != nil {
-			return err
-		}
-		dead, err := policy.CountWrongCode(ctx, s.backend, s.cfg.Realm, prop.ID)
-		if err != nil {
-			return err
-		}
-		if dead {
-			s.auditEvent(ctx, AuditEvent{Actor: id.ID, Action: "policy_change_abandoned", IP: s.cfg.ClientIP(r), Detail: "too many wrong codes"})
-			s.pages.message(w, r, http.StatusTooManyRequests, messagePage{Title: "Too many wrong codes", Lines: []string{"This change was cancelled. Nothing was changed; start again to try once more."}, LinkText: "Security settings", LinkURL: s.cfg.PathPrefix + "/admin"})
-			return nil
-		}
+	case confirmHeld:
+		s.refusedAttempt(w, r, held, nil)
+		return nil
+	case confirmMalformed:
+		render(http.StatusUnprocessableEntity, "Enter the 6-digit code from the email, using numbers only.")
+		return nil
+	case confirmCancelled:
+		s.pages.message(w, r, http.StatusTooManyRequests, messagePage{Title: "Too many wrong codes", Lines: []string{"This change was cancelled. Nothing was changed; start again to try once more."}, LinkText: "Security settings", LinkURL: s.cfg.PathPrefix + "/admin"})
+		return nil
+	case confirmWrong:
 		render(http.StatusUnprocessableEntity, "That code didn't work. Copy the newest code from the email and try again.")
+		return nil
+	}
+	switch {
 	case errors.Is(err, policy.ErrStale), errors.Is(err, policy.ErrNoProposal):
 		s.pages.message(w, r, http.StatusConflict, messagePage{Title: "Nothing was changed", Lines: []string{err.Error()}, LinkText: "Security settings", LinkURL: s.cfg.PathPrefix + "/admin"})
 	default:
@@ -686,39 +687,25 @@ func (s *Service) adminAPI(w http.ResponseWriter, r *http.Request, id identity.I
 			err = perr
 			break
 		}
-		until, lerr := s.lockedUntil(ctx, id.ID, s.cfg.ClientIP(r))
-		if lerr != nil {
-			err = lerr
-			break
-		}
-		if !until.IsZero() {
-			writeJSON(w, http.StatusTooManyRequests, apiError{Error: "locked_out", Message: "Too many wrong codes.", RetryAfter: until.UTC().Format(time.RFC3339)})
+		applied, out, held, cerr := s.confirmWithCode(ctx, r, id, prop, body.Code)
+		switch out {
+		case confirmApplied:
+			writeJSON(w, http.StatusOK, map[string]any{"policy": applied})
 			return
-		}
-		code, ok := NormalizeCode(body.Code)
-		if !ok {
+		case confirmHeld:
+			writeJSON(w, http.StatusTooManyRequests, apiError{Error: "locked_out", Message: "Too many wrong codes.", RetryAfter: retryAfter(held)})
+			return
+		case confirmMalformed:
 			fail(http.StatusUnprocessableEntity, "malformed_code", "The code is 6 digits.")
 			return
+		case confirmCancelled:
+			fail(http.StatusTooManyRequests, "change_cancelled", "Too many wrong codes: the change was cancelled.")
+			return
+		case confirmWrong:
+			fail(http.StatusUnprocessableEntity, "wrong_code", "That code didn't work.")
+			return
 		}
-		applied, cerr := s.confirm(ctx, r, id, prop, code)
 		switch {
-		case cerr == nil:
-			writeJSON(w, http.StatusOK, map[string]any{"policy": applied})
-		case errors.Is(cerr, errWrongCode):
-			if _, err := s.recordFailure(ctx, id.ID, s.cfg.ClientIP(r)); err != nil {
-				s.Unavailable(w, r, err)
-				return
-			}
-			dead, derr := policy.CountWrongCode(ctx, s.backend, s.cfg.Realm, prop.ID)
-			if derr != nil {
-				err = derr
-				break
-			}
-			if dead {
-				fail(http.StatusTooManyRequests, "change_cancelled", "Too many wrong codes: the change was cancelled.")
-			} else {
-				fail(http.StatusUnprocessableEntity, "wrong_code", "That code didn't work.")
-			}
 		case errors.Is(cerr, policy.ErrStale):
 			fail(http.StatusConflict, "stale_change", cerr.Error())
 		case errors.Is(cerr, policy.ErrNoProposal):
@@ -745,6 +732,12 @@ func (s *Service) adminAPI(w http.ResponseWriter, r *http.Request, id identity.I
 		} else {
 			writeJSON(w, http.StatusOK, map[string]any{"reset": parts[1]})
 		}
+	case len(parts) == 3 && parts[0] == "users" && parts[2] == "unlock" && r.Method == http.MethodPost:
+		if uerr := s.unlockUser(ctx, r, id, parts[1]); uerr != nil {
+			err = uerr
+			break
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"unlocked": parts[1]})
 	case len(parts) == 3 && parts[0] == "users" && parts[2] == "revoke-devices" && r.Method == http.MethodPost:
 		n, rerr := s.revokeUserDevices(ctx, r, id, parts[1])
 		if rerr != nil {

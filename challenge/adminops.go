@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/caddy2fa/caddy2fa/store"
+	"github.com/caddy2fa/caddy2fa/verify"
 )
 
 // Operations admins (and operators) run on users: plain functions on the
@@ -21,6 +22,14 @@ type UserSummary struct {
 	LastVerified   time.Time `json:"last_verified,omitzero"`
 	LastSeen       time.Time `json:"last_seen,omitzero"`
 	TrustedDevices int       `json:"trusted_devices"`
+	// Locked: code entry is held until unlocked (the lock ladder's last
+	// step).
+	Locked bool `json:"locked"`
+}
+
+// LadderKey is where a user's lock ladder is kept.
+func LadderKey(realm, user string) store.Key {
+	return store.Key{Bucket: "ladder/" + realm, ID: user}
 }
 
 // ListUsers returns up to limit users after the ID after, in ID order,
@@ -32,7 +41,15 @@ func ListUsers(ctx context.Context, b store.Backend, realm, after string, limit 
 		return nil, "", err
 	}
 	out := make([]UserSummary, 0, len(entries))
-	for _, e := range entries {
+	ladders := make([]store.Key, len(entries))
+	for i, e := range entries {
+		ladders[i] = LadderKey(realm, e.ID)
+	}
+	held, err := store.GetMany(ctx, b, ladders...)
+	if err != nil {
+		return nil, "", err
+	}
+	for i, e := range entries {
 		var u store.User
 		if jsonUnmarshal(e.Value, &u) != nil {
 			continue
@@ -46,6 +63,8 @@ func ListUsers(ctx context.Context, b store.Backend, realm, after string, limit 
 			return nil, "", err
 		}
 		row.TrustedDevices = len(devs)
+		var state verify.LadderState
+		row.Locked = held[i] != nil && jsonUnmarshal(held[i], &state) == nil && state.Hard
 		out = append(out, row)
 	}
 	next := ""
@@ -69,6 +88,9 @@ func ResetUser(ctx context.Context, b store.Backend, realm, user string) (*store
 	if _, err := RevokeDevices(ctx, b, realm, user, nil, ""); err != nil {
 		return nil, err
 	}
+	if err := UnlockUser(ctx, b, realm, user); err != nil {
+		return nil, err
+	}
 	u, err := store.UpdateUser(ctx, b, realm, user, func(u *store.User) error {
 		u.Methods = nil
 		u.Preferred = ""
@@ -80,4 +102,15 @@ func ResetUser(ctx context.Context, b store.Backend, realm, user string) (*store
 	}
 	store.Announce(ctx, b, store.Change{Kind: store.ChangeUser, Realm: realm, ID: user})
 	return u, nil
+}
+
+// UnlockUser lifts the hold on a user's code entry: the lock ladder starts
+// over and the per-user window is cleared. It gives no access by itself.
+func UnlockUser(ctx context.Context, b store.Backend, realm, user string) error {
+	for _, k := range []store.Key{LadderKey(realm, user), {Bucket: "fail-user/" + realm, ID: user}} {
+		if err := b.Delete(ctx, k); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
 }

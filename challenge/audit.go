@@ -43,6 +43,7 @@ var auditLabels = map[string]string{
 	"enrolled":                 "set up a method",
 	"locked_out":               "was locked out after too many wrong codes",
 	"device_trusted":           "trusted a device",
+	"unlocked":                 "unlocked code entry",
 	"cookie_refused":           "was refused: a cookie the app could read differently",
 	"credential_refused":       "was refused: a sign-in the gateway cannot check",
 }

@@ -23,6 +23,7 @@ const (
 	PurposeLogin  = "login"
 	PurposeEnroll = "enroll"
 	PurposeAdmin  = "admin"
+	PurposeUnlock = "unlock"
 )
 
 type pendingCode struct {
@@ -134,6 +135,8 @@ func notifyPurpose(p string) notify.Purpose {
 		return notify.PurposeEnroll
 	case PurposeAdmin:
 		return notify.PurposeAdmin
+	case PurposeUnlock:
+		return notify.PurposeUnlock
 	}
 	return notify.PurposeLogin
 }

@@ -8,7 +8,6 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
-	"time"
 
 	qrcode "github.com/skip2/go-qrcode"
 
@@ -96,6 +95,8 @@ func (s *Service) ServePages(w http.ResponseWriter, r *http.Request, id identity
 		err = s.methods(w, r, id)
 	case "/devices":
 		err = s.devicesView(w, r, id)
+	case "/unlock":
+		err = s.unlock(w, r, id)
 	default:
 		s.pages.message(w, r, http.StatusNotFound, messagePage{Title: "Page not found", LinkText: "Continue", LinkURL: s.cfg.PathPrefix + "/"})
 		return
@@ -188,9 +189,15 @@ func (s *Service) entry(w http.ResponseWriter, r *http.Request, id identity.Iden
 	if err != nil {
 		return err
 	}
-	if len(s.usableMethods(u)) == 0 {
+	held, err := s.ladder(id.ID).State(r.Context(), s.backend)
+	switch {
+	case err != nil:
+		return err
+	case held.Hard:
+		s.redirect(w, r, s.cfg.PathPrefix+"/unlock")
+	case len(s.usableMethods(u)) == 0:
 		s.redirect(w, r, s.cfg.PathPrefix+"/enroll")
-	} else {
+	default:
 		s.redirect(w, r, s.cfg.PathPrefix+"/verify")
 	}
 	return nil
@@ -421,72 +428,47 @@ func (s *Service) verifyTOTP(w http.ResponseWriter, r *http.Request, id identity
 	})
 }
 
-// checkCode runs the rules every code form shares: lockout first, a
-// well-formed code, then the method's own check; wrong codes count
-// against the challenge, the user and the client IP.
+// checkCode runs the rules every code form shares: an attempt reserved on
+// the challenge, the user, the client network and the user's lock ladder
+// before the code is compared (a held user's right code fails like a wrong
+// one, uncompared), then the method's own check.
 func (s *Service) checkCode(w http.ResponseWriter, r *http.Request, id identity.Identity, f *flow,
 	render func(status int, msg string), check func(code string) (bool, error)) error {
 	ctx := r.Context()
-	ip := s.cfg.ClientIP(r)
-	until, err := s.lockedUntil(ctx, id.ID, ip)
-	if err != nil {
-		return err
-	}
-	if !until.IsZero() {
-		s.locked(w, r, until)
-		return nil
-	}
+	// A code that is not six digits is no guess at the code: it costs no
+	// attempt.
 	code, ok := NormalizeCode(r.PostFormValue("code"))
 	if !ok {
 		render(http.StatusUnprocessableEntity, "Enter the 6-digit code, using numbers only.")
 		return nil
 	}
-	good, err := check(code)
-	if err != nil || good {
-		return err
-	}
-	s.event("wrong_code")
-	s.cfg.Logger.Info("wrong two-factor code", "realm", s.cfg.Realm, "user", id.ID, "client_ip", ip)
-	until, err = s.recordFailure(ctx, id.ID, ip)
+	a, refused, err := s.reserveAttempt(ctx, id.ID, s.cfg.ClientIP(r), s.flowAttempts(f.ID))
 	if err != nil {
 		return err
 	}
-	f, err = s.updateFlow(ctx, f.ID, func(f *flow) error { f.Attempts++; return nil })
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if refused != nil {
+		s.refusedAttempt(w, r, refused, func() { s.endFlow(w, r, f) })
+		return nil
+	}
+	good, err := check(code)
+	if err != nil {
 		return err
 	}
-	if !until.IsZero() {
-		s.locked(w, r, until)
-		return nil
-	}
-	if f == nil || f.Attempts >= s.cfg.MaxCodeAttempts {
-		if f != nil {
-			s.endFlow(w, r, f)
+	if good {
+		if err := a.Succeeded(ctx); err != nil {
+			s.cfg.Logger.Warn("could not reset the lock ladder after a right code", "user", id.ID, "error", err)
 		}
-		s.pages.message(w, r, http.StatusTooManyRequests, messagePage{
-			Title:    "Too many wrong codes",
-			Lines:    []string{"This sign-in attempt has ended after too many wrong codes.", "Start again to get a new chance. If you keep having trouble, contact your administrator."},
-			LinkText: "Start again",
-			LinkURL:  s.cfg.PathPrefix + "/",
-		})
 		return nil
 	}
-	left := s.cfg.MaxCodeAttempts - f.Attempts
+	s.wrongCode(ctx, r, id, a)
+	if held := s.heldAfter(a); held != nil {
+		s.refusedAttempt(w, r, held, func() { s.endFlow(w, r, f) })
+		return nil
+	}
+	left := a.Left("challenge")
 	msg := fmt.Sprintf("That code didn't work. Check that you entered the newest code and try again. %d %s left.", left, plural(left, "try", "tries"))
 	render(http.StatusUnprocessableEntity, msg)
 	return nil
-}
-
-func (s *Service) locked(w http.ResponseWriter, r *http.Request, until time.Time) {
-	w.Header().Set("Retry-After", fmt.Sprint(int(time.Until(until).Seconds())+1))
-	s.pages.message(w, r, http.StatusTooManyRequests, messagePage{
-		Title: "Too many attempts",
-		Lines: []string{
-			"For your security, code entry is paused after too many wrong codes.",
-			"Try again at " + until.UTC().Format("15:04") + " UTC.",
-			"If you didn't try to sign in, contact your administrator: someone may know your password.",
-		},
-	})
 }
 
 // succeed finishes a challenge: a verified session for this app session

@@ -11,8 +11,8 @@ import (
 )
 
 // A code form's POST reads, one after another, the user, the open
-// challenge and the two lockout counters. withReadAhead fetches them in
-// one store read before the handler runs (with Redis, one round trip instead
+// challenge and the user's lock ladder. withReadAhead fetches them in one
+// store read before the handler runs (with Redis, one round trip instead
 // of three). Each value is served from it once, when the handler first
 // asks; any later read of the key goes to the store, so a value the
 // handler wrote is never read back stale. The first update of each key
@@ -33,10 +33,7 @@ var codeFormPaths = map[string]bool{
 // store error it returns r as it is: the handler's own reads then meet the
 // error and fail closed as they always do.
 func (s *Service) withReadAhead(r *http.Request, id identity.Identity) *http.Request {
-	keys := []store.Key{{Bucket: store.UsersBucket(s.cfg.Realm), ID: id.ID}, s.userFailKey(id.ID)}
-	if ip := s.cfg.ClientIP(r); ip != "" {
-		keys = append(keys, s.ipFailKey(ip))
-	}
+	keys := []store.Key{{Bucket: store.UsersBucket(s.cfg.Realm), ID: id.ID}, s.ladder(id.ID).Key}
 	if flowID, ok := s.flowRef(r); ok {
 		keys = append(keys, s.flowKey(flowID))
 	}

@@ -87,10 +87,10 @@ func (c *bucket) refill(now time.Time, perSec, burst float64) {
 	}
 }
 
-// clientKey groups addresses one client controls: an IPv6 /64 is one
+// ClientKey groups addresses one client controls: an IPv6 /64 is one
 // subscriber's network, so counting single IPv6 addresses would give a
 // client 2^64 budgets.
-func clientKey(addr string) string {
+func ClientKey(addr string) string {
 	ip, err := netip.ParseAddr(addr)
 	if err != nil {
 		return addr

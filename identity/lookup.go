@@ -266,7 +266,7 @@ func (l *Lookup) Resolve(ctx context.Context, c Credentials) (Identity, error) {
 	}
 	f := l.flights[key]
 	if f == nil {
-		if !l.budget.take(clientKey(c.Client), now) {
+		if !l.budget.take(ClientKey(c.Client), now) {
 			l.mu.Unlock()
 			return Identity{}, ErrOverBound
 		}

@@ -22,6 +22,7 @@ const (
 	PurposeLogin  Purpose = "sign in"
 	PurposeEnroll Purpose = "set up two-factor authentication"
 	PurposeAdmin  Purpose = "confirm a change to security settings"
+	PurposeUnlock Purpose = "unlock code entry for your account"
 )
 
 // CodeMessage is what a one-time code message says.
@@ -262,6 +263,9 @@ type emailData struct {
 	By       string
 	Admin    string
 	Summary  string
+	Count    string
+	Wait     string
+	Hard     bool
 }
 
 // emailTemplate pairs a plain-text body with its HTML twin; html/template

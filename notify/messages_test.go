@@ -145,6 +145,7 @@ func allEmails(s string, when time.Time) map[string]notify.Email {
 		"SetupEmail":         notify.SetupEmail(s, s, "https://app.example.com/.2fa/", []string{s}, s),
 		"PolicyChangedEmail": notify.PolicyChangedEmail(s, s, s, when),
 		"ResetEmail":         notify.ResetEmail(s, s, s, when),
+		"LockNotice":         notify.LockNotice(notify.LockMessage{Org: s, User: s, Wrong: 10, Wait: time.Minute}),
 	}
 }
 
@@ -172,6 +173,12 @@ func TestNoticeEmailsSayWhatHappenedAndWhatToDo(t *testing.T) {
 		{"policy changed", notify.PolicyChangedEmail("Acme Corp", "bob", "SMS codes turned off.", when),
 			"Acme Corp security settings were changed",
 			[]string{"bob changed the two-factor authentication settings for Acme Corp", "SMS codes turned off.", "because you are an administrator"}},
+		{"code entry paused", notify.LockNotice(notify.LockMessage{Org: "Acme Corp", User: "alice", Wrong: 20, Wait: 5 * time.Minute}),
+			"Code entry paused for your Acme Corp account",
+			[]string{"Hi alice,", "20 wrong codes in a row", "paused for 5 minutes", "someone knows your password: change it now"}},
+		{"code entry locked", notify.LockNotice(notify.LockMessage{Org: "Acme Corp", Wrong: 50, Hard: true, SiteURL: "https://app.example.com/", UnlockPath: "/.2fa/unlock"}),
+			"Code entry locked for your Acme Corp account",
+			[]string{"50 wrong codes in a row", "locked until you unlock it", "https://app.example.com/.2fa/unlock"}},
 		{"reset", notify.ResetEmail("Acme Corp", "alice", "Bob", when),
 			"Your Acme Corp two-factor authentication was reset",
 			[]string{"Bob reset two-factor authentication", "set up two-factor authentication again", "contact your administrator"}},

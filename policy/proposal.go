@@ -32,11 +32,10 @@ type Proposal struct {
 	Next    Policy    `json:"next"`
 	Hash    string    `json:"hash"`
 	Created time.Time `json:"created"`
-	// Attempts counts wrong codes; the proposal dies at MaxAttempts.
-	Attempts int `json:"attempts"`
 }
 
-// MaxProposalAttempts wrong codes end a proposal.
+// MaxProposalAttempts attempts at its code end a proposal (counted by the
+// caller, before each code is compared).
 const MaxProposalAttempts = 5
 
 // Hash identifies what a policy says (not who changed it when).
@@ -97,23 +96,12 @@ func LoadProposal(ctx context.Context, b store.Backend, realm, admin, id string)
 	return p, nil
 }
 
-// CountWrongCode records a wrong code; it reports whether the proposal is
-// now dead.
-func CountWrongCode(ctx context.Context, b store.Backend, realm, id string) (bool, error) {
-	dead := false
-	_, err := store.UpdateJSON(ctx, b, proposalKey(realm, id), func(p *Proposal, exists bool) (time.Duration, error) {
-		if !exists {
-			dead = true
-			return 0, store.ErrAbort
-		}
-		p.Attempts++
-		if p.Attempts >= MaxProposalAttempts {
-			dead = true
-			return 0, store.ErrDelete
-		}
-		return time.Until(p.Created.Add(ProposalLifetime)), nil
-	})
-	return dead, err
+// Cancel ends a proposal before its code is used (too many wrong codes).
+func Cancel(ctx context.Context, b store.Backend, realm, id string) error {
+	if err := b.Delete(ctx, proposalKey(realm, id)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 // Apply consumes the proposal (once, whoever races) and stores its policy
