@@ -37,7 +37,15 @@ func (s *Service) isAdmin(id identity.Identity) bool { return id.HasGroup(s.cfg.
 func (s *Service) adminGuard(w http.ResponseWriter, r *http.Request, id identity.Identity, api bool) (bool, error) {
 	if !s.isAdmin(id) {
 		s.event("admin_denied")
-		s.auditEvent(r.Context(), AuditEvent{Actor: id.ID, Action: "admin_denied", IP: s.cfg.ClientIP(r), Detail: r.Method + " " + r.URL.Path})
+		// One event per user per window, which counts the others: any
+		// identified user can ask as often as they like.
+		if folded, ok := s.refusals.admit("admin_denied\x00"+id.ID, s.cfg.Now()); ok {
+			detail := r.Method + " " + clipText(r.URL.Path, maxAuditDetail)
+			if folded > 0 {
+				detail = fmt.Sprintf("%s (and %d more since the last entry)", detail, folded)
+			}
+			s.auditEvent(r.Context(), AuditEvent{Actor: id.ID, Action: "admin_denied", IP: s.cfg.ClientIP(r), Detail: detail})
+		}
 		if api {
 			writeJSON(w, http.StatusForbidden, apiError{Error: "forbidden", Message: "You need the " + s.cfg.AdminPermission + " permission to manage security settings."})
 		} else {

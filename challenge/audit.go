@@ -59,6 +59,14 @@ func (e AuditEvent) Label() string {
 // AuditBucket is a realm's audit log.
 func AuditBucket(realm string) string { return "audit/" + realm }
 
+// maxAuditEvents bounds a realm's audit log: past it, the oldest events
+// go first, whatever their age. (A variable for the tests.)
+var maxAuditEvents int64 = 100_000
+
+// maxAuditDetail bounds the text an event keeps (a path, a summary): the
+// log must not grow by what a client chooses to send.
+const maxAuditDetail = 256
+
 // Audit appends an event. IDs sort by time, so listing in reverse is
 // newest first.
 func Audit(ctx context.Context, b store.Backend, realm string, e AuditEvent) error {
@@ -67,11 +75,42 @@ func Audit(ctx context.Context, b store.Backend, realm string, e AuditEvent) err
 	}
 	e.Time = e.Time.UTC()
 	e.ID = fmt.Sprintf("%020d-%s", e.Time.UnixNano(), randomToken(4))
+	e.Detail = clipText(e.Detail, maxAuditDetail)
+	e.Subject = clipText(e.Subject, maxAuditDetail)
 	raw, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
-	return b.Put(ctx, store.Key{Bucket: AuditBucket(realm), ID: e.ID}, raw, AuditRetention)
+	if err := b.Put(ctx, store.Key{Bucket: AuditBucket(realm), ID: e.ID}, raw, AuditRetention); err != nil {
+		return err
+	}
+	return boundAudit(ctx, b, realm)
+}
+
+// auditTrimBatch is how many events one write may drop to stay within
+// the bound.
+const auditTrimBatch = 100
+
+// boundAudit keeps the realm's log within maxAuditEvents: a counter of
+// events kept, and the oldest dropped once it is past the bound. Several
+// instances may trim at once; a few events too many for a moment is fine.
+func boundAudit(ctx context.Context, b store.Backend, realm string) error {
+	countKey := store.Key{Bucket: "audit-count", ID: realm}
+	n, _, err := b.Incr(ctx, countKey, 1, 0)
+	if err != nil || n <= maxAuditEvents {
+		return err
+	}
+	oldest, err := b.List(ctx, AuditBucket(realm), "", int(min(n-maxAuditEvents, auditTrimBatch)), false)
+	if err != nil {
+		return err
+	}
+	for _, e := range oldest {
+		if err := b.Delete(ctx, store.Key{Bucket: AuditBucket(realm), ID: e.ID}); err != nil {
+			return err
+		}
+	}
+	_, _, err = b.Incr(ctx, countKey, -int64(len(oldest)), 0)
+	return err
 }
 
 // ListAudit returns up to limit events older than before ("" for the
