@@ -68,6 +68,8 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		bypass <path>...
 //		path_prefix <path>
 //		session_lifetime <duration>
+//		fresh_for <duration>
+//		id_case insensitive
 //		trusted_proxies <cidr>...
 //		sms_countries <calling code>...
 //		phone_region <region>
@@ -138,6 +140,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.SessionLifetime = dur
+		case "fresh_for":
+			dur, err := durationArg(d)
+			if err != nil {
+				return err
+			}
+			h.FreshFor = dur
+		case "id_case":
+			if !d.AllArgs(&h.IDCase) {
+				return d.ArgErr()
+			}
 		case "trusted_proxies":
 			args := d.RemainingArgs()
 			if len(args) == 0 {

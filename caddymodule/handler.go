@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -65,6 +66,15 @@ type Handler struct {
 	PathPrefix string `json:"path_prefix,omitempty"`
 	// SessionLifetime bounds a verified session. Default 12h.
 	SessionLifetime caddy.Duration `json:"session_lifetime,omitempty"`
+	// FreshFor is how recent a code must be for sensitive changes: a new
+	// or replaced method (a new phone too), removing trusted devices, and
+	// every admin page. Default 10m; at least 1m, at most the session
+	// lifetime.
+	FreshFor caddy.Duration `json:"fresh_for,omitempty"`
+	// IDCase "insensitive" lower-cases user IDs before use, for first
+	// factors that accept any case (LDAP): "ALICE" and "alice" are then one
+	// user. Default: IDs are compared exactly.
+	IDCase string `json:"id_case,omitempty"`
 	// TrustedProxies are CIDRs whose requests may carry identity headers.
 	// The server's own trusted_proxies option does not count: trusting a
 	// proxy for client addresses is not trusting it to name users.
@@ -265,6 +275,7 @@ func (h *Handler) setup(ctx context.Context, app *App, logger *zap.Logger, slogg
 		Issuer:             h.Issuer,
 		Brand:              brand,
 		SessionLifetime:    time.Duration(h.SessionLifetime),
+		FreshFor:           time.Duration(h.FreshFor),
 		EmailSender:        h.app.emailSender,
 		SMSSender:          h.app.smsSender,
 		SMSCountries:       h.SMSCountries,
@@ -416,6 +427,15 @@ func (h *Handler) Validate() error {
 	if _, err := gate.NewBypass(h.Bypass); err != nil {
 		return err
 	}
+	lifetime := cmp.Or(time.Duration(h.SessionLifetime), 12*time.Hour)
+	if f := time.Duration(h.FreshFor); f != 0 && (f < time.Minute || f > lifetime) {
+		return fmt.Errorf("fresh_for %v: use at least 1m and at most the session lifetime (%v)", f, lifetime)
+	}
+	switch h.IDCase {
+	case "", "exact", "insensitive":
+	default:
+		return fmt.Errorf("id_case %q: use exact (the default) or insensitive", h.IDCase)
+	}
 	if err := h.initialPolicy().Validate(h.availability()); err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
@@ -521,7 +541,7 @@ func (h *Handler) resolve(r *http.Request, cookies identity.Cookies) (identity.I
 		creds := h.credentials(r, cookies)
 		id, err := h.lookup.Resolve(r.Context(), creds)
 		id.AppSession = cookies.Session
-		return id, creds, err
+		return h.foldID(id), creds, err
 	}
 	id := h.templates.Resolve(func(s string) string {
 		single, ok := h.singleTemplates[s]
@@ -545,7 +565,16 @@ func (h *Handler) resolve(r *http.Request, cookies identity.Cookies) (identity.I
 	if id.Known() {
 		id.AppSession = cookies.Session
 	}
-	return id, identity.Credentials{}, nil
+	return h.foldID(id), identity.Credentials{}, nil
+}
+
+// foldID lower-cases the ID when the first factor ignores case: "ALICE"
+// must not be a fresh, unenrolled user with counters of its own.
+func (h *Handler) foldID(id identity.Identity) identity.Identity {
+	if h.IDCase == "insensitive" {
+		id.ID = strings.ToLower(id.ID)
+	}
+	return id
 }
 
 func (h *Handler) trustedPeer(r *http.Request) bool {

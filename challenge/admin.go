@@ -63,19 +63,24 @@ func (s *Service) adminGuard(w http.ResponseWriter, r *http.Request, id identity
 	if !s.policy.Current().Enabled {
 		return true, nil
 	}
+	// Every admin page and change needs a code entered in the last
+	// FreshFor, not only a verified session.
 	ok, err := s.verified(r, id)
-	if err != nil || ok {
-		return ok, err
+	if err != nil {
+		return false, err
 	}
-	if api {
+	if !ok && api {
 		writeJSON(w, http.StatusUnauthorized, apiError{Error: "two_factor_required", Message: "Pass two-factor authentication first.", ChallengeURL: s.cfg.PathPrefix + "/"})
 		return false, nil
 	}
-	if _, err := s.startFlow(w, r, id, s.cfg.PathPrefix+"/admin"); err != nil {
-		return false, err
+	if !ok {
+		if _, err := s.startFlow(w, r, id, s.cfg.PathPrefix+"/admin"); err != nil {
+			return false, err
+		}
+		s.redirect(w, r, s.cfg.PathPrefix+"/")
+		return false, nil
 	}
-	s.redirect(w, r, s.cfg.PathPrefix+"/")
-	return false, nil
+	return s.stepUp(w, r, id, s.cfg.PathPrefix+"/admin", api)
 }
 
 func (s *Service) availability() policy.Availability {

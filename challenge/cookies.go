@@ -92,6 +92,10 @@ type session struct {
 	// 2FA was turned on: they reach the app, but they never passed 2FA, so
 	// they do not open the admin pages.
 	Carried bool `json:"c,omitempty"`
+	// Passed is when the user last entered a code in this session (zero
+	// for a session a trusted device opened): sensitive changes need it
+	// recent.
+	Passed int64 `json:"p,omitempty"`
 }
 
 // appBinding is the keyed hash a session is bound to; "" when the app
@@ -121,8 +125,10 @@ func (s *Service) boundTo(binding, appSession string) bool {
 	return ok == 1
 }
 
-func (s *Service) issueSession(w http.ResponseWriter, r *http.Request, user string, appSession string, epoch uint64, device string) error {
-	return s.writeSession(w, r, session{User: user, App: s.appBinding(appSession), Epoch: epoch, Device: device})
+// issueSession writes a verified session; passed is when the user last
+// entered a code for it (zero when a trusted device passed them).
+func (s *Service) issueSession(w http.ResponseWriter, r *http.Request, user string, appSession string, epoch uint64, device string, passed int64) error {
+	return s.writeSession(w, r, session{User: user, App: s.appBinding(appSession), Epoch: epoch, Device: device, Passed: passed})
 }
 
 func (s *Service) writeSession(w http.ResponseWriter, r *http.Request, sess session) error {
@@ -156,13 +162,13 @@ func (s *Service) readSession(r *http.Request, user, appSession string) (session
 		if sess.Realm != s.cfg.Realm || sess.User != user || !s.boundTo(sess.App, appSession) {
 			return session{}, false
 		}
-		cached = cachedSession{device: sess.Device, epoch: sess.Epoch, expires: sess.Expires, carried: sess.Carried}
+		cached = cachedSession{device: sess.Device, epoch: sess.Epoch, expires: sess.Expires, passed: sess.Passed, carried: sess.Carried}
 		s.sessions.put(key, cached, gen)
 	}
 	if s.cfg.Now().Unix() >= cached.expires {
 		return session{}, false
 	}
-	return session{User: user, Epoch: cached.epoch, Expires: cached.expires, Device: cached.device, Carried: cached.carried}, true
+	return session{User: user, Epoch: cached.epoch, Expires: cached.expires, Device: cached.device, Passed: cached.passed, Carried: cached.carried}, true
 }
 
 // sessionCache remembers session cookies that opened and matched their
@@ -174,12 +180,14 @@ func (s *Service) readSession(r *http.Request, user, appSession string) (session
 // checked on each request.
 type sessionCache = memo[[16]byte, cachedSession]
 
-// cachedSession is what the gate needs of an opened session cookie (40
-// bytes per verified user, with no pointer but the rare device ID).
+// cachedSession is what the gate and the pages need of an opened session
+// cookie (48 bytes per verified user, with no pointer but the rare device
+// ID).
 type cachedSession struct {
 	device  string
 	epoch   uint64
 	expires int64
+	passed  int64
 	carried bool
 }
 

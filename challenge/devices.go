@@ -29,6 +29,19 @@ type deviceRef struct {
 	Expires int64  `json:"x"`
 }
 
+// mailDevicesRemoved tells the user their devices no longer skip the
+// second step (n of them; 0: every other).
+func (s *Service) mailDevicesRemoved(ctx context.Context, id identity.Identity, n int) {
+	if id.Email == "" || s.cfg.EmailSender == nil {
+		return
+	}
+	m := notify.DevicesRemovedEmail(s.cfg.Issuer, id.Name, n, s.cfg.Now())
+	m.To = id.Email
+	if err := s.cfg.EmailSender.SendEmail(context.WithoutCancel(ctx), m); err != nil {
+		s.cfg.Logger.Warn("could not send the devices-removed notice", "user", id.ID, "error", err)
+	}
+}
+
 // sameRealm: device cookies made before they named their realm still
 // work, since the device record they point to lives in one realm anyway.
 func (s *Service) sameRealm(realm string) bool { return realm == s.cfg.Realm || realm == "" }
@@ -119,7 +132,7 @@ func (s *Service) trustedDevice(w http.ResponseWriter, r *http.Request, id ident
 	if epoch != ref.Epoch {
 		return false, false
 	}
-	if err := s.issueSession(w, r, id.ID, id.AppSession, epoch, ref.Device); err != nil {
+	if err := s.issueSession(w, r, id.ID, id.AppSession, epoch, ref.Device, 0); err != nil {
 		s.Unavailable(w, r, err)
 		return false, true
 	}
@@ -271,6 +284,9 @@ func (s *Service) devicesView(w http.ResponseWriter, r *http.Request, id identit
 	current := s.currentDevice(r, id.ID)
 	notice := ""
 	if r.Method == http.MethodPost {
+		if fresh, err := s.stepUp(w, r, id, s.cfg.PathPrefix+"/devices", false); err != nil || !fresh {
+			return err
+		}
 		switch r.PostFormValue("action") {
 		case "revoke":
 			dev := r.PostFormValue("device")
@@ -279,6 +295,7 @@ func (s *Service) devicesView(w http.ResponseWriter, r *http.Request, id identit
 					return err
 				}
 				s.audit(ctx, "device_revoked", id.ID, r)
+				s.mailDevicesRemoved(ctx, id, 1)
 				notice = "The device was removed. It will be asked for a code at its next sign-in."
 				if dev == current {
 					// This browser stays signed in for now, no longer on the
@@ -286,7 +303,7 @@ func (s *Service) devicesView(w http.ResponseWriter, r *http.Request, id identit
 					clearCookie(w, r, deviceCookie)
 					current = ""
 					if sess, ok := s.readSession(r, id.ID, id.AppSession); ok {
-						if err := s.issueSession(w, r, id.ID, id.AppSession, sess.Epoch, ""); err != nil {
+						if err := s.issueSession(w, r, id.ID, id.AppSession, sess.Epoch, "", sess.Passed); err != nil {
 							return err
 						}
 					}
@@ -303,13 +320,15 @@ func (s *Service) devicesView(w http.ResponseWriter, r *http.Request, id identit
 				return err
 			}
 			s.epochs.forget(id.ID)
-			if err := s.issueSession(w, r, id.ID, id.AppSession, u.Epoch, current); err != nil {
+			sess, _ := s.readSession(r, id.ID, id.AppSession)
+			if err := s.issueSession(w, r, id.ID, id.AppSession, u.Epoch, current, sess.Passed); err != nil {
 				return err
 			}
 			if current != "" {
 				s.reissueDeviceCookie(w, r, u, current)
 			}
 			s.audit(ctx, "signed_out_other_devices", id.ID, r)
+			s.mailDevicesRemoved(ctx, id, 0)
 			notice = "You're signed out everywhere else. Other devices will be asked for a code."
 		}
 	}

@@ -331,14 +331,18 @@ func TestSummarizeUserAgent(t *testing.T) {
 func TestRemovingThisDeviceDoesNotLoop(t *testing.T) {
 	h := rememberHarness(t, 30)
 	b := h.browser("alice", "s1")
-	b.rememberedLogin()
+	key := b.rememberedLogin()
 	b.newAppSession("s2")
 	if r := b.get("/x"); r.status != 200 {
 		t.Fatalf("remembered device: %d", r.status)
 	}
+	// Removing devices needs a fresh code: asked for, then back.
+	_, csrf := csrfOf(t, b.page("/.2fa/devices").body)
+	b.do(http.MethodPost, "/.2fa/devices", url.Values{"csrf": {csrf}, "action": {"revoke"}, "device": {"x"}})
+	b.stepUpTOTP(key)
 	page := b.page("/.2fa/devices")
 	devs, _ := ListDevices(t.Context(), h.backend, "default", "alice")
-	_, csrf := csrfOf(t, page.body)
+	_, csrf = csrfOf(t, page.body)
 	if r := b.do(http.MethodPost, "/.2fa/devices", url.Values{"csrf": {csrf}, "action": {"revoke"}, "device": {devs[0].ID}}); r.status != 200 {
 		t.Fatalf("remove this device: %d", r.status)
 	}

@@ -23,7 +23,9 @@ type flow struct {
 	App      string    `json:"app,omitempty"`
 	Return   string    `json:"return"`
 	Created  time.Time `json:"created"`
-	Attempts int       `json:"attempts"`
+	// StepUp: the user passed 2FA already and is asked for a fresh code
+	// before a sensitive change.
+	StepUp bool `json:"step_up,omitempty"`
 	// PendingSecret is the sealed TOTP seed being enrolled.
 	PendingSecret []byte `json:"pending_secret,omitempty"`
 }
@@ -155,7 +157,7 @@ func (s *Service) rememberUser(ctx context.Context, id identity.Identity) (*stor
 
 // returnablePages are our pages a user may be sent back to after passing
 // a challenge; every other path under the prefix would loop.
-var returnablePages = []string{"/admin", "/methods", "/devices"}
+var returnablePages = []string{"/admin", "/methods", "/devices", "/enroll", "/enroll/totp", "/enroll/email", "/enroll/sms"}
 
 // SafeReturnPath turns a would-be return URL into a path on this site:
 // anything that a browser could read as another origin, or that points

@@ -132,8 +132,18 @@ func (s *Service) Unavailable(w http.ResponseWriter, r *http.Request, err error)
 			"Wait a moment and try again. If this keeps happening, contact your administrator.",
 		},
 		LinkText: "Try again",
-		LinkURL:  r.URL.RequestURI(),
+		LinkURL:  s.retryLink(r),
 	})
+}
+
+// retryLink is where "Try again" goes: the page asked for, but only as a
+// path on this site ("//evil.example/x" would be another site's).
+func (s *Service) retryLink(r *http.Request) string {
+	link := SafeReturnPath(r.URL.RequestURI(), s.cfg.PathPrefix)
+	if link == "/" && s.OwnPath(r.URL.Path) {
+		return s.cfg.PathPrefix + "/"
+	}
+	return link
 }
 
 // epochCache holds each recently seen user's epoch so the hot path does

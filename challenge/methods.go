@@ -102,7 +102,7 @@ func (s *Service) sentMethod(w http.ResponseWriter, r *http.Request, id identity
 			s.redirect(w, r, s.cfg.PathPrefix+"/")
 			return nil
 		}
-		if ok, err := s.verified(r, id); err != nil || ok {
+		if need, err := s.needsCode(r, id); err != nil || !need {
 			if err == nil {
 				s.redirect(w, r, s.cfg.PathPrefix+"/")
 			}

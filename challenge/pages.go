@@ -170,11 +170,11 @@ func (s *Service) redirect(w http.ResponseWriter, r *http.Request, to string) {
 // entry sends the user where they need to be: back to the app when
 // verified or when 2FA is off, else to enrollment or verification.
 func (s *Service) entry(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
-	ok, err := s.verified(r, id)
+	need, err := s.needsCode(r, id)
 	if err != nil {
 		return err
 	}
-	if ok || !s.policy.Current().Enabled {
+	if !need || !s.policy.Current().Enabled {
 		to := "/"
 		if f, err := s.loadFlow(r, id); err == nil {
 			to = f.Return
@@ -203,19 +203,15 @@ func (s *Service) entry(w http.ResponseWriter, r *http.Request, id identity.Iden
 	return nil
 }
 
-// mayEnroll: a user who already has a usable method must pass 2FA before
-// adding another, or a stolen app session could add the thief's
-// authenticator.
+// mayEnroll: a user who already has a usable method must enter a fresh
+// code before adding another, or a stolen app session (or a script in the
+// app's pages) could add the thief's authenticator.
 func (s *Service) mayEnroll(w http.ResponseWriter, r *http.Request, id identity.Identity, u *store.User) (bool, error) {
 	if len(s.usableMethods(u)) == 0 {
 		return true, nil
 	}
-	ok, err := s.verified(r, id)
-	if err != nil || ok {
-		return ok, err
-	}
-	s.redirect(w, r, s.cfg.PathPrefix+"/verify")
-	return false, nil
+	// Adding or replacing one needs a fresh code from a method they have.
+	return s.stepUp(w, r, id, r.URL.Path, false)
 }
 
 type choicePage struct {
@@ -391,7 +387,7 @@ func (s *Service) verifyTOTP(w http.ResponseWriter, r *http.Request, id identity
 		s.redirect(w, r, s.cfg.PathPrefix+"/")
 		return nil
 	}
-	if ok, err := s.verified(r, id); err != nil || ok {
+	if need, err := s.needsCode(r, id); err != nil || !need {
 		if err == nil {
 			s.redirect(w, r, s.cfg.PathPrefix+"/")
 		}
@@ -482,7 +478,7 @@ func (s *Service) succeed(w http.ResponseWriter, r *http.Request, id identity.Id
 			return err
 		}
 	}
-	if err := s.issueSession(w, r, id.ID, id.AppSession, u.Epoch, device); err != nil {
+	if err := s.issueSession(w, r, id.ID, id.AppSession, u.Epoch, device, s.cfg.Now().Unix()); err != nil {
 		return err
 	}
 	s.endFlow(w, r, f)

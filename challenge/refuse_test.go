@@ -2,8 +2,10 @@ package challenge
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -68,5 +70,25 @@ func TestUncheckedCredentialRefusalSpeaksJSONToAPIs(t *testing.T) {
 	h.svc.RefuseUncheckedCredential(w, r, "an Authorization header")
 	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), `"credential_not_checked"`) {
 		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+}
+
+// The "can't check your sign-in" page links back to the page asked for,
+// never to another site: "//evil.example/x" is a protocol-relative link.
+func TestUnavailablePageRetryLinkStaysOnSite(t *testing.T) {
+	h := newHarness(t)
+	for target, want := range map[string]string{
+		"//evil.example/x": `href="/"`, "/%2f%2fevil.example": `href="/"`, "/reports?q=1": `href="/reports?q=1"`,
+		"/.2fa/enroll/totp": `href="/.2fa/enroll/totp"`, "/.2fa/verify/totp": `href="/.2fa/"`,
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RequestURI = target
+		r.URL, _ = url.ParseRequestURI(target)
+		r.Header.Set("Accept", "text/html")
+		w := httptest.NewRecorder()
+		h.svc.Unavailable(w, r, errors.New("store down"))
+		if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), want) || strings.Contains(w.Body.String(), `href="//`) {
+			t.Errorf("%s: %d, want the link %s", target, w.Code, want)
+		}
 	}
 }

@@ -33,6 +33,9 @@ type Config struct {
 	SessionLifetime time.Duration // default 12h
 	// FlowLifetime is how long a started challenge stays open.
 	FlowLifetime time.Duration // default 15m
+	// FreshFor is how recent a code must be for sensitive changes (a new
+	// method or phone, removing devices, the admin pages).
+	FreshFor time.Duration // default 10m
 	// MaxCodeAttempts is the number of wrong codes one challenge allows.
 	MaxCodeAttempts int // default 5
 	// UserFailLimit wrong codes per user within UserFailWindow lock the
@@ -101,6 +104,9 @@ func (c *Config) setDefaults() {
 	if c.FlowLifetime <= 0 {
 		c.FlowLifetime = 15 * time.Minute
 	}
+	if c.FreshFor <= 0 {
+		c.FreshFor = DefaultFreshFor
+	}
 	if c.MaxCodeAttempts <= 0 {
 		c.MaxCodeAttempts = 5
 	}
@@ -159,6 +165,9 @@ func (c Config) Validate() error {
 	}
 	if c.CodeLifetime > 15*time.Minute {
 		return errors.New("code lifetime above 15 minutes gives guessing too much time")
+	}
+	if c.FreshFor > 0 && (c.FreshFor < time.Minute || c.SessionLifetime > 0 && c.FreshFor > c.SessionLifetime) {
+		return errors.New("fresh_for must be at least 1m and at most the session lifetime")
 	}
 	if c.MaxCodeAttempts > 10 {
 		return errors.New("max code attempts above 10 weakens brute-force protection")

@@ -62,3 +62,31 @@ If it wasn't you, someone knows your password: change it now and tell your admin
 <p `+pStyle+`>If this was you, there is nothing else to do.</p>
 <p style="margin:0;">If it wasn't you, <strong>someone knows your password</strong>: change it now and tell your administrator.</p>
 {{- end}}`)
+
+// DevicesRemovedEmail tells user that trusted devices (n of them, or all
+// others when n is 0) no longer skip the second step: every change to how
+// an account is protected is announced to its owner.
+func DevicesRemovedEmail(org, user string, n int, when time.Time) Email {
+	d := emailData{Org: org, User: user, When: formatWhen(when), Count: "Every other device"}
+	if n > 0 {
+		d.Count = plural(n, "trusted device")
+	}
+	return devicesRemovedTemplate.render("Trusted devices removed from "+yourAccount(org), d)
+}
+
+var devicesRemovedTemplate = newEmailTemplate(`
+{{template "greeting" .}}
+
+{{.Count}} of {{if .Org}}your {{.Org}} account{{else}}your account{{end}} will be asked for the second step again, from {{.When}}.
+
+If this was you, there is nothing to do.
+
+If this wasn't you, contact your administrator right away: someone may be able to sign in as you.
+
+{{template "footer" .}}
+`, `{{define "content" -}}
+`+greeting+`
+<p `+pStyle+`>{{.Count}} of {{if .Org}}your {{.Org}} account{{else}}your account{{end}} will be asked for the second step again, from {{.When}}.</p>
+<p `+pStyle+`>If this was you, there is nothing to do.</p>
+<p style="margin:0;">If this wasn't you, <strong>contact your administrator right away</strong>: someone may be able to sign in as you.</p>
+{{- end}}`)

@@ -146,6 +146,7 @@ func allEmails(s string, when time.Time) map[string]notify.Email {
 		"PolicyChangedEmail": notify.PolicyChangedEmail(s, s, s, when),
 		"ResetEmail":         notify.ResetEmail(s, s, s, when),
 		"LockNotice":         notify.LockNotice(notify.LockMessage{Org: s, User: s, Wrong: 10, Wait: time.Minute}),
+		"DevicesRemoved":     notify.DevicesRemovedEmail(s, s, 1, when),
 	}
 }
 
@@ -179,6 +180,9 @@ func TestNoticeEmailsSayWhatHappenedAndWhatToDo(t *testing.T) {
 		{"code entry locked", notify.LockNotice(notify.LockMessage{Org: "Acme Corp", Wrong: 50, Hard: true, SiteURL: "https://app.example.com/", UnlockPath: "/.2fa/unlock"}),
 			"Code entry locked for your Acme Corp account",
 			[]string{"50 wrong codes in a row", "locked until you unlock it", "https://app.example.com/.2fa/unlock"}},
+		{"devices removed", notify.DevicesRemovedEmail("Acme Corp", "alice", 0, when),
+			"Trusted devices removed from your Acme Corp account",
+			[]string{"Every other device of your Acme Corp account will be asked for the second step again", "contact your administrator"}},
 		{"reset", notify.ResetEmail("Acme Corp", "alice", "Bob", when),
 			"Your Acme Corp two-factor authentication was reset",
 			[]string{"Bob reset two-factor authentication", "set up two-factor authentication again", "contact your administrator"}},
