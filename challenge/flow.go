@@ -18,11 +18,11 @@ import (
 // here, server-side, so no client-supplied URL is ever redirected to), and
 // its state.
 type flow struct {
-	ID       string    `json:"id"`
-	User     string    `json:"user"`
-	App      string    `json:"app,omitempty"`
-	Return   string    `json:"return"`
-	Created  time.Time `json:"created"`
+	ID      string    `json:"id"`
+	User    string    `json:"user"`
+	App     string    `json:"app,omitempty"`
+	Return  string    `json:"return"`
+	Created time.Time `json:"created"`
 	// StepUp: the user passed 2FA already and is asked for a fresh code
 	// before a sensitive change.
 	StepUp bool `json:"step_up,omitempty"`
