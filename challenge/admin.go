@@ -543,19 +543,7 @@ func (s *Service) adminConfirm(w http.ResponseWriter, r *http.Request, id identi
 		if err != nil {
 			return err
 		}
-		err = s.sendCode(ctx, proposalFlow(prop), id.ID, store.MethodEmail, to, PurposeAdmin)
-		var refusal *sendRefusal
-		switch {
-		case err == nil:
-			s.redirect(w, r, data.Action)
-		case errors.As(err, &refusal):
-			render(http.StatusTooManyRequests, refusal.msg)
-		case errors.Is(err, errDeliveryFailed):
-			render(http.StatusBadGateway, "We couldn't send the code. Try again in a moment.")
-		default:
-			return err
-		}
-		return nil
+		return s.answerSend(w, r, s.sendCode(ctx, proposalFlow(prop), id.ID, store.MethodEmail, to, PurposeAdmin), data.Action, render, "")
 	}
 	wasEnabled := s.policy.Current().Enabled
 	applied, out, held, err := s.confirmWithCode(ctx, r, id, prop, r.PostFormValue("code"))

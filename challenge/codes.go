@@ -2,6 +2,7 @@ package challenge
 
 import (
 	"context"
+	"net/http"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -220,6 +221,28 @@ func (s *Service) checkSentCode(ctx context.Context, f *flow, user, method, purp
 		return "", false, err
 	}
 	return p.Target, true, nil
+}
+
+// answerSend answers a "send a code" form: back to the page (so a reload
+// does not send again), or the page again with why nothing was sent.
+// otherwise is what to do when delivery failed ("use another method").
+func (s *Service) answerSend(w http.ResponseWriter, r *http.Request, err error, back string, render func(int, string), otherwise string) error {
+	var refusal *sendRefusal
+	switch {
+	case err == nil:
+		s.redirect(w, r, back)
+	case errors.As(err, &refusal):
+		msg := refusal.msg
+		if !refusal.retry.IsZero() && refusal.retry.Sub(s.cfg.Now()) > time.Minute {
+			msg += " You can ask again at " + refusal.retry.UTC().Format("15:04") + " UTC."
+		}
+		render(http.StatusTooManyRequests, msg)
+	case errors.Is(err, errDeliveryFailed):
+		render(http.StatusBadGateway, "We couldn't send the code. Try again in a moment"+otherwise+".")
+	default:
+		return err
+	}
+	return nil
 }
 
 // lastSent returns when a code was last sent for the flow and method.

@@ -3,13 +3,11 @@ package challenge
 import (
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/caddy2fa/caddy2fa/keyring"
 	"github.com/caddy2fa/caddy2fa/policy"
-	"github.com/caddy2fa/caddy2fa/store"
 )
 
 // carried makes bob an app session open before 2FA was turned on, which
@@ -74,11 +72,7 @@ func TestGrandfatherNoteReplayedAfterSessionLifetimeIsChallenged(t *testing.T) {
 // Two sites of different realms on one host: realm A's session, device and
 // note cookies open nothing in realm B.
 func TestRealmASessionRefusedOnRealmB(t *testing.T) {
-	b, err := store.OpenBolt(filepath.Join(t.TempDir(), "2fa.db"), store.BoltOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
+	b := tempStore(t)
 	ring, _ := keyring.Parse(keyring.Generate())
 	realm := func(name string) func(*Config, *policy.Policy) {
 		return func(c *Config, _ *policy.Policy) { c.Realm = name }
@@ -106,11 +100,7 @@ func TestRealmASessionRefusedOnRealmB(t *testing.T) {
 // Rotation: a new key first, the old one kept: sessions and their binding
 // to the app session still open.
 func TestKeyRotationKeepsVerifiedSessions(t *testing.T) {
-	b, err := store.OpenBolt(filepath.Join(t.TempDir(), "2fa.db"), store.BoltOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
+	b := tempStore(t)
 	old := keyring.Generate()
 	ring, _ := keyring.Parse(old)
 	before := newHarnessOn(t, b, ring)

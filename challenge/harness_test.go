@@ -109,13 +109,19 @@ type harness struct {
 
 func newHarness(t *testing.T, mutate ...func(*Config, *policy.Policy)) *harness {
 	t.Helper()
+	ring, _ := keyring.Parse(keyring.Generate())
+	return newHarnessOn(t, tempStore(t), ring, mutate...)
+}
+
+// tempStore is an embedded store that ends with the test.
+func tempStore(t *testing.T) store.Backend {
+	t.Helper()
 	b, err := store.OpenBolt(filepath.Join(t.TempDir(), "2fa.db"), store.BoltOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	ring, _ := keyring.Parse(keyring.Generate())
-	return newHarnessOn(t, b, ring, mutate...)
+	return b
 }
 
 // newHarnessOn is a site on a given store and keys: several harnesses on

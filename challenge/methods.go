@@ -185,23 +185,7 @@ func (s *Service) sentMethod(w http.ResponseWriter, r *http.Request, id identity
 				return nil
 			}
 		}
-		err := s.sendCode(ctx, f, id.ID, method, target, purpose)
-		var refusal *sendRefusal
-		switch {
-		case err == nil:
-			s.redirect(w, r, r.URL.Path) // a reload must not send again
-		case errors.As(err, &refusal):
-			msg := refusal.msg
-			if !refusal.retry.IsZero() && refusal.retry.Sub(s.cfg.Now()) > time.Minute {
-				msg += " You can ask again at " + refusal.retry.UTC().Format("15:04") + " UTC."
-			}
-			render(http.StatusTooManyRequests, msg)
-		case errors.Is(err, errDeliveryFailed):
-			render(http.StatusBadGateway, "We couldn't send the code. Try again in a moment, or use another method.")
-		default:
-			return err
-		}
-		return nil
+		return s.answerSend(w, r, s.sendCode(ctx, f, id.ID, method, target, purpose), r.URL.Path, render, ", or use another method")
 	}
 	if sentAt.IsZero() {
 		render(http.StatusUnprocessableEntity, "Send yourself a code first.")

@@ -59,19 +59,7 @@ func (s *Service) unlock(w http.ResponseWriter, r *http.Request, id identity.Ide
 		return nil
 	}
 	if r.PostFormValue("action") == "send" {
-		err := s.sendCode(ctx, f, id.ID, store.MethodEmail, to, PurposeUnlock)
-		var refusal *sendRefusal
-		switch {
-		case err == nil:
-			s.redirect(w, r, r.URL.Path)
-		case errors.As(err, &refusal):
-			render(http.StatusTooManyRequests, refusal.msg)
-		case errors.Is(err, errDeliveryFailed):
-			render(http.StatusBadGateway, "We couldn't send the code. Try again in a moment, or ask your administrator to unlock your account.")
-		default:
-			return err
-		}
-		return nil
+		return s.answerSend(w, r, s.sendCode(ctx, f, id.ID, store.MethodEmail, to, PurposeUnlock), r.URL.Path, render, ", or ask your administrator to unlock your account")
 	}
 	code, ok := NormalizeCode(r.PostFormValue("code"))
 	if !ok {
