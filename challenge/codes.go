@@ -2,12 +2,12 @@ package challenge
 
 import (
 	"context"
-	"net/http"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"math/big"
+	"net/http"
 	"strings"
 	"time"
 
