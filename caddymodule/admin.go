@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/challenge"
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/policy"
@@ -148,7 +149,7 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		if limit <= 0 || limit > store.MaxListLimit {
 			limit = 100
 		}
-		events, err := challenge.ListAudit(ctx, app.backend, realm, r.URL.Query().Get("before"), limit)
+		events, err := accounts.ListAudit(ctx, app.backend, realm, r.URL.Query().Get("before"), limit)
 		if err != nil {
 			return apiErr(http.StatusServiceUnavailable, "%v", err)
 		}
@@ -162,7 +163,7 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *adminAPI) audit(r *http.Request, app *App, realm, action, subject, detail string) {
-	err := challenge.Audit(r.Context(), app.backend, realm, challenge.AuditEvent{
+	err := accounts.Audit(r.Context(), app.backend, realm, accounts.AuditEvent{
 		Actor: "operator", Action: action, Subject: subject, IP: r.RemoteAddr, Detail: detail,
 	})
 	if err != nil {

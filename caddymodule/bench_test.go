@@ -19,9 +19,11 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/internal/htmltest"
 	"github.com/caddy2fa/caddy2fa/internal/testpeer"
 	"github.com/caddy2fa/caddy2fa/keyring"
+	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
 )
 
@@ -190,10 +192,10 @@ func seedUsers(b *testing.B, s store.Backend, n int) {
 	const batch = 20_000
 	items := make([]store.BatchItem, 0, batch)
 	for i := 1; i < n; i++ {
-		u := store.User{ID: fmt.Sprintf("user%07d", i), Email: fmt.Sprintf("user%07d@acme.example", i), Epoch: 1,
-			Methods: []store.Enrollment{{Method: store.MethodTOTP, Secret: make([]byte, 52)}}}
+		u := accounts.User{ID: fmt.Sprintf("user%07d", i), Email: fmt.Sprintf("user%07d@acme.example", i), Epoch: 1,
+			Methods: []accounts.Enrollment{{Method: policy.MethodTOTP, Secret: make([]byte, 52)}}}
 		raw, _ := json.Marshal(u)
-		items = append(items, store.BatchItem{Key: store.Key{Bucket: store.UsersBucket("default"), ID: u.ID}, Value: raw})
+		items = append(items, store.BatchItem{Key: store.Key{Bucket: accounts.Keys{Realm: "default"}.UsersBucket(), ID: u.ID}, Value: raw})
 		if len(items) == batch || i == n-1 {
 			if _, err := store.PutIfAbsentMany(context.Background(), s, items); err != nil {
 				b.Fatal(err)

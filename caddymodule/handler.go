@@ -22,11 +22,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/challenge"
 	"github.com/caddy2fa/caddy2fa/gate"
 	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/policy"
-	"github.com/caddy2fa/caddy2fa/store"
 )
 
 func init() {
@@ -319,10 +319,10 @@ func (h *Handler) watchUsersFile(ctx context.Context, every time.Duration) {
 		if fi, err := os.Stat(h.UsersFile); err != nil {
 			h.logger.Error("cannot read users_file", zap.String("path", h.UsersFile), zap.Error(err))
 		} else if !fi.ModTime().Equal(seen) {
-			entries, err := challenge.ReadDirectoryFile(h.UsersFile)
+			entries, err := accounts.ReadDirectoryFile(h.UsersFile)
 			if err == nil {
 				var n int
-				n, err = challenge.ImportDirectory(ctx, h.app.backend, realmOr(h.Realm), entries)
+				n, err = accounts.ImportDirectory(ctx, h.app.backend, realmOr(h.Realm), entries)
 				h.logger.Info("users_file imported", zap.String("path", h.UsersFile), zap.Int("users", len(entries)), zap.Int("changed", n))
 			}
 			if err != nil {
@@ -406,7 +406,7 @@ func (h *Handler) branding() (challenge.Branding, error) {
 }
 
 func (h *Handler) initialPolicy() policy.Policy {
-	p := policy.Policy{Methods: []string{store.MethodTOTP}}
+	p := policy.Policy{Methods: []string{policy.MethodTOTP}}
 	if h.Policy != nil {
 		p.Enabled = h.Policy.Enforce
 		if len(h.Policy.Methods) > 0 {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/policy"
@@ -40,11 +41,11 @@ func (s *Service) adminGuard(w http.ResponseWriter, r *http.Request, id identity
 		// One event per user per window, which counts the others: any
 		// identified user can ask as often as they like.
 		if folded, ok := s.refusals.admit("admin_denied\x00"+id.ID, s.cfg.Now()); ok {
-			detail := r.Method + " " + clipText(r.URL.Path, maxAuditDetail)
+			detail := r.Method + " " + accounts.ClipText(r.URL.Path, accounts.MaxAuditDetail)
 			if folded > 0 {
 				detail = fmt.Sprintf("%s (and %d more since the last entry)", detail, folded)
 			}
-			s.auditEvent(r.Context(), AuditEvent{Actor: id.ID, Action: "admin_denied", IP: s.cfg.ClientIP(r), Detail: detail})
+			s.auditEvent(r.Context(), accounts.AuditEvent{Actor: id.ID, Action: "admin_denied", IP: s.cfg.ClientIP(r), Detail: detail})
 		}
 		if api {
 			writeJSON(w, http.StatusForbidden, apiError{Error: "forbidden", Message: "You need the " + s.cfg.AdminPermission + " permission to manage security settings."})
@@ -92,7 +93,7 @@ func (s *Service) adminEmail(ctx context.Context, id identity.Identity) (string,
 	if id.Email != "" {
 		return id.Email, nil
 	}
-	u, err := store.GetUser(ctx, s.backend, s.cfg.Realm, id.ID)
+	u, err := accounts.GetUser(ctx, s.backend, s.cfg.Realm, id.ID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", err
 	}
@@ -127,16 +128,16 @@ func (s *Service) propose(ctx context.Context, id identity.Identity, next policy
 	if err != nil {
 		return nil, "", err
 	}
-	if err := s.sendCode(ctx, proposalFlow(p), id.ID, store.MethodEmail, to, PurposeAdmin); err != nil {
+	if err := s.sendCode(ctx, proposalFlow(p), id.ID, policy.MethodEmail, to, PurposeAdmin); err != nil {
 		return nil, "", err
 	}
-	s.auditEvent(ctx, AuditEvent{Actor: id.ID, Action: "policy_change_proposed", Detail: next.Summary()})
+	s.auditEvent(ctx, accounts.AuditEvent{Actor: id.ID, Action: "policy_change_proposed", Detail: next.Summary()})
 	return p, to, nil
 }
 
 // confirm checks the emailed code and applies the proposal.
 func (s *Service) confirm(ctx context.Context, r *http.Request, id identity.Identity, p *policy.Proposal, code string) (policy.Policy, error) {
-	_, ok, err := s.checkSentCode(ctx, proposalFlow(p), id.ID, store.MethodEmail, PurposeAdmin, code)
+	_, ok, err := s.checkSentCode(ctx, proposalFlow(p), id.ID, policy.MethodEmail, PurposeAdmin, code)
 	if err != nil {
 		return policy.Policy{}, err
 	}
@@ -147,14 +148,14 @@ func (s *Service) confirm(ctx context.Context, r *http.Request, id identity.Iden
 	applied, err := policy.Apply(ctx, s.backend, p, s.cfg.Now())
 	if err != nil {
 		if errors.Is(err, policy.ErrStale) || errors.Is(err, policy.ErrNoProposal) {
-			s.auditEvent(ctx, AuditEvent{Actor: id.ID, Action: "policy_change_refused", IP: s.cfg.ClientIP(r), Detail: err.Error()})
+			s.auditEvent(ctx, accounts.AuditEvent{Actor: id.ID, Action: "policy_change_refused", IP: s.cfg.ClientIP(r), Detail: err.Error()})
 		}
 		return policy.Policy{}, err
 	}
 	if err := s.policy.Refresh(ctx); err != nil {
 		s.cfg.Logger.Warn("could not re-read the policy after a change", "error", err)
 	}
-	s.auditEvent(ctx, AuditEvent{Actor: id.ID, Action: "policy_changed", IP: s.cfg.ClientIP(r), Detail: applied.Summary()})
+	s.auditEvent(ctx, accounts.AuditEvent{Actor: id.ID, Action: "policy_changed", IP: s.cfg.ClientIP(r), Detail: applied.Summary()})
 	s.cfg.Logger.Info("org policy changed", "realm", s.cfg.Realm, "admin", id.ID, "policy", applied.Summary(), "version", applied.Version)
 	s.afterPolicyChange(ctx, id, prev, applied)
 	return applied, nil
@@ -223,14 +224,14 @@ func (s *Service) queueSetupEmails(ctx context.Context, admin identity.Identity,
 }
 
 // listUserRecords pages through the realm's user records.
-func listUserRecords(ctx context.Context, b store.Backend, realm, after string, limit int) ([]store.User, string, error) {
-	entries, err := b.List(ctx, store.UsersBucket(realm), after, limit, false)
+func listUserRecords(ctx context.Context, b store.Backend, realm, after string, limit int) ([]accounts.User, string, error) {
+	entries, err := b.List(ctx, accounts.Keys{Realm: realm}.UsersBucket(), after, limit, false)
 	if err != nil {
 		return nil, "", err
 	}
-	out := make([]store.User, 0, len(entries))
+	out := make([]accounts.User, 0, len(entries))
 	for _, e := range entries {
-		var u store.User
+		var u accounts.User
 		if jsonUnmarshal(e.Value, &u) == nil {
 			out = append(out, u)
 		}
@@ -281,7 +282,7 @@ func (s *Service) resetUser(ctx context.Context, r *http.Request, admin identity
 		return err
 	}
 	s.epochs.forget(user)
-	s.auditEvent(ctx, AuditEvent{Actor: admin.ID, Action: "user_reset", Subject: user, IP: s.cfg.ClientIP(r)})
+	s.auditEvent(ctx, accounts.AuditEvent{Actor: admin.ID, Action: "user_reset", Subject: user, IP: s.cfg.ClientIP(r)})
 	s.cfg.Logger.Info("user's two-factor authentication reset", "realm", s.cfg.Realm, "user", user, "admin", admin.ID)
 	if s.cfg.EmailSender != nil && u.Email != "" {
 		m := notify.ResetEmail(s.cfg.Issuer, displayName(u), admin.ID, s.cfg.Now())
@@ -301,7 +302,7 @@ func (s *Service) unlockUser(ctx context.Context, r *http.Request, admin identit
 	if err := UnlockUser(ctx, s.backend, s.cfg.Realm, user); err != nil {
 		return err
 	}
-	s.auditEvent(ctx, AuditEvent{Actor: admin.ID, Action: "unlocked", Subject: user, IP: s.cfg.ClientIP(r)})
+	s.auditEvent(ctx, accounts.AuditEvent{Actor: admin.ID, Action: "unlocked", Subject: user, IP: s.cfg.ClientIP(r)})
 	return nil
 }
 
@@ -310,7 +311,7 @@ func (s *Service) revokeUserDevices(ctx context.Context, r *http.Request, admin 
 	if err != nil {
 		return n, err
 	}
-	s.auditEvent(ctx, AuditEvent{Actor: admin.ID, Action: "devices_revoked", Subject: user, IP: s.cfg.ClientIP(r), Detail: strconv.Itoa(n) + " devices"})
+	s.auditEvent(ctx, accounts.AuditEvent{Actor: admin.ID, Action: "devices_revoked", Subject: user, IP: s.cfg.ClientIP(r), Detail: strconv.Itoa(n) + " devices"})
 	return n, nil
 }
 
@@ -324,7 +325,7 @@ type adminPage struct {
 	Error       string
 	Users       []UserSummary
 	NextUsers   string
-	Audit       []AuditEvent
+	Audit       []accounts.AuditEvent
 	Mail        *notify.Progress
 	Immediately bool
 	Prefix      string
@@ -406,7 +407,7 @@ func (s *Service) adminHome(w http.ResponseWriter, r *http.Request, id identity.
 		return err
 	}
 	data.Users, data.NextUsers = users, next
-	if data.Audit, err = ListAudit(ctx, s.backend, s.cfg.Realm, "", 10); err != nil {
+	if data.Audit, err = accounts.ListAudit(ctx, s.backend, s.cfg.Realm, "", 10); err != nil {
 		return err
 	}
 	if s.cfg.Mailer != nil && p.Version > 0 && p.Enabled {
@@ -448,14 +449,14 @@ func (s *Service) adminEdit(w http.ResponseWriter, r *http.Request, id identity.
 	}
 	for _, m := range policy.AllMethods {
 		c := adminMethod{Method: m, Name: adminMethodNames[m], Checked: slices.Contains(checked, m), Disabled: !s.available(m)}
-		if m == store.MethodSMS {
+		if m == policy.MethodSMS {
 			c.Note = "A paid add-on."
 			if c.Disabled {
 				c.Note = "A paid add-on that isn't enabled for your organization: ask your account manager to enable SMS."
 				c.Checked = false
 			}
 		}
-		if m == store.MethodEmail && c.Disabled {
+		if m == policy.MethodEmail && c.Disabled {
 			c.Note = "No email sender is configured."
 		}
 		data.Choices = append(data.Choices, c)
@@ -490,9 +491,9 @@ func (s *Service) proposeAndConfirm(w http.ResponseWriter, r *http.Request, id i
 }
 
 var adminMethodNames = map[string]string{
-	store.MethodEmail: "Email verification",
-	store.MethodSMS:   "SMS verification",
-	store.MethodTOTP:  "Authenticator app",
+	policy.MethodEmail: "Email verification",
+	policy.MethodSMS:   "SMS verification",
+	policy.MethodTOTP:  "Authenticator app",
 }
 
 func (s *Service) adminDisable(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
@@ -521,12 +522,12 @@ func (s *Service) adminConfirm(w http.ResponseWriter, r *http.Request, id identi
 	if err != nil {
 		return err
 	}
-	_, sentTo, err := s.lastSent(ctx, proposalFlow(prop), store.MethodEmail)
+	_, sentTo, err := s.lastSent(ctx, proposalFlow(prop), policy.MethodEmail)
 	if err != nil {
 		return err
 	}
 	data := adminPage{
-		Change: prop.ID, SentTo: mask(store.MethodEmail, sentTo), Summary: prop.Next.Summary(),
+		Change: prop.ID, SentTo: mask(policy.MethodEmail, sentTo), Summary: prop.Next.Summary(),
 		Disable: !prop.Next.Enabled, Action: s.cfg.PathPrefix + "/admin/confirm?change=" + prop.ID, Prefix: s.cfg.PathPrefix,
 	}
 	render := func(status int, msg string) {
@@ -543,7 +544,7 @@ func (s *Service) adminConfirm(w http.ResponseWriter, r *http.Request, id identi
 		if err != nil {
 			return err
 		}
-		return s.answerSend(w, r, s.sendCode(ctx, proposalFlow(prop), id.ID, store.MethodEmail, to, PurposeAdmin), data.Action, render, "")
+		return s.answerSend(w, r, s.sendCode(ctx, proposalFlow(prop), id.ID, policy.MethodEmail, to, PurposeAdmin), data.Action, render, "")
 	}
 	wasEnabled := s.policy.Current().Enabled
 	applied, out, held, err := s.confirmWithCode(ctx, r, id, prop, r.PostFormValue("code"))
@@ -602,12 +603,12 @@ func (s *Service) appliedMessage(p policy.Policy, wasEnabled bool) messagePage {
 }
 
 func (s *Service) adminAudit(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
-	events, err := ListAudit(r.Context(), s.backend, s.cfg.Realm, r.URL.Query().Get("before"), 50)
+	events, err := accounts.ListAudit(r.Context(), s.backend, s.cfg.Realm, r.URL.Query().Get("before"), 50)
 	if err != nil {
 		return err
 	}
 	data := struct {
-		Events []AuditEvent
+		Events []accounts.AuditEvent
 		Next   string
 		Prefix string
 	}{Events: events, Prefix: s.cfg.PathPrefix}
@@ -664,7 +665,7 @@ func (s *Service) adminAPI(w http.ResponseWriter, r *http.Request, id identity.I
 		var refusal *sendRefusal
 		switch {
 		case perr == nil:
-			writeJSON(w, http.StatusCreated, map[string]any{"change_id": prop.ID, "summary": prop.Next.Summary(), "code_sent_to": mask(store.MethodEmail, to), "expires_at": prop.Created.Add(policy.ProposalLifetime)})
+			writeJSON(w, http.StatusCreated, map[string]any{"change_id": prop.ID, "summary": prop.Next.Summary(), "code_sent_to": mask(policy.MethodEmail, to), "expires_at": prop.Created.Add(policy.ProposalLifetime)})
 		case errors.As(perr, &refusal):
 			fail(http.StatusUnprocessableEntity, "invalid_change", refusal.msg)
 		case errors.Is(perr, errDeliveryFailed):
@@ -751,7 +752,7 @@ func (s *Service) adminAPI(w http.ResponseWriter, r *http.Request, id identity.I
 		if limit <= 0 || limit > 500 {
 			limit = 100
 		}
-		events, lerr := ListAudit(ctx, s.backend, s.cfg.Realm, r.URL.Query().Get("before"), limit)
+		events, lerr := accounts.ListAudit(ctx, s.backend, s.cfg.Realm, r.URL.Query().Get("before"), limit)
 		if lerr != nil {
 			err = lerr
 			break

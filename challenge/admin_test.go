@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/internal/htmltest"
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/policy"
-	"github.com/caddy2fa/caddy2fa/store"
 )
 
 // adminHarness: 2FA starts off, as in the help page; alice is an admin.
@@ -147,7 +147,7 @@ func TestAdminEnablesTwoFactorByTheHelpPageSteps(t *testing.T) {
 		}
 	}
 	_ = carol
-	events, _ := ListAudit(t.Context(), h.backend, "default", "", 10)
+	events, _ := accounts.ListAudit(t.Context(), h.backend, "default", "", 10)
 	if !hasEvent(events, "policy_changed", "alice") {
 		t.Fatalf("audit: %+v", events)
 	}
@@ -167,7 +167,7 @@ func (h *outboxHarness) setupEmailsTo(to string) int {
 	return n
 }
 
-func hasEvent(events []AuditEvent, action, actor string) bool {
+func hasEvent(events []accounts.AuditEvent, action, actor string) bool {
 	for _, e := range events {
 		if e.Action == action && e.Actor == actor {
 			return true
@@ -228,7 +228,7 @@ func TestAdminNonAdminGets403(t *testing.T) {
 	if r.status != http.StatusForbidden || !strings.Contains(r.body, `"error":"forbidden"`) {
 		t.Fatalf("API for a non-admin: %d %s", r.status, r.body)
 	}
-	events, _ := ListAudit(t.Context(), h.backend, "default", "", 10)
+	events, _ := accounts.ListAudit(t.Context(), h.backend, "default", "", 10)
 	if !hasEvent(events, "admin_denied", "bob") {
 		t.Fatal("refused admin access must be audited")
 	}
@@ -274,7 +274,7 @@ func TestAdminCodeWrongReusedOrForAnotherProposalRefused(t *testing.T) {
 	if r := a.submitCode(first, firstCode); r.status != http.StatusConflict {
 		t.Fatalf("a stale proposal: %d %s", r.status, r.body)
 	}
-	events, _ := ListAudit(t.Context(), h.backend, "default", "", 20)
+	events, _ := accounts.ListAudit(t.Context(), h.backend, "default", "", 20)
 	if !hasEvent(events, "policy_change_refused", "alice") {
 		t.Fatal("the refused stale change must be audited")
 	}
@@ -444,7 +444,7 @@ func TestAdminAPIRefusesFormPostsFromOtherSites(t *testing.T) {
 }
 
 func TestPolicyNeedingSMSRefusedWithoutSender(t *testing.T) {
-	h, _ := adminHarness(t, func(c *Config, p *policy.Policy) { c.SMSSender = nil; p.Methods = []string{store.MethodTOTP} })
+	h, _ := adminHarness(t, func(c *Config, p *policy.Policy) { c.SMSSender = nil; p.Methods = []string{policy.MethodTOTP} })
 	a := h.admin("a1")
 	status, out := apiCall(t, a, "POST", "/.2fa/api/admin/proposals", map[string]any{"enabled": true, "methods": []string{"sms"}})
 	if status != http.StatusUnprocessableEntity || !strings.Contains(out["message"].(string), "account manager") {

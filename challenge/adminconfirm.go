@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
@@ -75,7 +76,7 @@ func (s *Service) cancelProposal(ctx context.Context, r *http.Request, id identi
 	if err := policy.Cancel(ctx, s.backend, s.cfg.Realm, p.ID); err != nil {
 		s.cfg.Logger.Warn("could not cancel a proposal", "error", err)
 	}
-	s.auditEvent(ctx, AuditEvent{Actor: id.ID, Action: "policy_change_abandoned", IP: s.cfg.ClientIP(r), Detail: "too many wrong codes"})
+	s.auditEvent(ctx, accounts.AuditEvent{Actor: id.ID, Action: "policy_change_abandoned", IP: s.cfg.ClientIP(r), Detail: "too many wrong codes"})
 	return confirmCancelled
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/store"
 	"github.com/caddy2fa/caddy2fa/verify"
 )
@@ -36,7 +37,7 @@ func LadderKey(realm, user string) store.Key {
 // and the ID to continue from ("" when this was the last page).
 func ListUsers(ctx context.Context, b store.Backend, realm, after string, limit int) ([]UserSummary, string, error) {
 	limit = min(max(limit, 1), store.MaxListLimit)
-	entries, err := b.List(ctx, store.UsersBucket(realm), after, limit, false)
+	entries, err := b.List(ctx, accounts.Keys{Realm: realm}.UsersBucket(), after, limit, false)
 	if err != nil {
 		return nil, "", err
 	}
@@ -50,7 +51,7 @@ func ListUsers(ctx context.Context, b store.Backend, realm, after string, limit 
 		return nil, "", err
 	}
 	for i, e := range entries {
-		var u store.User
+		var u accounts.User
 		if jsonUnmarshal(e.Value, &u) != nil {
 			continue
 		}
@@ -79,8 +80,8 @@ var ErrNoSuchUser = errors.New("no such user")
 
 // ResetUser removes a user's enrolled methods, trusted devices and
 // sessions: they set up two-factor authentication again at next login.
-func ResetUser(ctx context.Context, b store.Backend, realm, user string) (*store.User, error) {
-	if _, err := store.GetUser(ctx, b, realm, user); errors.Is(err, store.ErrNotFound) {
+func ResetUser(ctx context.Context, b store.Backend, realm, user string) (*accounts.User, error) {
+	if _, err := accounts.GetUser(ctx, b, realm, user); errors.Is(err, store.ErrNotFound) {
 		return nil, ErrNoSuchUser
 	} else if err != nil {
 		return nil, err
@@ -91,7 +92,7 @@ func ResetUser(ctx context.Context, b store.Backend, realm, user string) (*store
 	if err := UnlockUser(ctx, b, realm, user); err != nil {
 		return nil, err
 	}
-	u, err := store.UpdateUser(ctx, b, realm, user, func(u *store.User) error {
+	u, err := accounts.UpdateUser(ctx, b, realm, user, func(u *accounts.User) error {
 		u.Methods = nil
 		u.Preferred = ""
 		u.Epoch++

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/internal/htmltest"
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/policy"
@@ -312,7 +313,7 @@ func FuzzFormInput(f *testing.F) {
 				t.Fatalf("NormalizeCode(%q) = %q", in, code)
 			}
 		}
-		if entries, err := ParseDirectory([]byte(in)); err == nil {
+		if entries, err := accounts.ParseDirectory([]byte(in)); err == nil {
 			for _, e := range entries {
 				if e.ID == "" {
 					t.Fatalf("entry without id from %q", in)

@@ -3,144 +3,22 @@ package challenge
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"strings"
-	"time"
 
-	"github.com/caddy2fa/caddy2fa/store"
+	"github.com/caddy2fa/caddy2fa/accounts"
 )
-
-// The audit log: who did what, when, from where. Newest first when
-// listed; kept for AuditRetention.
-
-// AuditRetention bounds how long audit events are kept.
-const AuditRetention = 400 * 24 * time.Hour
-
-// AuditEvent is one entry.
-type AuditEvent struct {
-	ID      string    `json:"id"`
-	Time    time.Time `json:"time"`
-	Actor   string    `json:"actor"`             // who acted ("operator" for the admin endpoint)
-	Action  string    `json:"action"`            // enrolled, reset, policy_changed, ...
-	Subject string    `json:"subject,omitempty"` // whom it concerned
-	IP      string    `json:"ip,omitempty"`
-	Detail  string    `json:"detail,omitempty"`
-}
-
-// auditLabels say what an action was, for the admin pages (the API keeps
-// the stable codes).
-var auditLabels = map[string]string{
-	"admin_denied":             "was refused the security settings",
-	"policy_change_proposed":   "proposed a change",
-	"policy_changed":           "changed two-factor settings",
-	"policy_change_refused":    "had a change refused",
-	"policy_change_abandoned":  "abandoned a change",
-	"user_reset":               "reset two-factor authentication",
-	"devices_revoked":          "revoked trusted devices",
-	"device_revoked":           "removed a trusted device",
-	"signed_out_other_devices": "signed out other devices",
-	"enrolled":                 "set up a method",
-	"locked_out":               "was locked out after too many wrong codes",
-	"device_trusted":           "trusted a device",
-	"unlocked":                 "unlocked code entry",
-	"cookie_refused":           "was refused: a cookie the app could read differently",
-	"credential_refused":       "was refused: a sign-in the gateway cannot check",
-}
-
-// Label is the action in words.
-func (e AuditEvent) Label() string {
-	if l, ok := auditLabels[e.Action]; ok {
-		return l
-	}
-	return strings.ReplaceAll(e.Action, "_", " ")
-}
-
-// AuditBucket is a realm's audit log.
-func AuditBucket(realm string) string { return "audit/" + realm }
-
-// maxAuditEvents bounds a realm's audit log: past it, the oldest events
-// go first, whatever their age. (A variable for the tests.)
-var maxAuditEvents int64 = 100_000
-
-// maxAuditDetail bounds the text an event keeps (a path, a summary): the
-// log must not grow by what a client chooses to send.
-const maxAuditDetail = 256
-
-// Audit appends an event. IDs sort by time, so listing in reverse is
-// newest first.
-func Audit(ctx context.Context, b store.Backend, realm string, e AuditEvent) error {
-	if e.Time.IsZero() {
-		e.Time = time.Now()
-	}
-	e.Time = e.Time.UTC()
-	e.ID = fmt.Sprintf("%020d-%s", e.Time.UnixNano(), randomToken(4))
-	e.Detail = clipText(e.Detail, maxAuditDetail)
-	e.Subject = clipText(e.Subject, maxAuditDetail)
-	raw, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	if err := b.Put(ctx, store.Key{Bucket: AuditBucket(realm), ID: e.ID}, raw, AuditRetention); err != nil {
-		return err
-	}
-	return boundAudit(ctx, b, realm)
-}
-
-// auditTrimBatch is how many events one write may drop to stay within
-// the bound.
-const auditTrimBatch = 100
-
-// boundAudit keeps the realm's log within maxAuditEvents: a counter of
-// events kept, and the oldest dropped once it is past the bound. Several
-// instances may trim at once; a few events too many for a moment is fine.
-func boundAudit(ctx context.Context, b store.Backend, realm string) error {
-	countKey := store.Key{Bucket: "audit-count", ID: realm}
-	n, _, err := b.Incr(ctx, countKey, 1, 0)
-	if err != nil || n <= maxAuditEvents {
-		return err
-	}
-	oldest, err := b.List(ctx, AuditBucket(realm), "", int(min(n-maxAuditEvents, auditTrimBatch)), false)
-	if err != nil {
-		return err
-	}
-	for _, e := range oldest {
-		if err := b.Delete(ctx, store.Key{Bucket: AuditBucket(realm), ID: e.ID}); err != nil {
-			return err
-		}
-	}
-	_, _, err = b.Incr(ctx, countKey, -int64(len(oldest)), 0)
-	return err
-}
-
-// ListAudit returns up to limit events older than before ("" for the
-// newest), newest first.
-func ListAudit(ctx context.Context, b store.Backend, realm, before string, limit int) ([]AuditEvent, error) {
-	entries, err := b.List(ctx, AuditBucket(realm), before, limit, true)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]AuditEvent, 0, len(entries))
-	for _, e := range entries {
-		var ev AuditEvent
-		if json.Unmarshal(e.Value, &ev) == nil {
-			out = append(out, ev)
-		}
-	}
-	return out, nil
-}
 
 // audit records an event of the request's user; failures are logged, not
 // fatal (the action itself already happened).
 func (s *Service) audit(ctx context.Context, action, user string, r *http.Request) {
-	s.auditEvent(ctx, AuditEvent{Actor: user, Action: action, Subject: user, IP: s.cfg.ClientIP(r)})
+	s.auditEvent(ctx, accounts.AuditEvent{Actor: user, Action: action, Subject: user, IP: s.cfg.ClientIP(r)})
 }
 
-func (s *Service) auditEvent(ctx context.Context, e AuditEvent) {
+func (s *Service) auditEvent(ctx context.Context, e accounts.AuditEvent) {
 	if e.Time.IsZero() {
 		e.Time = s.cfg.Now()
 	}
-	if err := Audit(context.WithoutCancel(ctx), s.backend, s.cfg.Realm, e); err != nil {
+	if err := accounts.Audit(context.WithoutCancel(ctx), s.backend, s.cfg.Realm, e); err != nil {
 		s.cfg.Logger.Warn("could not write an audit event", "action", e.Action, "error", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/caddy2fa/caddy2fa/notify"
+	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
 )
 
@@ -70,7 +71,7 @@ var errDeliveryFailed = errors.New("we couldn't send the code")
 func (s *Service) sendCode(ctx context.Context, f *flow, user, method, target, purpose string) error {
 	now := s.cfg.Now()
 	cooldown := s.cfg.EmailCooldown
-	if method == store.MethodSMS {
+	if method == policy.MethodSMS {
 		cooldown = s.cfg.SMSCooldown
 	}
 	coolKey := store.Key{Bucket: "send-cooldown/" + s.cfg.Realm, ID: user + "/" + method}
@@ -114,14 +115,14 @@ func (s *Service) sendCode(ctx context.Context, f *flow, user, method, target, p
 func (s *Service) deliver(ctx context.Context, method, target, code, purpose string) error {
 	msg := notify.CodeMessage{Org: s.cfg.Issuer, Code: code, Lifetime: s.cfg.CodeLifetime, Purpose: notifyPurpose(purpose)}
 	switch method {
-	case store.MethodEmail:
+	case policy.MethodEmail:
 		if s.cfg.EmailSender == nil {
 			return errors.New("no email sender configured")
 		}
 		m := notify.CodeEmail(msg)
 		m.To = target
 		return s.cfg.EmailSender.SendEmail(ctx, m)
-	case store.MethodSMS:
+	case policy.MethodSMS:
 		if s.cfg.SMSSender == nil {
 			return errors.New("no SMS sender configured")
 		}
@@ -164,9 +165,9 @@ func (s *Service) takeSendCaps(ctx context.Context, user, method, target string)
 	}
 	var rules []capRule
 	switch method {
-	case store.MethodEmail:
+	case policy.MethodEmail:
 		rules = []capRule{{store.Key{Bucket: "sends-hour/" + s.cfg.Realm, ID: "email/" + user}, s.cfg.EmailPerHour, time.Hour}}
-	case store.MethodSMS:
+	case policy.MethodSMS:
 		rules = []capRule{
 			{store.Key{Bucket: "sends-hour/" + s.cfg.Realm, ID: "sms/" + user}, s.cfg.SMSPerHour, time.Hour},
 			{store.Key{Bucket: "sends-day/" + s.cfg.Realm, ID: "sms/" + user}, s.cfg.SMSPerDay, 24 * time.Hour},
@@ -256,7 +257,7 @@ func (s *Service) lastSent(ctx context.Context, f *flow, method string) (time.Ti
 }
 
 func mask(method, target string) string {
-	if method == store.MethodSMS {
+	if method == policy.MethodSMS {
 		return notify.MaskPhone(target)
 	}
 	if strings.Contains(target, "@") {

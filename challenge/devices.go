@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/store"
@@ -64,7 +65,7 @@ func (s *Service) deviceKey(user, id string) store.Key {
 
 // trustDevice records a new trusted device, sets its cookie and tells the
 // user by email. It returns the device id.
-func (s *Service) trustDevice(w http.ResponseWriter, r *http.Request, u *store.User) (string, error) {
+func (s *Service) trustDevice(w http.ResponseWriter, r *http.Request, u *accounts.User) (string, error) {
 	days := s.policy.Current().RememberDays
 	if days <= 0 {
 		return "", nil
@@ -84,7 +85,7 @@ func (s *Service) trustDevice(w http.ResponseWriter, r *http.Request, u *store.U
 	}
 	setCookie(w, r, deviceCookie, v, ttl)
 	s.event("device_trusted")
-	s.auditEvent(r.Context(), AuditEvent{Actor: u.ID, Action: "device_trusted", Subject: u.ID, IP: d.IP, Detail: d.UserAgent})
+	s.auditEvent(r.Context(), accounts.AuditEvent{Actor: u.ID, Action: "device_trusted", Subject: u.ID, IP: d.IP, Detail: d.UserAgent})
 	s.cfg.Logger.Info("device trusted", "realm", s.cfg.Realm, "user", u.ID, "device", d.UserAgent, "client_ip", d.IP, "days", days)
 	if s.cfg.EmailSender != nil && u.Email != "" {
 		m := notify.NewDeviceEmail(s.cfg.Issuer, displayName(u), d.UserAgent, d.IP, now, days)
@@ -242,8 +243,8 @@ func RevokeDevices(ctx context.Context, b store.Backend, realm, user string, ids
 
 // BumpEpoch ends every session and device cookie of a user (reset, method
 // change, "sign out other devices") and tells every instance.
-func BumpEpoch(ctx context.Context, b store.Backend, realm, user string) (*store.User, error) {
-	u, err := store.UpdateUser(ctx, b, realm, user, func(u *store.User) error {
+func BumpEpoch(ctx context.Context, b store.Backend, realm, user string) (*accounts.User, error) {
+	u, err := accounts.UpdateUser(ctx, b, realm, user, func(u *accounts.User) error {
 		u.Epoch++
 		return nil
 	})
@@ -364,7 +365,7 @@ func (s *Service) currentDevice(r *http.Request, user string) string {
 	return ref.Device
 }
 
-func (s *Service) reissueDeviceCookie(w http.ResponseWriter, r *http.Request, u *store.User, device string) {
+func (s *Service) reissueDeviceCookie(w http.ResponseWriter, r *http.Request, u *accounts.User, device string) {
 	var d Device
 	if err := store.GetJSON(r.Context(), s.backend, s.deviceKey(u.ID, device), &d); err != nil {
 		return

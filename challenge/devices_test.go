@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/keyring"
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/policy"
-	"github.com/caddy2fa/caddy2fa/store"
 )
 
 func rememberHarness(t *testing.T, days int) *outboxHarness {
@@ -300,11 +300,11 @@ func TestSignOutOtherDevices(t *testing.T) {
 // enrolledKeyForTest opens the stored TOTP seed (as only the server can).
 func enrolledKeyForTest(t *testing.T, h *outboxHarness, user string) string {
 	t.Helper()
-	u, err := store.GetUser(t.Context(), h.backend, "default", user)
+	u, err := accounts.GetUser(t.Context(), h.backend, "default", user)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, _ := u.Enrollment(store.MethodTOTP)
+	e, _ := u.Enrollment(policy.MethodTOTP)
 	seed, err := h.svc.ring.Open(e.Secret, []byte("default\x00"+user))
 	if err != nil {
 		t.Fatal(err)

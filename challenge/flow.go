@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/store"
 )
@@ -132,9 +133,9 @@ func (s *Service) endFlow(w http.ResponseWriter, r *http.Request, f *flow) {
 // rememberUser records what the identity source says about a user, so
 // admins can list them and reach them by email. Written only when
 // something changed (and at most hourly for last seen).
-func (s *Service) rememberUser(ctx context.Context, id identity.Identity) (*store.User, error) {
+func (s *Service) rememberUser(ctx context.Context, id identity.Identity) (*accounts.User, error) {
 	now := s.cfg.Now().UTC()
-	return store.UpdateUser(ctx, s.backend, s.cfg.Realm, id.ID, func(u *store.User) error {
+	return accounts.UpdateUser(ctx, s.backend, s.cfg.Realm, id.ID, func(u *accounts.User) error {
 		changed := u.LastSeen.IsZero() || now.Sub(u.LastSeen) > time.Hour
 		set := func(dst *string, v string) {
 			if v != "" && *dst != v {

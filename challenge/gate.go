@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/store"
 )
@@ -170,7 +171,7 @@ func (c *epochCache) get(ctx context.Context, s *Service, user string) (uint64, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	u, err := store.GetUser(ctx, s.backend, s.cfg.Realm, user)
+	u, err := accounts.GetUser(ctx, s.backend, s.cfg.Realm, user)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		e = noUser

@@ -129,7 +129,7 @@ func tempStore(t *testing.T) store.Backend {
 func newHarnessOn(t *testing.T, b store.Backend, ring *keyring.Ring, mutate ...func(*Config, *policy.Policy)) *harness {
 	t.Helper()
 	h := &harness{t: t, backend: &countingBackend{Backend: b}, now: time.Now()}
-	pol := policy.Policy{Enabled: true, Methods: []string{store.MethodTOTP}}
+	pol := policy.Policy{Enabled: true, Methods: []string{policy.MethodTOTP}}
 	cfg := Config{Issuer: "Acme Corp", Now: h.clock}
 	for _, m := range mutate {
 		m(&cfg, &pol)

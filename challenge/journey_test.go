@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/internal/htmltest"
 	"github.com/caddy2fa/caddy2fa/policy"
-	"github.com/caddy2fa/caddy2fa/store"
 )
 
 func TestRequestWithoutIdentityPassesUntouched(t *testing.T) {
@@ -44,8 +44,8 @@ func TestFirstLoginEnrollsAuthenticatorAndReturnsToOriginalPage(t *testing.T) {
 	if got := b.get("/reports/q3?year=2026"); got.status != 200 || got.body != "app:/reports/q3?year=2026" {
 		t.Fatalf("verified request: %d %q", got.status, got.body)
 	}
-	u2, err := store.GetUser(t.Context(), h.backend, "default", "alice")
-	if err != nil || len(u2.Methods) != 1 || u2.Preferred != store.MethodTOTP {
+	u2, err := accounts.GetUser(t.Context(), h.backend, "default", "alice")
+	if err != nil || len(u2.Methods) != 1 || u2.Preferred != policy.MethodTOTP {
 		t.Fatalf("enrollment not stored: %+v %v", u2, err)
 	}
 	if strings.Contains(string(u2.Methods[0].Secret), strings.ReplaceAll(key, " ", "")) {
@@ -266,7 +266,7 @@ func TestCodeCheckReadsWhatItNeedsInOneRead(t *testing.T) {
 	if n := h.backend.gets.Load() - gets; n != 0 {
 		t.Errorf("verification made %d single reads besides the batch, want 0", n)
 	}
-	u, err := store.GetUser(t.Context(), h.backend, "default", "alice")
+	u, err := accounts.GetUser(t.Context(), h.backend, "default", "alice")
 	if err != nil || u.LastVerified.IsZero() || u.TOTPStep == 0 {
 		t.Errorf("verification not recorded on the user: %+v %v", u, err)
 	}

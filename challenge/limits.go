@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/store"
@@ -89,7 +90,7 @@ func (s *Service) wrongCode(ctx context.Context, r *http.Request, id identity.Id
 		s.event("user_locked_out")
 	}
 	s.cfg.Logger.Warn("two-factor code entry held", "realm", s.cfg.Realm, "user", id.ID, "detail", detail)
-	s.auditEvent(ctx, AuditEvent{Actor: id.ID, Action: "locked_out", Subject: id.ID, IP: s.cfg.ClientIP(r), Detail: detail})
+	s.auditEvent(ctx, accounts.AuditEvent{Actor: id.ID, Action: "locked_out", Subject: id.ID, IP: s.cfg.ClientIP(r), Detail: detail})
 	s.mailLockNotice(ctx, id, step)
 }
 
@@ -98,7 +99,7 @@ func (s *Service) wrongCode(ctx context.Context, r *http.Request, id identity.Id
 func (s *Service) mailLockNotice(ctx context.Context, id identity.Identity, step verify.Step) {
 	to := id.Email
 	if to == "" {
-		if u, err := store.GetUser(ctx, s.backend, s.cfg.Realm, id.ID); err == nil {
+		if u, err := accounts.GetUser(ctx, s.backend, s.cfg.Realm, id.ID); err == nil {
 			to = u.Email
 		}
 	}

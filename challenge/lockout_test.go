@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/policy"
 )
@@ -111,7 +112,7 @@ func TestLockLadderHoldsLongerThenLocksUntilUnlockedByEmail(t *testing.T) {
 	if !h.sawEmail("alice@acme.example", "Code entry locked", "locked until you unlock it") {
 		t.Fatal("no email about the lock")
 	}
-	events, _ := ListAudit(t.Context(), h.backend, "default", "", 100)
+	events, _ := accounts.ListAudit(t.Context(), h.backend, "default", "", 100)
 	holds := 0
 	for _, e := range events {
 		if e.Action == "locked_out" {

@@ -30,7 +30,7 @@ func BenchmarkHeapPerVerifiedUser(b *testing.B) {
 	var perUser float64
 	for b.Loop() {
 		cfg := Config{Issuer: "Acme Corp", Realm: "default"}
-		pol := policy.NewSnapshot(backend, cfg.Realm, policy.Policy{Enabled: true, Methods: []string{store.MethodTOTP}})
+		pol := policy.NewSnapshot(backend, cfg.Realm, policy.Policy{Enabled: true, Methods: []string{policy.MethodTOTP}})
 		s, err := New(cfg, backend, ring, pol)
 		if err != nil {
 			b.Fatal(err)

@@ -9,19 +9,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/notify"
-	"github.com/caddy2fa/caddy2fa/store"
+	"github.com/caddy2fa/caddy2fa/policy"
 )
 
 // available reports whether the operator can deliver the method.
 func (s *Service) available(method string) bool {
 	switch method {
-	case store.MethodTOTP:
+	case policy.MethodTOTP:
 		return true
-	case store.MethodEmail:
+	case policy.MethodEmail:
 		return s.cfg.EmailSender != nil
-	case store.MethodSMS:
+	case policy.MethodSMS:
 		return s.cfg.SMSSender != nil
 	}
 	return false
@@ -67,7 +68,7 @@ func (s *Service) smsHelp(target string) []string {
 }
 
 // otherMethods offers "Try another method" on a verify page.
-func (s *Service) otherMethods(u *store.User, current string) []methodChoice {
+func (s *Service) otherMethods(u *accounts.User, current string) []methodChoice {
 	var out []methodChoice
 	for _, m := range s.usableMethods(u) {
 		if m != current {
@@ -116,7 +117,7 @@ func (s *Service) sentMethod(w http.ResponseWriter, r *http.Request, id identity
 	}
 	if enroll {
 		target = s.enrollTarget(method, id, u, f)
-		if method == store.MethodEmail && target == "" {
+		if method == policy.MethodEmail && target == "" {
 			s.pages.message(w, r, http.StatusOK, messagePage{
 				Title:    "No email address on your account",
 				Lines:    []string{"We don't know an email address for you, so we can't send you codes by email. Choose another method, or ask your administrator to add your address."},
@@ -141,13 +142,13 @@ func (s *Service) sentMethod(w http.ResponseWriter, r *http.Request, id identity
 		data.Sent = !sentAt.IsZero()
 		if data.Sent {
 			cooldown := s.cfg.EmailCooldown
-			if method == store.MethodSMS {
+			if method == policy.MethodSMS {
 				cooldown = s.cfg.SMSCooldown
 			}
 			data.WaitFor = max(0, int(sentAt.Add(cooldown).Sub(s.cfg.Now()).Seconds()+0.999))
 		}
-		data.PhoneEntry = enroll && method == store.MethodSMS
-		if method == store.MethodSMS {
+		data.PhoneEntry = enroll && method == policy.MethodSMS
+		if method == policy.MethodSMS {
 			data.Help = s.smsHelp(data.Target)
 		} else {
 			data.Help = s.emailHelp(data.Target)
@@ -166,7 +167,7 @@ func (s *Service) sentMethod(w http.ResponseWriter, r *http.Request, id identity
 		return nil
 	}
 	if r.PostFormValue("action") == "send" {
-		if enroll && method == store.MethodSMS {
+		if enroll && method == policy.MethodSMS {
 			if typed := strings.TrimSpace(r.PostFormValue("phone")); typed != "" {
 				number, err := s.checkPhone(typed)
 				if err != nil {
@@ -197,11 +198,11 @@ func (s *Service) sentMethod(w http.ResponseWriter, r *http.Request, id identity
 			return false, err
 		}
 		now := s.cfg.Now().UTC()
-		var u *store.User
+		var u *accounts.User
 		if enroll {
-			u, err = s.newMethod(ctx, id.ID, store.Enrollment{Method: method, Target: usedTarget, EnrolledAt: now})
+			u, err = s.newMethod(ctx, id.ID, accounts.Enrollment{Method: method, Target: usedTarget, EnrolledAt: now})
 		} else {
-			u, err = store.UpdateUser(ctx, s.backend, s.cfg.Realm, id.ID, func(u *store.User) error {
+			u, err = accounts.UpdateUser(ctx, s.backend, s.cfg.Realm, id.ID, func(u *accounts.User) error {
 				u.LastVerified = now
 				return nil
 			})
@@ -216,14 +217,14 @@ func (s *Service) sentMethod(w http.ResponseWriter, r *http.Request, id identity
 
 // enrollTarget is where an enrollment code goes: the address the app
 // knows, or for SMS a number the user typed earlier in this challenge.
-func (s *Service) enrollTarget(method string, id identity.Identity, u *store.User, f *flow) string {
+func (s *Service) enrollTarget(method string, id identity.Identity, u *accounts.User, f *flow) string {
 	switch method {
-	case store.MethodEmail:
+	case policy.MethodEmail:
 		if id.Email != "" {
 			return id.Email
 		}
 		return u.Email
-	case store.MethodSMS:
+	case policy.MethodSMS:
 		if id.Phone != "" {
 			if n, err := s.checkPhone(id.Phone); err == nil {
 				return n
@@ -252,10 +253,10 @@ func (s *Service) checkPhone(raw string) (string, error) {
 
 // enrolled records a new method and tells the user by email, so a method
 // added by someone else does not go unnoticed.
-func (s *Service) enrolled(ctx context.Context, u *store.User, method string) {
+func (s *Service) enrolled(ctx context.Context, u *accounts.User, method string) {
 	s.cfg.Logger.Info("user enrolled a method", "realm", s.cfg.Realm, "user", u.ID, "method", method)
 	s.event("enrolled_" + method)
-	s.auditEvent(ctx, AuditEvent{Actor: u.ID, Action: "enrolled", Subject: u.ID, Detail: methodNames[method]})
+	s.auditEvent(ctx, accounts.AuditEvent{Actor: u.ID, Action: "enrolled", Subject: u.ID, Detail: methodNames[method]})
 	if s.cfg.EmailSender == nil || u.Email == "" {
 		return
 	}
@@ -268,7 +269,7 @@ func (s *Service) enrolled(ctx context.Context, u *store.User, method string) {
 	}
 }
 
-func displayName(u *store.User) string {
+func displayName(u *accounts.User) string {
 	if u.Name != "" {
 		return u.Name
 	}
@@ -309,7 +310,7 @@ func (s *Service) methods(w http.ResponseWriter, r *http.Request, id identity.Id
 	if r.Method == http.MethodPost {
 		want := r.PostFormValue("preferred")
 		if slices.Contains(s.usableMethods(u), want) {
-			if u, err = store.UpdateUser(r.Context(), s.backend, s.cfg.Realm, id.ID, func(u *store.User) error {
+			if u, err = accounts.UpdateUser(r.Context(), s.backend, s.cfg.Realm, id.ID, func(u *accounts.User) error {
 				u.Preferred = want
 				return nil
 			}); err != nil {

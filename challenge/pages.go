@@ -11,7 +11,9 @@ import (
 
 	qrcode "github.com/skip2/go-qrcode"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
 )
 
@@ -84,13 +86,13 @@ func (s *Service) ServePages(w http.ResponseWriter, r *http.Request, id identity
 	case "/verify/totp":
 		err = s.verifyTOTP(w, r, id)
 	case "/enroll/email":
-		err = s.sentMethod(w, r, id, store.MethodEmail, true)
+		err = s.sentMethod(w, r, id, policy.MethodEmail, true)
 	case "/enroll/sms":
-		err = s.sentMethod(w, r, id, store.MethodSMS, true)
+		err = s.sentMethod(w, r, id, policy.MethodSMS, true)
 	case "/verify/email":
-		err = s.sentMethod(w, r, id, store.MethodEmail, false)
+		err = s.sentMethod(w, r, id, policy.MethodEmail, false)
 	case "/verify/sms":
-		err = s.sentMethod(w, r, id, store.MethodSMS, false)
+		err = s.sentMethod(w, r, id, policy.MethodSMS, false)
 	case "/methods":
 		err = s.methods(w, r, id)
 	case "/devices":
@@ -135,14 +137,14 @@ func (s *Service) flowFor(w http.ResponseWriter, r *http.Request, id identity.Id
 	return f, err
 }
 
-func (s *Service) user(r *http.Request, id identity.Identity) (*store.User, error) {
-	u := new(store.User)
-	err := s.getJSON(r.Context(), store.Key{Bucket: store.UsersBucket(s.cfg.Realm), ID: id.ID}, u)
+func (s *Service) user(r *http.Request, id identity.Identity) (*accounts.User, error) {
+	u := new(accounts.User)
+	err := s.getJSON(r.Context(), store.Key{Bucket: accounts.Keys{Realm: s.cfg.Realm}.UsersBucket(), ID: id.ID}, u)
 	if errors.Is(err, store.ErrNotFound) {
 		if _, err := s.rememberUser(r.Context(), id); err != nil {
 			return nil, err
 		}
-		return store.GetUser(r.Context(), s.backend, s.cfg.Realm, id.ID)
+		return accounts.GetUser(r.Context(), s.backend, s.cfg.Realm, id.ID)
 	}
 	if err != nil {
 		return nil, err
@@ -151,7 +153,7 @@ func (s *Service) user(r *http.Request, id identity.Identity) (*store.User, erro
 }
 
 // usableMethods are the user's enrolled methods the policy still allows.
-func (s *Service) usableMethods(u *store.User) []string {
+func (s *Service) usableMethods(u *accounts.User) []string {
 	var out []string
 	p := s.policy.Current()
 	for _, m := range p.Ordered() {
@@ -206,7 +208,7 @@ func (s *Service) entry(w http.ResponseWriter, r *http.Request, id identity.Iden
 // mayEnroll: a user who already has a usable method must enter a fresh
 // code before adding another, or a stolen app session (or a script in the
 // app's pages) could add the thief's authenticator.
-func (s *Service) mayEnroll(w http.ResponseWriter, r *http.Request, id identity.Identity, u *store.User) (bool, error) {
+func (s *Service) mayEnroll(w http.ResponseWriter, r *http.Request, id identity.Identity, u *accounts.User) (bool, error) {
 	if len(s.usableMethods(u)) == 0 {
 		return true, nil
 	}
@@ -267,15 +269,15 @@ func (s *Service) verifyChoice(w http.ResponseWriter, r *http.Request, id identi
 }
 
 var methodNames = map[string]string{
-	store.MethodTOTP:  "Authenticator app",
-	store.MethodEmail: "Email",
-	store.MethodSMS:   "Text message (SMS)",
+	policy.MethodTOTP:  "Authenticator app",
+	policy.MethodEmail: "Email",
+	policy.MethodSMS:   "Text message (SMS)",
 }
 
 var methodDescriptions = map[string]string{
-	store.MethodTOTP:  "Use an app such as Google Authenticator, Microsoft Authenticator, 1Password or Authy to get a code.",
-	store.MethodEmail: "Get a code by email.",
-	store.MethodSMS:   "Get a code by text message.",
+	policy.MethodTOTP:  "Use an app such as Google Authenticator, Microsoft Authenticator, 1Password or Authy to get a code.",
+	policy.MethodEmail: "Get a code by email.",
+	policy.MethodSMS:   "Get a code by text message.",
 }
 
 // codePage is every page with a code form.
@@ -309,7 +311,7 @@ func (s *Service) enrollTOTP(w http.ResponseWriter, r *http.Request, id identity
 	if err != nil {
 		return err
 	}
-	if !s.policy.Current().Allows(store.MethodTOTP) {
+	if !s.policy.Current().Allows(policy.MethodTOTP) {
 		s.redirect(w, r, s.cfg.PathPrefix+"/enroll")
 		return nil
 	}
@@ -345,7 +347,7 @@ func (s *Service) enrollTOTP(w http.ResponseWriter, r *http.Request, id identity
 		return err
 	}
 	data := codePage{
-		Method: store.MethodTOTP, Action: s.cfg.PathPrefix + "/enroll/totp", Enroll: true,
+		Method: policy.MethodTOTP, Action: s.cfg.PathPrefix + "/enroll/totp", Enroll: true,
 		Secret: groupKey(key.Secret()), OTPAuth: template.URL(key.URL()), Account: accountName(u),
 		Help: totpHelp,
 	}
@@ -368,7 +370,7 @@ func (s *Service) enrollTOTP(w http.ResponseWriter, r *http.Request, id identity
 		if _, ok, err := s.acceptTOTP(ctx, id.ID, seed, code, nil); !ok || err != nil {
 			return false, err
 		}
-		u, err := s.newMethod(ctx, id.ID, store.Enrollment{Method: store.MethodTOTP, Secret: f.PendingSecret, EnrolledAt: s.cfg.Now().UTC()})
+		u, err := s.newMethod(ctx, id.ID, accounts.Enrollment{Method: policy.MethodTOTP, Secret: f.PendingSecret, EnrolledAt: s.cfg.Now().UTC()})
 		if err != nil {
 			return false, err
 		}
@@ -382,8 +384,8 @@ func (s *Service) verifyTOTP(w http.ResponseWriter, r *http.Request, id identity
 	if err != nil {
 		return err
 	}
-	enr, ok := u.Enrollment(store.MethodTOTP)
-	if !ok || !s.policy.Current().Allows(store.MethodTOTP) {
+	enr, ok := u.Enrollment(policy.MethodTOTP)
+	if !ok || !s.policy.Current().Allows(policy.MethodTOTP) {
 		s.redirect(w, r, s.cfg.PathPrefix+"/")
 		return nil
 	}
@@ -397,7 +399,7 @@ func (s *Service) verifyTOTP(w http.ResponseWriter, r *http.Request, id identity
 	if err != nil {
 		return err
 	}
-	data := codePage{Method: store.MethodTOTP, Action: s.cfg.PathPrefix + "/verify/totp", Help: totpHelp, Others: s.otherMethods(u, store.MethodTOTP)}
+	data := codePage{Method: policy.MethodTOTP, Action: s.cfg.PathPrefix + "/verify/totp", Help: totpHelp, Others: s.otherMethods(u, policy.MethodTOTP)}
 	render := func(status int, msg string) {
 		data.CSRF = s.csrfToken(w, r, id.ID)
 		data.Error = msg
@@ -413,7 +415,7 @@ func (s *Service) verifyTOTP(w http.ResponseWriter, r *http.Request, id identity
 		return fmt.Errorf("open TOTP seed: %w", err)
 	}
 	return s.checkCode(w, r, id, f, render, func(code string) (bool, error) {
-		u, ok, err := s.acceptTOTP(ctx, id.ID, seed, code, func(u *store.User) {
+		u, ok, err := s.acceptTOTP(ctx, id.ID, seed, code, func(u *accounts.User) {
 			u.LastVerified = s.cfg.Now().UTC()
 		})
 		if !ok || err != nil {
@@ -470,7 +472,7 @@ func (s *Service) checkCode(w http.ResponseWriter, r *http.Request, id identity.
 // succeed finishes a challenge: a verified session for this app session
 // (and, when asked and allowed, a trusted device), and back to where the
 // user was going.
-func (s *Service) succeed(w http.ResponseWriter, r *http.Request, id identity.Identity, f *flow, u *store.User) error {
+func (s *Service) succeed(w http.ResponseWriter, r *http.Request, id identity.Identity, f *flow, u *accounts.User) error {
 	device := ""
 	if r.PostFormValue("remember") != "" {
 		var err error
@@ -489,11 +491,11 @@ func (s *Service) succeed(w http.ResponseWriter, r *http.Request, id identity.Id
 // newMethod records an enrollment. A change of methods ends the trust of
 // every device and every other session (a new epoch): whoever set up a
 // method must not inherit sessions from before.
-func (s *Service) newMethod(ctx context.Context, user string, e store.Enrollment) (*store.User, error) {
+func (s *Service) newMethod(ctx context.Context, user string, e accounts.Enrollment) (*accounts.User, error) {
 	if _, err := RevokeDevices(ctx, s.backend, s.cfg.Realm, user, nil, ""); err != nil {
 		return nil, err
 	}
-	u, err := store.UpdateUser(ctx, s.backend, s.cfg.Realm, user, func(u *store.User) error {
+	u, err := accounts.UpdateUser(ctx, s.backend, s.cfg.Realm, user, func(u *accounts.User) error {
 		u.SetEnrollment(e)
 		u.Preferred = e.Method
 		u.LastVerified = e.EnrolledAt
@@ -533,7 +535,7 @@ func NormalizeCode(raw string) (string, bool) {
 	return b.String(), true
 }
 
-func accountName(u *store.User) string {
+func accountName(u *accounts.User) string {
 	if u.Email != "" {
 		return u.Email
 	}

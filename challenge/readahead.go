@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/store"
 )
@@ -33,7 +34,7 @@ var codeFormPaths = map[string]bool{
 // store error it returns r as it is: the handler's own reads then meet the
 // error and fail closed as they always do.
 func (s *Service) withReadAhead(r *http.Request, id identity.Identity) *http.Request {
-	keys := []store.Key{{Bucket: store.UsersBucket(s.cfg.Realm), ID: id.ID}, s.ladder(id.ID).Key}
+	keys := []store.Key{{Bucket: accounts.Keys{Realm: s.cfg.Realm}.UsersBucket(), ID: id.ID}, s.ladder(id.ID).Key}
 	if flowID, ok := s.flowRef(r); ok {
 		keys = append(keys, s.flowKey(flowID))
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
 )
 
@@ -80,7 +81,7 @@ func (s *Service) refused(r *http.Request, action, detail string) {
 		detail = fmt.Sprintf("%s (and %d more from this address since the last entry)", detail, folded)
 	}
 	s.cfg.Logger.Warn("request refused", "action", action, "ip", ip, "detail", detail)
-	s.auditEvent(r.Context(), AuditEvent{Actor: "", Action: action, IP: ip, Detail: clipText(detail, 256)})
+	s.auditEvent(r.Context(), accounts.AuditEvent{Actor: "", Action: action, IP: ip, Detail: accounts.ClipText(detail, 256)})
 }
 
 // isCookieToken reports whether name can be named in a Set-Cookie header.
@@ -95,14 +96,6 @@ func isCookieToken(name string) bool {
 		}
 	}
 	return true
-}
-
-// clipText bounds what an event keeps of attacker-chosen text.
-func clipText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // folder lets one event per key through per window and counts the others,

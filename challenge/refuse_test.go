@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
 )
 
@@ -34,13 +35,13 @@ func TestRefusalFloodIsAuditedOncePerWindow(t *testing.T) {
 			t.Fatalf("the odd cookie is not cleared: %q", got)
 		}
 	}
-	events, err := ListAudit(context.Background(), h.backend, "default", "", 100)
+	events, err := accounts.ListAudit(context.Background(), h.backend, "default", "", 100)
 	if err != nil || len(events) != 1 || events[0].Action != "cookie_refused" || events[0].IP != "203.0.113.7" {
 		t.Fatalf("after 40 refusals: %+v, %v", events, err)
 	}
 	h.advance(auditWindow)
 	refuse()
-	events, _ = ListAudit(context.Background(), h.backend, "default", "", 100)
+	events, _ = accounts.ListAudit(context.Background(), h.backend, "default", "", 100)
 	if len(events) != 2 || !strings.Contains(events[0].Detail, "and 39 more") {
 		t.Fatalf("after the window: %+v", events)
 	}

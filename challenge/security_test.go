@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/policy"
-	"github.com/caddy2fa/caddy2fa/store"
 )
 
 func TestReplayedTOTPCodeRefusedEvenInNewSession(t *testing.T) {
@@ -193,7 +193,7 @@ func TestEnrollmentHijackNeedsVerificationFirst(t *testing.T) {
 	if r.status != http.StatusSeeOther || r.location != "/.2fa/verify" {
 		t.Fatalf("POST enrollment by an unverified session: %d %q", r.status, r.location)
 	}
-	u, _ := store.GetUser(t.Context(), h.backend, "default", "alice")
+	u, _ := accounts.GetUser(t.Context(), h.backend, "default", "alice")
 	if len(u.Methods) != 1 {
 		t.Fatalf("methods changed by an unverified session: %+v", u.Methods)
 	}

@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/internal/htmltest"
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/policy"
-	"github.com/caddy2fa/caddy2fa/store"
 )
 
 // outboxHarness is a site whose email and SMS go to a file outbox (the
@@ -43,7 +43,7 @@ func newOutboxHarness(t *testing.T, mutate ...func(*Config, *policy.Policy)) *ou
 		c.EmailCooldown, c.SMSCooldown = 50*time.Millisecond, 50*time.Millisecond
 		c.PhoneRegion = "US"
 		c.Logger = slog.New(slog.NewTextHandler(lockedWriter{&mu, logs}, nil))
-		p.Methods = []string{store.MethodTOTP, store.MethodEmail, store.MethodSMS}
+		p.Methods = []string{policy.MethodTOTP, policy.MethodEmail, policy.MethodSMS}
 	}}, mutate...)...)
 	return &outboxHarness{harness: h, dir: dir, logs: logs}
 }
@@ -155,9 +155,9 @@ func TestEmailEnrollmentWithCodeFromOutbox(t *testing.T) {
 	if r.status != http.StatusSeeOther || r.location != "/reports" {
 		t.Fatalf("email enrollment: %d %q %s", r.status, r.location, r.body)
 	}
-	u, _ := store.GetUser(t.Context(), h.backend, "default", "bob")
-	e, ok := u.Enrollment(store.MethodEmail)
-	if !ok || e.Target != "bob@acme.example" || u.Preferred != store.MethodEmail {
+	u, _ := accounts.GetUser(t.Context(), h.backend, "default", "bob")
+	e, ok := u.Enrollment(policy.MethodEmail)
+	if !ok || e.Target != "bob@acme.example" || u.Preferred != policy.MethodEmail {
 		t.Fatalf("enrollment stored: %+v", u)
 	}
 }
@@ -247,8 +247,8 @@ func TestSMSEnrollmentWithTypedNumber(t *testing.T) {
 	if r := b.submitCode(page, h.lastCode("sms", "+14155550134")); r.status != http.StatusSeeOther {
 		t.Fatalf("SMS enrollment: %d %s", r.status, r.body)
 	}
-	u, _ := store.GetUser(t.Context(), h.backend, "default", "carol")
-	if e, ok := u.Enrollment(store.MethodSMS); !ok || e.Target != "+14155550134" {
+	u, _ := accounts.GetUser(t.Context(), h.backend, "default", "carol")
+	if e, ok := u.Enrollment(policy.MethodSMS); !ok || e.Target != "+14155550134" {
 		t.Fatalf("SMS enrollment stored: %+v", u)
 	}
 }
@@ -285,7 +285,7 @@ func TestSMSToDisallowedCountryRefused(t *testing.T) {
 func TestSMSUnavailableWithoutSenderIsShownAsSuch(t *testing.T) {
 	h := newOutboxHarness(t, func(c *Config, p *policy.Policy) {
 		c.SMSSender = nil
-		p.Methods = []string{store.MethodTOTP, store.MethodEmail}
+		p.Methods = []string{policy.MethodTOTP, policy.MethodEmail}
 	})
 	b := h.browser("bob", "s1")
 	b.email = "bob@acme.example"
@@ -448,7 +448,7 @@ func TestEnrollCodeRefusedForLogin(t *testing.T) {
 	b.send(b.page("/.2fa/enroll/email"))
 	code := h.lastCode("email", "bob@acme.example")
 	// Same flow, but the login page of the method: the code was for enroll.
-	if _, ok, _ := h.svc.checkSentCode(t.Context(), &flow{ID: "x"}, "bob", store.MethodEmail, PurposeLogin, code); ok {
+	if _, ok, _ := h.svc.checkSentCode(t.Context(), &flow{ID: "x"}, "bob", policy.MethodEmail, PurposeLogin, code); ok {
 		t.Fatal("a code for enrollment passed as a login code")
 	}
 }

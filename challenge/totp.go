@@ -11,7 +11,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
-	"github.com/caddy2fa/caddy2fa/store"
+	"github.com/caddy2fa/caddy2fa/accounts"
 )
 
 // TOTP parameters: RFC 6238 defaults, which every authenticator app reads.
@@ -72,12 +72,12 @@ var errCodeReused = errors.New("code already used")
 // the user's record, spends its time step (so the same code cannot be used
 // again anywhere) and applies then, if given. ok is false for a wrong or
 // replayed code; u is the updated user.
-func (s *Service) acceptTOTP(ctx context.Context, user string, seed []byte, code string, then func(*store.User)) (u *store.User, ok bool, err error) {
+func (s *Service) acceptTOTP(ctx context.Context, user string, seed []byte, code string, then func(*accounts.User)) (u *accounts.User, ok bool, err error) {
 	step, ok := totpMatch(seed, code, s.cfg.Now())
 	if !ok {
 		return nil, false, nil
 	}
-	u, err = store.UpdateUser(ctx, s.backend, s.cfg.Realm, user, func(u *store.User) error {
+	u, err = accounts.UpdateUser(ctx, s.backend, s.cfg.Realm, user, func(u *accounts.User) error {
 		if step <= u.TOTPStep {
 			return errCodeReused
 		}

@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
 	"github.com/caddy2fa/caddy2fa/verify"
 )
@@ -40,11 +42,11 @@ func (s *Service) unlock(w http.ResponseWriter, r *http.Request, id identity.Ide
 		to = u.Email
 	}
 	f := unlockFlow(id.ID)
-	sentAt, _, err := s.lastSent(ctx, f, store.MethodEmail)
+	sentAt, _, err := s.lastSent(ctx, f, policy.MethodEmail)
 	if err != nil {
 		return err
 	}
-	data := unlockPage{Action: r.URL.Path, Target: mask(store.MethodEmail, to), CanEmail: to != "" && s.cfg.EmailSender != nil, Sent: !sentAt.IsZero(), Lifetime: minutes(s.cfg.CodeLifetime)}
+	data := unlockPage{Action: r.URL.Path, Target: mask(policy.MethodEmail, to), CanEmail: to != "" && s.cfg.EmailSender != nil, Sent: !sentAt.IsZero(), Lifetime: minutes(s.cfg.CodeLifetime)}
 	render := func(status int, msg string) {
 		data.CSRF = s.csrfToken(w, r, id.ID)
 		data.Error = msg
@@ -59,7 +61,7 @@ func (s *Service) unlock(w http.ResponseWriter, r *http.Request, id identity.Ide
 		return nil
 	}
 	if r.PostFormValue("action") == "send" {
-		return s.answerSend(w, r, s.sendCode(ctx, f, id.ID, store.MethodEmail, to, PurposeUnlock), r.URL.Path, render, ", or ask your administrator to unlock your account")
+		return s.answerSend(w, r, s.sendCode(ctx, f, id.ID, policy.MethodEmail, to, PurposeUnlock), r.URL.Path, render, ", or ask your administrator to unlock your account")
 	}
 	code, ok := NormalizeCode(r.PostFormValue("code"))
 	if !ok {
@@ -82,7 +84,7 @@ func (s *Service) unlock(w http.ResponseWriter, r *http.Request, id identity.Ide
 	if err != nil {
 		return err
 	}
-	if _, ok, err := s.checkSentCode(ctx, f, id.ID, store.MethodEmail, PurposeUnlock, code); err != nil || !ok {
+	if _, ok, err := s.checkSentCode(ctx, f, id.ID, policy.MethodEmail, PurposeUnlock, code); err != nil || !ok {
 		if err == nil {
 			s.event("wrong_code")
 			render(http.StatusUnprocessableEntity, "That code didn't work. Copy the newest code from the email and try again.")
@@ -93,7 +95,7 @@ func (s *Service) unlock(w http.ResponseWriter, r *http.Request, id identity.Ide
 		return err
 	}
 	s.event("unlocked")
-	s.auditEvent(ctx, AuditEvent{Actor: id.ID, Action: "unlocked", Subject: id.ID, IP: s.cfg.ClientIP(r), Detail: "with a code sent to " + mask(store.MethodEmail, to)})
+	s.auditEvent(ctx, accounts.AuditEvent{Actor: id.ID, Action: "unlocked", Subject: id.ID, IP: s.cfg.ClientIP(r), Detail: "with a code sent to " + mask(policy.MethodEmail, to)})
 	s.pages.message(w, r, http.StatusOK, messagePage{
 		Title:    "Code entry is unlocked",
 		Lines:    []string{"You can enter your two-factor codes again.", "If the wrong codes weren't yours, someone knows your password: change it now."},

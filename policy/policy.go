@@ -14,8 +14,15 @@ import (
 	"github.com/caddy2fa/caddy2fa/store"
 )
 
+// Methods of second factor, as stored and as used in URLs.
+const (
+	MethodTOTP  = "totp"
+	MethodEmail = "email"
+	MethodSMS   = "sms"
+)
+
 // AllMethods lists the methods in the order pages offer them.
-var AllMethods = []string{store.MethodTOTP, store.MethodEmail, store.MethodSMS}
+var AllMethods = []string{MethodTOTP, MethodEmail, MethodSMS}
 
 // MaxRememberDays bounds the remember-me duration admins may set.
 const MaxRememberDays = 90
@@ -60,10 +67,10 @@ func (p Policy) Validate(avail Availability) error {
 			return fmt.Errorf("verification method %q listed twice", m)
 		}
 		seen[m] = true
-		if m == store.MethodSMS && !avail.SMS {
+		if m == MethodSMS && !avail.SMS {
 			return ErrSMSUnavailable
 		}
-		if m == store.MethodEmail && !avail.Email {
+		if m == MethodEmail && !avail.Email {
 			return errors.New("email verification needs an email sender (email ses or email outbox)")
 		}
 	}

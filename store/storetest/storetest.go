@@ -54,7 +54,6 @@ func Run(t *testing.T, open func(t *testing.T) store.Backend) {
 		{"Update", testUpdate},
 		{"UpdateRace", testUpdateRace},
 		{"UpdateJSON", testUpdateJSON},
-		{"Users", testUsers},
 		{"Incr", testIncr},
 		{"IncrRace", testIncrRace},
 		{"IncrByZeroOnlyReads", testIncrByZeroOnlyReads},
@@ -489,54 +488,6 @@ func testUpdateJSON(t *testing.T, b store.Backend) {
 	}
 	if err := store.GetJSON(ctx, b, k, &stored); err != nil || stored != (record{"p", 7}) {
 		t.Fatalf("GetJSON after PutJSON = %+v, %v", stored, err)
-	}
-}
-
-func testUsers(t *testing.T, b store.Backend) {
-	ctx := t.Context()
-	const realm, id = "corp a", "alice@example.com"
-
-	u, err := store.UpdateUser(ctx, b, realm, id, func(*store.User) error { return store.ErrAbort })
-	if err != nil || u != nil {
-		t.Fatalf("aborted UpdateUser of unknown user = %+v, %v; want nil, nil", u, err)
-	}
-	if _, err := store.GetUser(ctx, b, realm, id); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("GetUser of unknown user: err = %v, want ErrNotFound", err)
-	}
-
-	before := time.Now().Add(-time.Second)
-	u, err = store.UpdateUser(ctx, b, realm, id, func(u *store.User) error {
-		u.Email = id
-		u.SetEnrollment(store.Enrollment{Method: store.MethodTOTP, Secret: []byte{1, 2, 3}, EnrolledAt: time.Now().UTC()})
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if u.ID != id || u.FirstSeen.Before(before) || !u.Enrolled() {
-		t.Fatalf("created user = %+v; want ID, FirstSeen and an enrollment", u)
-	}
-	u, err = store.UpdateUser(ctx, b, realm, id, func(u *store.User) error {
-		u.Epoch++
-		u.Preferred = store.MethodTOTP
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := store.GetUser(ctx, b, realm, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.ID != id || got.Epoch != 1 || got.Preferred != store.MethodTOTP || !got.FirstSeen.Equal(u.FirstSeen) {
-		t.Fatalf("GetUser = %+v, want %+v", got, u)
-	}
-	e, ok := got.Enrollment(store.MethodTOTP)
-	if !ok || !bytes.Equal(e.Secret, []byte{1, 2, 3}) {
-		t.Fatalf("enrollment after round trip = %+v, %v", e, ok)
-	}
-	if _, err := store.GetUser(ctx, b, "other realm", id); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("user visible in another realm: err = %v", err)
 	}
 }
 

@@ -1,4 +1,4 @@
-package challenge
+package accounts
 
 import (
 	"bytes"
@@ -93,7 +93,7 @@ func ImportDirectory(ctx context.Context, b store.Backend, realm string, entries
 	changed := 0
 	now := time.Now().UTC()
 	for _, e := range entries {
-		_, err := store.UpdateJSON(ctx, b, store.Key{Bucket: store.UsersBucket(realm), ID: e.ID}, func(u *store.User, exists bool) (time.Duration, error) {
+		_, err := store.UpdateJSON(ctx, b, store.Key{Bucket: Keys{Realm: realm}.UsersBucket(), ID: e.ID}, func(u *User, exists bool) (time.Duration, error) {
 			before := *u
 			if !exists {
 				u.ID, u.FirstSeen = e.ID, now

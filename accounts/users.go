@@ -1,15 +1,10 @@
-package store
+package accounts
 
 import (
 	"context"
 	"time"
-)
 
-// Methods of second factor, as stored and as used in URLs.
-const (
-	MethodTOTP  = "totp"
-	MethodEmail = "email"
-	MethodSMS   = "sms"
+	"github.com/caddy2fa/caddy2fa/store"
 )
 
 // User is one account of a realm, as the gateway knows it.
@@ -69,13 +64,11 @@ func (u *User) SetEnrollment(e Enrollment) {
 // Enrolled reports whether the user has any method enrolled.
 func (u *User) Enrolled() bool { return len(u.Methods) > 0 }
 
-// UsersBucket is the bucket of a realm's users.
-func UsersBucket(realm string) string { return "users/" + realm }
-
-// GetUser reads a user; ErrNotFound when the gateway has never seen them.
-func GetUser(ctx context.Context, b Backend, realm, id string) (*User, error) {
+// GetUser reads a user; store.ErrNotFound when the gateway has never seen
+// them.
+func GetUser(ctx context.Context, b store.Backend, realm, id string) (*User, error) {
 	u := new(User)
-	if err := GetJSON(ctx, b, Key{UsersBucket(realm), id}, u); err != nil {
+	if err := store.GetJSON(ctx, b, Keys{realm}.User(id), u); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -83,8 +76,8 @@ func GetUser(ctx context.Context, b Backend, realm, id string) (*User, error) {
 
 // UpdateUser atomically edits a user, creating it (ID set, FirstSeen now)
 // when absent. fn may return ErrAbort to leave the record unchanged.
-func UpdateUser(ctx context.Context, b Backend, realm, id string, fn func(u *User) error) (*User, error) {
-	return UpdateJSON(ctx, b, Key{UsersBucket(realm), id}, func(u *User, exists bool) (time.Duration, error) {
+func UpdateUser(ctx context.Context, b store.Backend, realm, id string, fn func(u *User) error) (*User, error) {
+	return store.UpdateJSON(ctx, b, Keys{realm}.User(id), func(u *User, exists bool) (time.Duration, error) {
 		if !exists {
 			u.ID = id
 			u.FirstSeen = time.Now().UTC()

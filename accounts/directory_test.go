@@ -1,9 +1,10 @@
-package challenge
+package accounts
 
 import (
 	"path/filepath"
 	"testing"
 
+	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
 )
 
@@ -30,15 +31,15 @@ func TestImportDirectoryKeepsEnrollments(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	store.UpdateUser(t.Context(), b, "r", "bob", func(u *store.User) error {
-		u.SetEnrollment(store.Enrollment{Method: store.MethodTOTP})
+	UpdateUser(t.Context(), b, "r", "bob", func(u *User) error {
+		u.SetEnrollment(Enrollment{Method: policy.MethodTOTP})
 		return nil
 	})
 	n, err := ImportDirectory(t.Context(), b, "r", []DirectoryEntry{{ID: "bob", Email: "bob@acme.example"}, {ID: "carol", Email: "carol@acme.example"}})
 	if err != nil || n != 2 {
 		t.Fatalf("import: %d %v", n, err)
 	}
-	u, _ := store.GetUser(t.Context(), b, "r", "bob")
+	u, _ := GetUser(t.Context(), b, "r", "bob")
 	if !u.Enrolled() || u.Email != "bob@acme.example" {
 		t.Fatalf("bob: %+v", u)
 	}
