@@ -38,7 +38,7 @@ func BenchmarkHeapPerVerifiedUser(b *testing.B) {
 		before := liveHeap()
 		for i := range users {
 			user, app := fmt.Sprintf("user%05d@example.com", i), fmt.Sprintf("app-session-%05d-0123456789abcdef", i)
-			v, err := ring.EncodeCookie(sessionCookie, session{User: user, App: s.appBinding(app), Epoch: noUser, Expires: time.Now().Add(time.Hour).Unix()})
+			v, err := ring.EncodeCookie(sessionCookie, session{Realm: "default", User: user, App: s.appBinding(app), Epoch: noUser, Expires: time.Now().Add(time.Hour).Unix()})
 			if err != nil {
 				b.Fatal(err)
 			}
