@@ -13,7 +13,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
-	"github.com/caddy2fa/caddy2fa/challenge"
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
@@ -109,14 +108,14 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		}
 	case len(parts) == 1 && parts[0] == "users" && r.Method == http.MethodGet:
 		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-		users, next, err := challenge.ListUsers(ctx, app.backend, realm, r.URL.Query().Get("after"), limit)
+		users, next, err := accounts.ListUsers(ctx, app.backend, realm, r.URL.Query().Get("after"), limit)
 		if err != nil {
 			return apiErr(http.StatusServiceUnavailable, "%v", err)
 		}
 		return writeAdminJSON(w, map[string]any{"realm": realm, "users": users, "next": next})
 	case len(parts) == 3 && parts[0] == "users" && parts[2] == "reset" && r.Method == http.MethodPost:
-		u, err := challenge.ResetUser(ctx, app.backend, realm, parts[1])
-		if errors.Is(err, challenge.ErrNoSuchUser) {
+		u, err := accounts.ResetUser(ctx, app.backend, realm, parts[1])
+		if errors.Is(err, accounts.ErrNoSuchUser) {
 			return apiErr(http.StatusNotFound, "no user %q in realm %q", parts[1], realm)
 		}
 		if err != nil {
@@ -132,13 +131,13 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		}
 		return writeAdminJSON(w, map[string]any{"realm": realm, "reset": u.ID})
 	case len(parts) == 3 && parts[0] == "users" && parts[2] == "unlock" && r.Method == http.MethodPost:
-		if err := challenge.UnlockUser(ctx, app.backend, realm, parts[1]); err != nil {
+		if err := accounts.UnlockUser(ctx, app.backend, realm, parts[1]); err != nil {
 			return apiErr(http.StatusServiceUnavailable, "%v", err)
 		}
 		a.audit(r, app, realm, "unlocked", parts[1], "")
 		return writeAdminJSON(w, map[string]any{"realm": realm, "unlocked": parts[1]})
 	case len(parts) == 3 && parts[0] == "users" && parts[2] == "revoke-devices" && r.Method == http.MethodPost:
-		n, err := challenge.RevokeDevices(ctx, app.backend, realm, parts[1], nil, "")
+		n, err := accounts.RevokeDevices(ctx, app.backend, realm, parts[1], nil, "")
 		if err != nil {
 			return apiErr(http.StatusServiceUnavailable, "%v", err)
 		}

@@ -277,7 +277,7 @@ func (s *Service) announceToAdmins(ctx context.Context, admin identity.Identity,
 // resetUser is the admin's "Reset 2FA": the user enrolls again at next
 // login, their devices are revoked, and they are told by email.
 func (s *Service) resetUser(ctx context.Context, r *http.Request, admin identity.Identity, user string) error {
-	u, err := ResetUser(ctx, s.backend, s.cfg.Realm, user)
+	u, err := accounts.ResetUser(ctx, s.backend, s.cfg.Realm, user)
 	if err != nil {
 		return err
 	}
@@ -299,7 +299,7 @@ func (s *Service) resetUser(ctx context.Context, r *http.Request, admin identity
 // unlockUser is the admin's "Unlock": code entry held after many wrong
 // codes is open again.
 func (s *Service) unlockUser(ctx context.Context, r *http.Request, admin identity.Identity, user string) error {
-	if err := UnlockUser(ctx, s.backend, s.cfg.Realm, user); err != nil {
+	if err := accounts.UnlockUser(ctx, s.backend, s.cfg.Realm, user); err != nil {
 		return err
 	}
 	s.auditEvent(ctx, accounts.AuditEvent{Actor: admin.ID, Action: "unlocked", Subject: user, IP: s.cfg.ClientIP(r)})
@@ -307,7 +307,7 @@ func (s *Service) unlockUser(ctx context.Context, r *http.Request, admin identit
 }
 
 func (s *Service) revokeUserDevices(ctx context.Context, r *http.Request, admin identity.Identity, user string) (int, error) {
-	n, err := RevokeDevices(ctx, s.backend, s.cfg.Realm, user, nil, "")
+	n, err := accounts.RevokeDevices(ctx, s.backend, s.cfg.Realm, user, nil, "")
 	if err != nil {
 		return n, err
 	}
@@ -323,7 +323,7 @@ type adminPage struct {
 	Methods     []string // names of the enabled methods
 	Notice      string
 	Error       string
-	Users       []UserSummary
+	Users       []accounts.UserSummary
 	NextUsers   string
 	Audit       []accounts.AuditEvent
 	Mail        *notify.Progress
@@ -368,7 +368,7 @@ func (s *Service) adminRoute(w http.ResponseWriter, r *http.Request, id identity
 		user := r.PostFormValue("user")
 		var notice string
 		if rest == "/users/reset" {
-			if err := s.resetUser(r.Context(), r, id, user); errors.Is(err, ErrNoSuchUser) {
+			if err := s.resetUser(r.Context(), r, id, user); errors.Is(err, accounts.ErrNoSuchUser) {
 				notice = "No such user."
 			} else if err != nil {
 				return err
@@ -402,7 +402,7 @@ func (s *Service) adminHome(w http.ResponseWriter, r *http.Request, id identity.
 	for _, m := range p.Ordered() {
 		data.Methods = append(data.Methods, methodNames[m])
 	}
-	users, next, err := ListUsers(ctx, s.backend, s.cfg.Realm, r.URL.Query().Get("after"), 50)
+	users, next, err := accounts.ListUsers(ctx, s.backend, s.cfg.Realm, r.URL.Query().Get("after"), 50)
 	if err != nil {
 		return err
 	}
@@ -720,14 +720,14 @@ func (s *Service) adminAPI(w http.ResponseWriter, r *http.Request, id identity.I
 		if limit <= 0 {
 			limit = 100
 		}
-		users, next, lerr := ListUsers(ctx, s.backend, s.cfg.Realm, r.URL.Query().Get("after"), limit)
+		users, next, lerr := accounts.ListUsers(ctx, s.backend, s.cfg.Realm, r.URL.Query().Get("after"), limit)
 		if lerr != nil {
 			err = lerr
 			break
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"users": users, "next": next})
 	case len(parts) == 3 && parts[0] == "users" && parts[2] == "reset" && r.Method == http.MethodPost:
-		if rerr := s.resetUser(ctx, r, id, parts[1]); errors.Is(rerr, ErrNoSuchUser) {
+		if rerr := s.resetUser(ctx, r, id, parts[1]); errors.Is(rerr, accounts.ErrNoSuchUser) {
 			fail(http.StatusNotFound, "no_such_user", "No such user.")
 		} else if rerr != nil {
 			err = rerr

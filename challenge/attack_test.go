@@ -145,7 +145,7 @@ func TestCookieReplayedAfterResetOrRevocationIgnored(t *testing.T) {
 	if r := b.get("/"); r.status != 200 {
 		t.Fatal("verified")
 	}
-	if _, err := ResetUser(t.Context(), h.backend, "default", "alice"); err != nil {
+	if _, err := accounts.ResetUser(t.Context(), h.backend, "default", "alice"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return b.get("/").status == http.StatusFound }, "a session cookie replayed after a reset still passes")

@@ -2,15 +2,12 @@ package challenge
 
 import (
 	"context"
-	"errors"
 	"net/http"
-	"sort"
 	"time"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/notify"
-	"github.com/caddy2fa/caddy2fa/store"
 )
 
 // Remember me: a trusted device skips the challenge on a new app session
@@ -46,23 +43,6 @@ func (s *Service) mailDevicesRemoved(ctx context.Context, id identity.Identity, 
 // work, since the device record they point to lives in one realm anyway.
 func (s *Service) sameRealm(realm string) bool { return realm == s.cfg.Realm || realm == "" }
 
-// Device is one trusted device of a user.
-type Device struct {
-	ID        string    `json:"id"`
-	User      string    `json:"user"`
-	Created   time.Time `json:"created"`
-	LastUsed  time.Time `json:"last_used"`
-	UserAgent string    `json:"user_agent"` // readable browser and OS
-	IP        string    `json:"ip"`
-}
-
-// DevicesBucket holds a user's trusted devices.
-func DevicesBucket(realm, user string) string { return "devices/" + realm + "/" + user }
-
-func (s *Service) deviceKey(user, id string) store.Key {
-	return store.Key{Bucket: DevicesBucket(s.cfg.Realm, user), ID: id}
-}
-
 // trustDevice records a new trusted device, sets its cookie and tells the
 // user by email. It returns the device id.
 func (s *Service) trustDevice(w http.ResponseWriter, r *http.Request, u *accounts.User) (string, error) {
@@ -72,11 +52,11 @@ func (s *Service) trustDevice(w http.ResponseWriter, r *http.Request, u *account
 	}
 	ttl := time.Duration(days) * 24 * time.Hour
 	now := s.cfg.Now().UTC()
-	d := Device{
+	d := accounts.Device{
 		ID: randomToken(16), User: u.ID, Created: now, LastUsed: now,
 		UserAgent: SummarizeUserAgent(r.UserAgent()), IP: s.cfg.ClientIP(r),
 	}
-	if err := store.PutJSON(r.Context(), s.backend, s.deviceKey(u.ID, d.ID), d, ttl); err != nil {
+	if err := accounts.PutDevice(r.Context(), s.backend, s.cfg.Realm, d, ttl); err != nil {
 		return "", err
 	}
 	v, err := s.ring.EncodeCookie(deviceCookie, deviceRef{Realm: s.cfg.Realm, User: u.ID, Device: d.ID, Epoch: u.Epoch, Expires: now.Add(ttl).Unix()})
@@ -143,19 +123,7 @@ func (s *Service) trustedDevice(w http.ResponseWriter, r *http.Request, id ident
 
 // touchDevice records a device's use, at most hourly.
 func (s *Service) touchDevice(ctx context.Context, user, device string) {
-	now := s.cfg.Now().UTC()
-	_, err := store.UpdateJSON(ctx, s.backend, s.deviceKey(user, device), func(d *Device, exists bool) (time.Duration, error) {
-		if !exists || now.Sub(d.LastUsed) < time.Hour {
-			return 0, store.ErrAbort
-		}
-		d.LastUsed = now
-		left := d.Created.Add(time.Duration(s.policy.Current().RememberDays) * 24 * time.Hour).Sub(now)
-		if left <= 0 {
-			return 0, store.ErrDelete
-		}
-		return left, nil
-	})
-	if err != nil {
+	if err := accounts.TouchDevice(ctx, s.backend, s.cfg.Realm, user, device, s.cfg.Now().UTC(), s.policy.Current().RememberFor()); err != nil {
 		s.cfg.Logger.Warn("could not record a trusted device's use", "error", err)
 	}
 }
@@ -172,16 +140,11 @@ func newDeviceCache(limit int) *deviceCache { return &deviceCache{newMemo[string
 func (c *deviceCache) valid(ctx context.Context, s *Service, user, device string) (bool, error) {
 	created, ok, gen := c.get(device)
 	if !ok {
-		var d Device
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		err := store.GetJSON(ctx, s.backend, s.deviceKey(user, device), &d)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
+		var err error
+		if created, err = accounts.DeviceCreated(ctx, s.backend, s.cfg.Realm, user, device); err != nil {
 			return false, err
-		default:
-			created = d.Created
 		}
 		c.put(device, created, gen)
 	}
@@ -189,70 +152,6 @@ func (c *deviceCache) valid(ctx context.Context, s *Service, user, device string
 		return false, nil
 	}
 	return s.cfg.Now().Before(created.Add(s.policy.Current().RememberFor())), nil
-}
-
-// ListDevices returns a user's trusted devices, newest first.
-func ListDevices(ctx context.Context, b store.Backend, realm, user string) ([]Device, error) {
-	var out []Device
-	after := ""
-	for {
-		entries, err := b.List(ctx, DevicesBucket(realm, user), after, store.MaxListLimit, false)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range entries {
-			var d Device
-			if err := jsonUnmarshal(e.Value, &d); err == nil {
-				out = append(out, d)
-			}
-			after = e.ID
-		}
-		if len(entries) < store.MaxListLimit {
-			break
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
-	return out, nil
-}
-
-// RevokeDevices removes a user's trusted devices (all of them when ids is
-// empty, except keep) and tells every instance.
-func RevokeDevices(ctx context.Context, b store.Backend, realm, user string, ids []string, keep string) (int, error) {
-	if len(ids) == 0 {
-		all, err := ListDevices(ctx, b, realm, user)
-		if err != nil {
-			return 0, err
-		}
-		for _, d := range all {
-			ids = append(ids, d.ID)
-		}
-	}
-	n := 0
-	for _, id := range ids {
-		if id == keep {
-			continue
-		}
-		if err := b.Delete(ctx, store.Key{Bucket: DevicesBucket(realm, user), ID: id}); err != nil {
-			return n, err
-		}
-		n++
-		store.Announce(ctx, b, store.Change{Kind: store.ChangeDevice, Realm: realm, ID: id})
-	}
-	return n, nil
-}
-
-// BumpEpoch ends every session and device cookie of a user (reset, method
-// change, "sign out other devices") and tells every instance.
-func BumpEpoch(ctx context.Context, b store.Backend, realm, user string) (*accounts.User, error) {
-	u, err := accounts.UpdateUser(ctx, b, realm, user, func(u *accounts.User) error {
-		u.Epoch++
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	store.Announce(ctx, b, store.Change{Kind: store.ChangeUser, Realm: realm, ID: user})
-	return u, nil
 }
 
 // devicesPage lists the user's trusted devices.
@@ -291,7 +190,7 @@ func (s *Service) devicesView(w http.ResponseWriter, r *http.Request, id identit
 		case "revoke":
 			dev := r.PostFormValue("device")
 			if dev != "" {
-				if _, err := RevokeDevices(ctx, s.backend, s.cfg.Realm, id.ID, []string{dev}, ""); err != nil {
+				if _, err := accounts.RevokeDevices(ctx, s.backend, s.cfg.Realm, id.ID, []string{dev}, ""); err != nil {
 					return err
 				}
 				s.audit(ctx, "device_revoked", id.ID, r)
@@ -312,10 +211,7 @@ func (s *Service) devicesView(w http.ResponseWriter, r *http.Request, id identit
 		case "others":
 			// End every other session and device: a new epoch, then a
 			// fresh session (and device cookie) for this browser.
-			if _, err := RevokeDevices(ctx, s.backend, s.cfg.Realm, id.ID, nil, current); err != nil {
-				return err
-			}
-			u, err := BumpEpoch(ctx, s.backend, s.cfg.Realm, id.ID)
+			u, err := accounts.EndSessions(ctx, s.backend, s.cfg.Realm, id.ID, current, nil)
 			if err != nil {
 				return err
 			}
@@ -332,7 +228,7 @@ func (s *Service) devicesView(w http.ResponseWriter, r *http.Request, id identit
 			notice = "You're signed out everywhere else. Other devices will be asked for a code."
 		}
 	}
-	list, err := ListDevices(ctx, s.backend, s.cfg.Realm, id.ID)
+	list, err := accounts.ListDevices(ctx, s.backend, s.cfg.Realm, id.ID)
 	if err != nil {
 		return err
 	}
@@ -366,11 +262,11 @@ func (s *Service) currentDevice(r *http.Request, user string) string {
 }
 
 func (s *Service) reissueDeviceCookie(w http.ResponseWriter, r *http.Request, u *accounts.User, device string) {
-	var d Device
-	if err := store.GetJSON(r.Context(), s.backend, s.deviceKey(u.ID, device), &d); err != nil {
+	created, err := accounts.DeviceCreated(r.Context(), s.backend, s.cfg.Realm, u.ID, device)
+	if err != nil || created.IsZero() {
 		return
 	}
-	ttl := d.Created.Add(s.policy.Current().RememberFor()).Sub(s.cfg.Now())
+	ttl := created.Add(s.policy.Current().RememberFor()).Sub(s.cfg.Now())
 	if ttl <= 0 {
 		return
 	}

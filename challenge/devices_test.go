@@ -103,7 +103,7 @@ func TestRevokedDeviceByUserIsChallenged(t *testing.T) {
 	if !strings.Contains(page.body, `id="current-device"`) {
 		t.Fatalf("devices page should mark this device:\n%s", page.body)
 	}
-	devs, _ := ListDevices(t.Context(), h.backend, "default", "alice")
+	devs, _ := accounts.ListDevices(t.Context(), h.backend, "default", "alice")
 	if len(devs) != 1 {
 		t.Fatalf("devices: %+v", devs)
 	}
@@ -129,7 +129,7 @@ func TestRevokedDeviceEndsItsLiveSessionToo(t *testing.T) {
 	b.get("/") // the session issued on the device is now cached
 	// The revocation reaches the in-memory device cache as a change
 	// notification, as it would from another instance.
-	if _, err := RevokeDevices(t.Context(), h.backend, "default", "alice", nil, ""); err != nil {
+	if _, err := accounts.RevokeDevices(t.Context(), h.backend, "default", "alice", nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return b.get("/").status == http.StatusFound }, "a session issued on a revoked device still passes")
@@ -149,8 +149,8 @@ func waitFor(t *testing.T, cond func() bool, msg string) {
 
 func TestRevokedByAdminOrResetIsChallenged(t *testing.T) {
 	for name, revoke := range map[string]func(h *outboxHarness){
-		"admin revoke": func(h *outboxHarness) { RevokeDevices(t.Context(), h.backend, "default", "alice", nil, "") },
-		"reset":        func(h *outboxHarness) { BumpEpoch(t.Context(), h.backend, "default", "alice") },
+		"admin revoke":   func(h *outboxHarness) { accounts.RevokeDevices(t.Context(), h.backend, "default", "alice", nil, "") },
+		"sessions ended": func(h *outboxHarness) { accounts.EndSessions(t.Context(), h.backend, "default", "alice", "", nil) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := rememberHarness(t, 30)
@@ -341,7 +341,7 @@ func TestRemovingThisDeviceDoesNotLoop(t *testing.T) {
 	b.do(http.MethodPost, "/.2fa/devices", url.Values{"csrf": {csrf}, "action": {"revoke"}, "device": {"x"}})
 	b.stepUpTOTP(key)
 	page := b.page("/.2fa/devices")
-	devs, _ := ListDevices(t.Context(), h.backend, "default", "alice")
+	devs, _ := accounts.ListDevices(t.Context(), h.backend, "default", "alice")
 	_, csrf = csrfOf(t, page.body)
 	if r := b.do(http.MethodPost, "/.2fa/devices", url.Values{"csrf": {csrf}, "action": {"revoke"}, "device": {devs[0].ID}}); r.status != 200 {
 		t.Fatalf("remove this device: %d", r.status)

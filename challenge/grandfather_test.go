@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/keyring"
 	"github.com/caddy2fa/caddy2fa/policy"
 )
@@ -41,7 +42,7 @@ func replay(h *outboxHarness, note *http.Cookie) reply {
 func TestGrandfatherNoteReplayedAfterResetIsChallenged(t *testing.T) {
 	h, _ := adminHarness(t)
 	bob, note := carried(t, h)
-	if _, err := ResetUser(t.Context(), h.backend, "default", "bob"); err != nil {
+	if _, err := accounts.ResetUser(t.Context(), h.backend, "default", "bob"); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(50 * time.Millisecond) // the reset's change notification

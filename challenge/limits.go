@@ -35,7 +35,7 @@ func (s *Service) ipFailKey(ip string) store.Key {
 }
 
 func (s *Service) ladder(user string) *verify.Ladder {
-	return &verify.Ladder{Key: LadderKey(s.cfg.Realm, user), Every: ladderEvery, Waits: verify.DefaultWaits, HardAt: ladderHardAt}
+	return &verify.Ladder{Key: accounts.Keys{Realm: s.cfg.Realm}.Ladder(user), Every: ladderEvery, Waits: verify.DefaultWaits, HardAt: ladderHardAt}
 }
 
 // attemptCounters bound one code check: the client network, the user and,

@@ -142,7 +142,7 @@ func TestLockLadderHoldsLongerThenLocksUntilUnlockedByEmail(t *testing.T) {
 
 func TestAdminUnlocksALockedUser(t *testing.T) {
 	h, a := enabledAdminHarness(t)
-	if err := h.backend.Put(t.Context(), LadderKey("default", "bob"), []byte(`{"s":50,"h":true}`), 0); err != nil {
+	if err := h.backend.Put(t.Context(), accounts.Keys{Realm: "default"}.Ladder("bob"), []byte(`{"s":50,"h":true}`), 0); err != nil {
 		t.Fatal(err)
 	}
 	h.browser("bob", "b1").get("/app")

@@ -492,23 +492,15 @@ func (s *Service) succeed(w http.ResponseWriter, r *http.Request, id identity.Id
 // every device and every other session (a new epoch): whoever set up a
 // method must not inherit sessions from before.
 func (s *Service) newMethod(ctx context.Context, user string, e accounts.Enrollment) (*accounts.User, error) {
-	if _, err := RevokeDevices(ctx, s.backend, s.cfg.Realm, user, nil, ""); err != nil {
-		return nil, err
-	}
-	u, err := accounts.UpdateUser(ctx, s.backend, s.cfg.Realm, user, func(u *accounts.User) error {
+	u, err := accounts.EndSessions(ctx, s.backend, s.cfg.Realm, user, "", func(u *accounts.User) {
 		u.SetEnrollment(e)
 		u.Preferred = e.Method
 		u.LastVerified = e.EnrolledAt
-		u.Epoch++
-		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.epochs.forget(user)
-	if !store.Announce(ctx, s.backend, store.Change{Kind: store.ChangeUser, Realm: s.cfg.Realm, ID: user}) {
-		s.cfg.Logger.Warn("could not announce a method change yet; retrying in the background")
-	}
 	s.enrolled(ctx, u, e.Method)
 	return u, nil
 }

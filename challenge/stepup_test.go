@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/internal/htmltest"
 )
 
@@ -90,12 +91,12 @@ func TestTrustedDeviceSessionIsNotFreshForRemovingDevices(t *testing.T) {
 	}
 	page := b.page("/.2fa/devices")
 	_, csrf := csrfOf(t, page.body)
-	devs, _ := ListDevices(t.Context(), h.backend, "default", "alice")
+	devs, _ := accounts.ListDevices(t.Context(), h.backend, "default", "alice")
 	r := b.do(http.MethodPost, "/.2fa/devices", url.Values{"csrf": {csrf}, "action": {"others"}})
 	if r.status != http.StatusSeeOther || r.location != "/.2fa/verify" {
 		t.Fatalf("signing out other devices from a device-opened session: %d %q", r.status, r.location)
 	}
-	if after, _ := ListDevices(t.Context(), h.backend, "default", "alice"); len(after) != len(devs) {
+	if after, _ := accounts.ListDevices(t.Context(), h.backend, "default", "alice"); len(after) != len(devs) {
 		t.Fatal("devices were removed without a fresh code")
 	}
 	if next := b.stepUpTOTP(key); next.location != "/.2fa/devices" {

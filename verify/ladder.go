@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/store"
 )
 
@@ -28,13 +29,6 @@ var DefaultWaits = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minut
 // (a hard hold is not).
 const forgetAfter = 30 * 24 * time.Hour
 
-// LadderState is a user's place on the ladder.
-type LadderState struct {
-	Streak int       `json:"s"`          // wrong codes (attempts) in a row
-	Until  time.Time `json:"u,omitzero"` // held until
-	Hard   bool      `json:"h,omitempty"`
-}
-
 // Step is what one attempt did to the ladder, for the user's email and the
 // audit log: the hold it began (Wait), or the hard hold.
 type Step struct {
@@ -52,7 +46,7 @@ func (s Step) Reached() bool { return s.Wait > 0 || s.Hard }
 func (l *Ladder) reserve(ctx context.Context, b store.Backend, now time.Time) (Step, error) {
 	var step Step
 	var refused *Refused
-	_, err := store.UpdateJSON(ctx, b, l.Key, func(s *LadderState, _ bool) (time.Duration, error) {
+	_, err := store.UpdateJSON(ctx, b, l.Key, func(s *accounts.LadderState, _ bool) (time.Duration, error) {
 		step, refused = Step{}, nil
 		switch {
 		case s.Hard:
@@ -97,8 +91,8 @@ func (l *Ladder) Reset(ctx context.Context, b store.Backend) error {
 }
 
 // State reads the user's place on the ladder (the zero state when none).
-func (l *Ladder) State(ctx context.Context, b store.Backend) (LadderState, error) {
-	var s LadderState
+func (l *Ladder) State(ctx context.Context, b store.Backend) (accounts.LadderState, error) {
+	var s accounts.LadderState
 	err := store.GetJSON(ctx, b, l.Key, &s)
 	if errors.Is(err, store.ErrNotFound) {
 		err = nil

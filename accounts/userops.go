@@ -1,13 +1,12 @@
-package challenge
+package accounts
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
-	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/store"
-	"github.com/caddy2fa/caddy2fa/verify"
 )
 
 // Operations admins (and operators) run on users: plain functions on the
@@ -28,31 +27,26 @@ type UserSummary struct {
 	Locked bool `json:"locked"`
 }
 
-// LadderKey is where a user's lock ladder is kept.
-func LadderKey(realm, user string) store.Key {
-	return store.Key{Bucket: "ladder/" + realm, ID: user}
-}
-
 // ListUsers returns up to limit users after the ID after, in ID order,
 // and the ID to continue from ("" when this was the last page).
 func ListUsers(ctx context.Context, b store.Backend, realm, after string, limit int) ([]UserSummary, string, error) {
 	limit = min(max(limit, 1), store.MaxListLimit)
-	entries, err := b.List(ctx, accounts.Keys{Realm: realm}.UsersBucket(), after, limit, false)
+	entries, err := b.List(ctx, Keys{Realm: realm}.UsersBucket(), after, limit, false)
 	if err != nil {
 		return nil, "", err
 	}
 	out := make([]UserSummary, 0, len(entries))
 	ladders := make([]store.Key, len(entries))
 	for i, e := range entries {
-		ladders[i] = LadderKey(realm, e.ID)
+		ladders[i] = Keys{realm}.Ladder(e.ID)
 	}
 	held, err := store.GetMany(ctx, b, ladders...)
 	if err != nil {
 		return nil, "", err
 	}
 	for i, e := range entries {
-		var u accounts.User
-		if jsonUnmarshal(e.Value, &u) != nil {
+		var u User
+		if json.Unmarshal(e.Value, &u) != nil {
 			continue
 		}
 		row := UserSummary{ID: u.ID, Email: u.Email, Name: u.Name, Preferred: u.Preferred, LastVerified: u.LastVerified, LastSeen: u.LastSeen, Methods: []string{}}
@@ -64,8 +58,8 @@ func ListUsers(ctx context.Context, b store.Backend, realm, after string, limit 
 			return nil, "", err
 		}
 		row.TrustedDevices = len(devs)
-		var state verify.LadderState
-		row.Locked = held[i] != nil && jsonUnmarshal(held[i], &state) == nil && state.Hard
+		var state LadderState
+		row.Locked = held[i] != nil && json.Unmarshal(held[i], &state) == nil && state.Hard
 		out = append(out, row)
 	}
 	next := ""
@@ -80,35 +74,36 @@ var ErrNoSuchUser = errors.New("no such user")
 
 // ResetUser removes a user's enrolled methods, trusted devices and
 // sessions: they set up two-factor authentication again at next login.
-func ResetUser(ctx context.Context, b store.Backend, realm, user string) (*accounts.User, error) {
-	if _, err := accounts.GetUser(ctx, b, realm, user); errors.Is(err, store.ErrNotFound) {
+func ResetUser(ctx context.Context, b store.Backend, realm, user string) (*User, error) {
+	if _, err := GetUser(ctx, b, realm, user); errors.Is(err, store.ErrNotFound) {
 		return nil, ErrNoSuchUser
 	} else if err != nil {
-		return nil, err
-	}
-	if _, err := RevokeDevices(ctx, b, realm, user, nil, ""); err != nil {
 		return nil, err
 	}
 	if err := UnlockUser(ctx, b, realm, user); err != nil {
 		return nil, err
 	}
-	u, err := accounts.UpdateUser(ctx, b, realm, user, func(u *accounts.User) error {
+	u, err := EndSessions(ctx, b, realm, user, "", func(u *User) {
 		u.Methods = nil
 		u.Preferred = ""
-		u.Epoch++
-		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	store.Announce(ctx, b, store.Change{Kind: store.ChangeUser, Realm: realm, ID: user})
 	return u, nil
+}
+
+// LadderState is a user's place on the ladder.
+type LadderState struct {
+	Streak int       `json:"s"`          // wrong codes (attempts) in a row
+	Until  time.Time `json:"u,omitzero"` // held until
+	Hard   bool      `json:"h,omitempty"`
 }
 
 // UnlockUser lifts the hold on a user's code entry: the lock ladder starts
 // over and the per-user window is cleared. It gives no access by itself.
 func UnlockUser(ctx context.Context, b store.Backend, realm, user string) error {
-	for _, k := range []store.Key{LadderKey(realm, user), {Bucket: "fail-user/" + realm, ID: user}} {
+	for _, k := range []store.Key{Keys{realm}.Ladder(user), Keys{realm}.UserFailures(user)} {
 		if err := b.Delete(ctx, k); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
