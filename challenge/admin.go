@@ -105,8 +105,8 @@ func (s *Service) adminEmail(ctx context.Context, id identity.Identity) (string,
 
 // proposalFlow is the pseudo-challenge a confirmation code is bound to:
 // the proposal and the hash of exactly what it changes.
-func proposalFlow(p *policy.Proposal) *flow {
-	return &flow{ID: "admin/" + p.ID + "/" + p.Hash, User: p.Admin}
+func proposalFlow(p *policy.Proposal) *accounts.Flow {
+	return &accounts.Flow{ID: "admin/" + p.ID + "/" + p.Hash, User: p.Admin}
 }
 
 var errNoAdminEmail = errors.New("we don't know an email address for you, so we can't send the confirmation code; ask for your address to be added to your account")

@@ -15,33 +15,13 @@ import (
 	"github.com/caddy2fa/caddy2fa/store"
 )
 
-// flow is one open challenge: who it is for, where they were going (kept
-// here, server-side, so no client-supplied URL is ever redirected to), and
-// its state.
-type flow struct {
-	ID      string    `json:"id"`
-	User    string    `json:"user"`
-	App     string    `json:"app,omitempty"`
-	Return  string    `json:"return"`
-	Created time.Time `json:"created"`
-	// StepUp: the user passed 2FA already and is asked for a fresh code
-	// before a sensitive change.
-	StepUp bool `json:"step_up,omitempty"`
-	// PendingSecret is the sealed TOTP seed being enrolled.
-	PendingSecret []byte `json:"pending_secret,omitempty"`
-}
-
 type flowRef struct {
 	ID string `json:"f"`
 }
 
-func (s *Service) flowKey(id string) store.Key {
-	return store.Key{Bucket: "flows/" + s.cfg.Realm, ID: id}
-}
-
 // startFlow opens (or reuses) the user's challenge and records where they
 // were going. It also records the user's identity for admins.
-func (s *Service) startFlow(w http.ResponseWriter, r *http.Request, id identity.Identity, returnTo string) (*flow, error) {
+func (s *Service) startFlow(w http.ResponseWriter, r *http.Request, id identity.Identity, returnTo string) (*accounts.Flow, error) {
 	ctx := r.Context()
 	if _, err := s.rememberUser(ctx, id); err != nil {
 		return nil, err
@@ -51,15 +31,15 @@ func (s *Service) startFlow(w http.ResponseWriter, r *http.Request, id identity.
 		if f.Return == returnTo {
 			return f, nil
 		}
-		return s.updateFlow(ctx, f.ID, func(f *flow) error { f.Return = returnTo; return nil })
+		return s.updateFlow(ctx, f.ID, func(f *accounts.Flow) error { f.Return = returnTo; return nil })
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	f := &flow{
+	f := &accounts.Flow{
 		ID: randomToken(16), User: id.ID, App: s.appBinding(id.AppSession),
 		Return: returnTo, Created: s.cfg.Now().UTC(),
 	}
-	if err := store.PutJSON(ctx, s.backend, s.flowKey(f.ID), f, s.cfg.FlowLifetime); err != nil {
+	if err := accounts.PutFlow(ctx, s.backend, s.cfg.Realm, f, s.cfg.FlowLifetime); err != nil {
 		return nil, err
 	}
 	ref, err := s.ring.EncodeCookie(flowCookie, flowRef{ID: f.ID})
@@ -72,13 +52,13 @@ func (s *Service) startFlow(w http.ResponseWriter, r *http.Request, id identity.
 
 // loadFlow finds the request's open challenge; ErrNotFound when there is
 // none for this user and app session.
-func (s *Service) loadFlow(r *http.Request, id identity.Identity) (*flow, error) {
+func (s *Service) loadFlow(r *http.Request, id identity.Identity) (*accounts.Flow, error) {
 	flowID, ok := s.flowRef(r)
 	if !ok {
 		return nil, store.ErrNotFound
 	}
-	f := new(flow)
-	if err := s.getJSON(r.Context(), s.flowKey(flowID), f); err != nil {
+	f := new(accounts.Flow)
+	if err := s.getJSON(r.Context(), accounts.Keys{Realm: s.cfg.Realm}.Flow(flowID), f); err != nil {
 		return nil, err
 	}
 	// A challenge belongs to one user and one app session: another user's
@@ -103,28 +83,12 @@ func (s *Service) flowRef(r *http.Request) (string, bool) {
 	return ref.ID, true
 }
 
-func (s *Service) updateFlow(ctx context.Context, flowID string, fn func(*flow) error) (*flow, error) {
-	f, err := store.UpdateJSON(ctx, s.backend, s.flowKey(flowID), func(f *flow, exists bool) (time.Duration, error) {
-		if !exists {
-			return 0, store.ErrNotFound
-		}
-		if err := fn(f); err != nil {
-			return 0, err
-		}
-		left := f.Created.Add(s.cfg.FlowLifetime).Sub(s.cfg.Now())
-		if left <= 0 {
-			return 0, store.ErrDelete
-		}
-		return left, nil
-	})
-	if err == nil && f == nil {
-		return nil, store.ErrNotFound
-	}
-	return f, err
+func (s *Service) updateFlow(ctx context.Context, flowID string, fn func(*accounts.Flow) error) (*accounts.Flow, error) {
+	return accounts.UpdateFlow(ctx, s.backend, s.cfg.Realm, flowID, s.cfg.FlowLifetime, s.cfg.Now(), fn)
 }
 
-func (s *Service) endFlow(w http.ResponseWriter, r *http.Request, f *flow) {
-	if err := s.backend.Delete(r.Context(), s.flowKey(f.ID)); err != nil {
+func (s *Service) endFlow(w http.ResponseWriter, r *http.Request, f *accounts.Flow) {
+	if err := accounts.DeleteFlow(r.Context(), s.backend, s.cfg.Realm, f.ID); err != nil {
 		s.cfg.Logger.Warn("could not delete a finished challenge; it expires by itself", "error", err)
 	}
 	clearCookie(w, r, flowCookie)

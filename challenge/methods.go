@@ -217,7 +217,7 @@ func (s *Service) sentMethod(w http.ResponseWriter, r *http.Request, id identity
 
 // enrollTarget is where an enrollment code goes: the address the app
 // knows, or for SMS a number the user typed earlier in this challenge.
-func (s *Service) enrollTarget(method string, id identity.Identity, u *accounts.User, f *flow) string {
+func (s *Service) enrollTarget(method string, id identity.Identity, u *accounts.User, f *accounts.Flow) string {
 	switch method {
 	case policy.MethodEmail:
 		if id.Email != "" {

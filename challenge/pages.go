@@ -129,7 +129,7 @@ func (s *Service) verified(r *http.Request, id identity.Identity) (bool, error) 
 
 // flowFor returns the open challenge, starting one (back to "/") if the
 // user came to our pages directly.
-func (s *Service) flowFor(w http.ResponseWriter, r *http.Request, id identity.Identity) (*flow, error) {
+func (s *Service) flowFor(w http.ResponseWriter, r *http.Request, id identity.Identity) (*accounts.Flow, error) {
 	f, err := s.loadFlow(r, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return s.startFlow(w, r, id, "/")
@@ -329,7 +329,7 @@ func (s *Service) enrollTOTP(w http.ResponseWriter, r *http.Request, id identity
 			return err
 		}
 		sealed := s.ring.Seal(seed, aad)
-		if f, err = s.updateFlow(ctx, f.ID, func(f *flow) error {
+		if f, err = s.updateFlow(ctx, f.ID, func(f *accounts.Flow) error {
 			if f.PendingSecret == nil {
 				f.PendingSecret = sealed
 			}
@@ -430,7 +430,7 @@ func (s *Service) verifyTOTP(w http.ResponseWriter, r *http.Request, id identity
 // the challenge, the user, the client network and the user's lock ladder
 // before the code is compared (a held user's right code fails like a wrong
 // one, uncompared), then the method's own check.
-func (s *Service) checkCode(w http.ResponseWriter, r *http.Request, id identity.Identity, f *flow,
+func (s *Service) checkCode(w http.ResponseWriter, r *http.Request, id identity.Identity, f *accounts.Flow,
 	render func(status int, msg string), check func(code string) (bool, error)) error {
 	ctx := r.Context()
 	// A code that is not six digits is no guess at the code: it costs no
@@ -472,7 +472,7 @@ func (s *Service) checkCode(w http.ResponseWriter, r *http.Request, id identity.
 // succeed finishes a challenge: a verified session for this app session
 // (and, when asked and allowed, a trusted device), and back to where the
 // user was going.
-func (s *Service) succeed(w http.ResponseWriter, r *http.Request, id identity.Identity, f *flow, u *accounts.User) error {
+func (s *Service) succeed(w http.ResponseWriter, r *http.Request, id identity.Identity, f *accounts.Flow, u *accounts.User) error {
 	device := ""
 	if r.PostFormValue("remember") != "" {
 		var err error

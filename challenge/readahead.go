@@ -36,7 +36,7 @@ var codeFormPaths = map[string]bool{
 func (s *Service) withReadAhead(r *http.Request, id identity.Identity) *http.Request {
 	keys := []store.Key{{Bucket: accounts.Keys{Realm: s.cfg.Realm}.UsersBucket(), ID: id.ID}, s.ladder(id.ID).Key}
 	if flowID, ok := s.flowRef(r); ok {
-		keys = append(keys, s.flowKey(flowID))
+		keys = append(keys, accounts.Keys{Realm: s.cfg.Realm}.Flow(flowID))
 	}
 	values, err := store.GetMany(r.Context(), s.backend, keys...)
 	if err != nil {

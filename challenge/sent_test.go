@@ -448,7 +448,7 @@ func TestEnrollCodeRefusedForLogin(t *testing.T) {
 	b.send(b.page("/.2fa/enroll/email"))
 	code := h.lastCode("email", "bob@acme.example")
 	// Same flow, but the login page of the method: the code was for enroll.
-	if _, ok, _ := h.svc.checkSentCode(t.Context(), &flow{ID: "x"}, "bob", policy.MethodEmail, PurposeLogin, code); ok {
+	if _, ok, _ := h.svc.checkSentCode(t.Context(), &accounts.Flow{ID: "x"}, "bob", policy.MethodEmail, PurposeLogin, code); ok {
 		t.Fatal("a code for enrollment passed as a login code")
 	}
 }

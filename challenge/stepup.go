@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
 )
 
@@ -47,7 +48,7 @@ func (s *Service) stepUp(w http.ResponseWriter, r *http.Request, id identity.Ide
 		return false, err
 	}
 	if !f.StepUp {
-		if _, err := s.updateFlow(r.Context(), f.ID, func(f *flow) error { f.StepUp = true; return nil }); err != nil {
+		if _, err := s.updateFlow(r.Context(), f.ID, func(f *accounts.Flow) error { f.StepUp = true; return nil }); err != nil {
 			return false, err
 		}
 	}

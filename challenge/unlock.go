@@ -21,7 +21,7 @@ import (
 const unlockAttempts = 5
 
 // unlockFlow is the pseudo-challenge an unlock code is bound to.
-func unlockFlow(user string) *flow { return &flow{ID: "unlock/" + user, User: user} }
+func unlockFlow(user string) *accounts.Flow { return &accounts.Flow{ID: "unlock/" + user, User: user} }
 
 func (s *Service) unlock(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
 	ctx := r.Context()
