@@ -2,8 +2,6 @@ package accounts
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -72,7 +70,7 @@ func Audit(ctx context.Context, b store.Backend, realm string, e AuditEvent) err
 		e.Time = time.Now()
 	}
 	e.Time = e.Time.UTC()
-	e.ID = fmt.Sprintf("%020d-%s", e.Time.UnixNano(), randomToken(4))
+	e.ID = fmt.Sprintf("%020d-%s", e.Time.UnixNano(), RandomToken(4))
 	e.Detail = ClipText(e.Detail, MaxAuditDetail)
 	e.Subject = ClipText(e.Subject, MaxAuditDetail)
 	raw, err := json.Marshal(e)
@@ -134,10 +132,4 @@ func ClipText(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-func randomToken(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }

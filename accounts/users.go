@@ -2,8 +2,10 @@ package accounts
 
 import (
 	"context"
+	"slices"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/store"
 )
 
@@ -83,5 +85,31 @@ func UpdateUser(ctx context.Context, b store.Backend, realm, id string, fn func(
 			u.FirstSeen = time.Now().UTC()
 		}
 		return 0, fn(u)
+	})
+}
+
+// RememberUser records what the identity source says about a user, so
+// admins can list them and reach them by email. Written only when
+// something changed (and at most hourly for last seen).
+func RememberUser(ctx context.Context, b store.Backend, realm string, id identity.Identity, now time.Time) (*User, error) {
+	now = now.UTC()
+	return UpdateUser(ctx, b, realm, id.ID, func(u *User) error {
+		changed := u.LastSeen.IsZero() || now.Sub(u.LastSeen) > time.Hour
+		set := func(dst *string, v string) {
+			if v != "" && *dst != v {
+				*dst, changed = v, true
+			}
+		}
+		set(&u.Email, id.Email)
+		set(&u.Phone, id.Phone)
+		set(&u.Name, id.Name)
+		if len(id.Groups) > 0 && !slices.Equal(u.Groups, id.Groups) {
+			u.Groups, changed = id.Groups, true
+		}
+		if !changed {
+			return store.ErrAbort
+		}
+		u.LastSeen = now
+		return nil
 	})
 }

@@ -55,8 +55,8 @@ http://127.0.0.1:{PORT} {
 		logo ../examples/acme-logo.svg
 		accent 0b7a75
 		limits {
-			email_cooldown 1s
-			sms_cooldown 1s
+			email_cooldown {COOLDOWN}
+			sms_cooldown {COOLDOWN}
 		}
 	}
 	reverse_proxy {APP}
@@ -181,12 +181,16 @@ type browserRig struct {
 	readCodes map[string]bool      // outbox files whose code was used
 	totpSteps map[string]*int64    // per user: last TOTP step used
 	lastSend  map[string]time.Time // per recipient: when a code was last asked for
+	cooldown  time.Duration        // between two codes to one recipient
 }
 
 // rigConfig is what differs between journeys.
 type rigConfig struct {
 	policy string // the policy block's lines
 	store  string // the store option; a file in the test's folder when empty
+	// cooldown between two codes sent to one person: 1s when empty, so
+	// journeys move on quickly.
+	cooldown time.Duration
 }
 
 func startBrowserRig(t *testing.T, journey string, cfg rigConfig) *browserRig {
@@ -200,7 +204,11 @@ func startBrowserRig(t *testing.T, journey string, cfg rigConfig) *browserRig {
 		shots:     screenshotDir(t),
 		readCodes: map[string]bool{}, totpSteps: map[string]*int64{}, lastSend: map[string]time.Time{},
 	}
-	caddyfile := strings.NewReplacer("{STORE}", cfg.store, "{POLICY}", cfg.policy).Replace(withApp(browserCaddyfile, rig.app))
+	if cfg.cooldown == 0 {
+		cfg.cooldown = time.Second
+	}
+	rig.cooldown = cfg.cooldown
+	caddyfile := strings.NewReplacer("{STORE}", cfg.store, "{POLICY}", cfg.policy, "{COOLDOWN}", cfg.cooldown.String()).Replace(withApp(browserCaddyfile, rig.app))
 	rig.caddy = startCaddy(t, dir, caddyfile)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -475,7 +483,7 @@ func (rig *browserRig) codeSentTo(to string) string {
 func (u *browserUser) sendCode(selector, to string) {
 	u.t.Helper()
 	rig := u.rig
-	if wait := time.Until(rig.lastSend[to].Add(1100 * time.Millisecond)); wait > 0 {
+	if wait := time.Until(rig.lastSend[to].Add(rig.cooldown + 100*time.Millisecond)); wait > 0 {
 		time.Sleep(wait)
 	}
 	u.press(selector)
@@ -684,7 +692,9 @@ func TestBrowserPagesWorkWithoutJavaScript(t *testing.T) {
 }
 
 func TestBrowserEmailCodes(t *testing.T) {
-	rig := startBrowserRig(t, "email", rigConfig{policy: everyMethod})
+	// A cooldown long enough that the wait is still on when the page is
+	// read, however slow the machine.
+	rig := startBrowserRig(t, "email", rigConfig{policy: everyMethod, cooldown: 5 * time.Second})
 	bob := rig.newUser("bob")
 	bob.login("bob-demo", "/reports")
 	bob.wantPage("/.2fa/enroll")

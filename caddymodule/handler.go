@@ -10,10 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -105,16 +103,12 @@ type Handler struct {
 	logger    *zap.Logger
 	templates identity.Templates
 	lookup    *identity.Lookup
-	// identityHeaders are stripped from untrusted requests (normalised:
-	// lower case, '_' as '-', as CGI-style upstreams read them), but
-	// handlerHeaders, which an earlier handler sets.
-	identityHeaders []string
-	handlerHeaders  []string
+	// headers strips identity headers a client may not send.
+	headers *gate.Headers
+	gate    *gate.Gate
 	// singleTemplates holds each template that is exactly one
 	// placeholder, read without building a string through the replacer.
 	singleTemplates map[string]singleTemplate
-	trusted         []netip.Prefix
-	bypass          *gate.Bypass
 	// cookies reads the Cookie header once, for the gate, the lookup and
 	// the app alike.
 	cookies *identity.CookieReader
@@ -248,18 +242,15 @@ func (h *Handler) setup(ctx context.Context, app *App, logger *zap.Logger, slogg
 	if err := h.provisionIdentity(); err != nil {
 		return err
 	}
-	for _, c := range h.TrustedProxies {
-		p, err := parsePrefix(c)
-		if err != nil {
-			return err
-		}
-		h.trusted = append(h.trusted, p)
+	headers, err := gate.NewHeaders(h.templates.HeaderNames(), h.Identity.HeadersFromHandler, h.TrustedProxies)
+	if err != nil {
+		return err
 	}
+	h.headers = headers
 	bypass, err := gate.NewBypass(h.Bypass)
 	if err != nil {
 		return err
 	}
-	h.bypass = bypass
 	snapshot := policy.NewSnapshot(h.app.backend, realmOr(h.Realm), h.initialPolicy())
 	metrics, err := newMetrics(reg)
 	if err != nil {
@@ -298,11 +289,23 @@ func (h *Handler) setup(ctx context.Context, app *App, logger *zap.Logger, slogg
 	if h.app.queue != nil {
 		cfg.Mailer = h.app.queue
 	}
+	realm, err := gate.NewRealm(realmOr(h.Realm), h.app.backend, h.app.ring, snapshot, nil, slogger)
+	if err != nil {
+		return err
+	}
+	h.gate, err = gate.New(gate.Config{
+		PathPrefix: h.PathPrefix, SessionLifetime: time.Duration(h.SessionLifetime),
+		EnforceImmediately: h.EnforceImmediately, Bypass: bypass, OnEvent: metrics.event,
+	}, realm)
+	if err != nil {
+		return err
+	}
+	cfg.OnUserChanged = realm.Forget
 	h.svc, err = challenge.New(cfg, h.app.backend, h.app.ring, snapshot)
 	if err != nil {
 		return err
 	}
-	h.svc.Start(ctx)
+	realm.Start(ctx)
 	if h.UsersFile != "" {
 		go h.watchUsersFile(ctx, time.Duration(0))
 	}
@@ -351,16 +354,6 @@ func (h *Handler) provisionIdentity() error {
 		return err
 	}
 	h.templates = identity.Templates{ID: id.ID, Email: id.Email, Phone: id.Phone, Name: id.Name, Groups: id.Groups}
-	for _, name := range h.templates.HeaderNames() {
-		h.identityHeaders = append(h.identityHeaders, normalizeHeader(name))
-	}
-	for _, name := range id.HeadersFromHandler {
-		n := normalizeHeader(name)
-		if strings.Contains(name, "_") || !slices.Contains(h.identityHeaders, n) {
-			return fmt.Errorf("identity: headers_from_handler %q is not a header the identity reads", name)
-		}
-		h.handlerHeaders = append(h.handlerHeaders, n)
-	}
 	h.singleTemplates = map[string]singleTemplate{}
 	for _, tmpl := range []string{id.ID, id.Email, id.Phone, id.Name, id.Groups} {
 		if name, ok := identity.SingleHeader(tmpl); ok {
@@ -472,201 +465,30 @@ func (h *Handler) availability() policy.Availability {
 	return policy.Availability{Email: h.app.emailSender != nil, SMS: h.app.smsSender != nil}
 }
 
-// ServeHTTP runs the gate.
+// ServeHTTP asks the gate about the request and does what it says.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	// Before anything reads them: identity headers count only when a
 	// trusted party set them.
-	if len(h.identityHeaders) > 0 {
-		h.stripIdentityHeaders(r)
-	}
-	if gate.CheckPath(r.URL.Path) != nil {
-		h.svc.RefuseMalformedPath(w, r)
-		return nil
-	}
-	cookies, err := h.cookies.Read(r.Header["Cookie"])
-	if err != nil {
-		h.svc.RefuseAmbiguousCookie(w, r, err)
-		return nil
-	}
-	if h.svc.OwnPath(r.URL.Path) {
-		id, _, err := h.resolve(r, cookies)
-		if err != nil {
-			h.logger.Error("identity lookup failed; request refused", zap.Error(err))
-			h.svc.Unavailable(w, r, err)
-			return nil
-		}
-		h.svc.ServePages(w, r, id)
-		return nil
-	}
-	if h.bypass.Matches(r.URL.EscapedPath(), r.URL.Path) {
-		setUpstreamCookies(r, cookies)
-		if h.lookup != nil {
-			// A bypassed logout still changes who the cookies belong to.
-			return h.watchApp(w, r, h.credentials(r, cookies), next)
-		}
-		return next.ServeHTTP(w, r)
-	}
-	if what, ok := h.uncheckedCredential(r); ok {
-		h.svc.RefuseUncheckedCredential(w, r, what)
-		return nil
-	}
-	id, creds, err := h.resolve(r, cookies)
-	if err != nil {
-		// Fail closed: without knowing who this is, the app's session
-		// might belong to a user who has not passed 2FA.
-		h.logger.Error("identity lookup failed; request refused", zap.Error(err))
-		h.svc.Unavailable(w, r, err)
-		return nil
-	}
-	if id.Known() {
-		if !h.svc.Gate(w, r, id) {
-			return nil
-		}
-		// For logs and later handlers; usually it holds the ID already
-		// (the identity came from it), and setting it again would allocate.
-		repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-		if cur, _ := repl.Get("http.auth.user.id"); cur != id.ID {
-			repl.Set("http.auth.user.id", id.ID)
-		}
-	}
-	setUpstreamCookies(r, cookies)
-	if h.lookup == nil {
-		return next.ServeHTTP(w, r)
-	}
-	return h.watchApp(w, r, creds, next)
-}
-
-func (h *Handler) resolve(r *http.Request, cookies identity.Cookies) (identity.Identity, identity.Credentials, error) {
-	if h.lookup != nil {
-		creds := h.credentials(r, cookies)
-		id, err := h.lookup.Resolve(r.Context(), creds)
-		id.AppSession = cookies.Session
-		return h.foldID(id), creds, err
-	}
-	id := h.templates.Resolve(func(s string) string {
-		single, ok := h.singleTemplates[s]
-		if ok && single.header != "" {
-			return strings.Join(r.Header[single.header], ",") // as the replacer would
-		}
-		repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-		if ok {
-			// A string value is what the replacer would write, without
-			// building a new one.
-			v, found := repl.Get(single.key)
-			if !found {
-				return ""
-			}
-			if str, ok := v.(string); ok {
-				return str
-			}
-		}
-		return repl.ReplaceAll(s, "")
+	h.headers.Strip(r)
+	cookies, cookieErr := h.cookies.Read(r.Header["Cookie"])
+	v := h.gate.Decide(r.Context(), gate.Facts{
+		Request: r, Path: r.URL.Path, RawPath: r.URL.EscapedPath(), Secure: r.TLS != nil,
+		CookieLines: r.Header["Cookie"], Cookies: cookies, CookieErr: cookieErr, Who: h,
 	})
-	if id.Known() {
-		id.AppSession = cookies.Session
+	for _, c := range v.Cookies {
+		http.SetCookie(w, c)
 	}
-	return h.foldID(id), identity.Credentials{}, nil
-}
-
-// foldID lower-cases the ID when the first factor ignores case: "ALICE"
-// must not be a fresh, unenrolled user with counters of its own.
-func (h *Handler) foldID(id identity.Identity) identity.Identity {
-	if h.IDCase == "insensitive" {
-		id.ID = strings.ToLower(id.ID)
+	switch v.Kind {
+	case gate.Pass:
+		return h.proxy(w, r, v, cookies, next)
+	case gate.Pages:
+		h.svc.ServePages(w, r, v.Identity)
+	case gate.Challenge:
+		h.svc.Begin(w, r, v.Identity)
+	default:
+		h.refuse(w, r, v)
 	}
-	return id
-}
-
-func (h *Handler) trustedPeer(r *http.Request) bool {
-	if len(h.trusted) == 0 {
-		return false
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
-	}
-	ip = ip.Unmap()
-	for _, p := range h.trusted {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
-
-// stripIdentityHeaders removes client-sent identity headers: all of them
-// unless the peer is a trusted proxy, but those an earlier handler sets.
-// Spellings with underscores (X_Remote_User) go always: CGI-style upstreams
-// read them as the real header, and no handler before us sets them.
-func (h *Handler) stripIdentityHeaders(r *http.Request) {
-	trust := 0 // not asked yet; then 1 trusted, -1 not
-	for name := range r.Header {
-		if !h.isIdentityHeader(name) {
-			continue
-		}
-		if !strings.ContainsRune(name, '_') {
-			if h.fromHandler(name) {
-				continue
-			}
-			if trust == 0 {
-				trust = -1
-				if h.trustedPeer(r) {
-					trust = 1
-				}
-			}
-			if trust == 1 {
-				continue
-			}
-		}
-		delete(r.Header, name)
-	}
-}
-
-// fromHandler reports whether an earlier handler sets this header.
-func (h *Handler) fromHandler(name string) bool {
-	for _, want := range h.handlerHeaders {
-		if len(name) == len(want) && sameHeaderName(name, want) {
-			return true
-		}
-	}
-	return false
-}
-
-// isIdentityHeader compares name with each identity header as
-// normalizeHeader would, without building the normalised string.
-func (h *Handler) isIdentityHeader(name string) bool {
-	for _, want := range h.identityHeaders {
-		if len(name) == len(want) && sameHeaderName(name, want) {
-			return true
-		}
-	}
-	return false
-}
-
-// sameHeaderName: name equals want (already normalised, same length)
-// ignoring ASCII case and reading '_' as '-'.
-func sameHeaderName(name, want string) bool {
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c == '_':
-			c = '-'
-		case 'A' <= c && c <= 'Z':
-			c += 'a' - 'A'
-		}
-		if c != want[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func normalizeHeader(name string) string {
-	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
+	return nil
 }
 
 func clientIP(r *http.Request) string {
@@ -678,21 +500,6 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("trusted_proxies: %w", err)
-		}
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("trusted_proxies: %w", err)
-	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 func realmOr(r string) string {

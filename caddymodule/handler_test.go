@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 
@@ -21,42 +19,6 @@ import (
 	"github.com/caddy2fa/caddy2fa/challenge"
 	"github.com/caddy2fa/caddy2fa/identity"
 )
-
-func TestIdentityHeaderSmugglingSpellingsNormalised(t *testing.T) {
-	h := &Handler{Identity: &IdentityConfig{}, identityHeaders: []string{"x-remote-user"}}
-	spellings := func() *http.Request {
-		r, _ := http.NewRequest("GET", "/", nil)
-		r.RemoteAddr = "192.0.2.1:1234"
-		for _, name := range []string{"X-Remote-User", "X_Remote_User", "x_remote_user", "X-REMOTE-USER", "x-rEmOtE_uSeR"} {
-			r.Header[name] = []string{"alice"}
-		}
-		// Near misses are other headers and stay.
-		for _, name := range []string{"X-Remote-Users", "X-Remote-Use", "X-Remote.User", "Remote-User"} {
-			r.Header[name] = []string{"keep"}
-		}
-		return r
-	}
-	r := spellings()
-	h.stripIdentityHeaders(r)
-	if len(r.Header) != 4 || r.Header.Get("X-Remote-Users") != "keep" {
-		t.Fatalf("untrusted client: left %v, want only the four near misses", r.Header)
-	}
-	// From a trusted peer the header counts, but underscore spellings
-	// never do: a CGI upstream would read them as the same variable.
-	h.trusted = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
-	r = spellings()
-	h.stripIdentityHeaders(r)
-	var identity []string
-	for name := range r.Header {
-		if normalizeHeader(name) == "x-remote-user" {
-			identity = append(identity, name)
-		}
-	}
-	slices.Sort(identity)
-	if want := []string{"X-REMOTE-USER", "X-Remote-User"}; !slices.Equal(identity, want) {
-		t.Fatalf("trusted peer: identity headers left %v, want %v", identity, want)
-	}
-}
 
 // A template that is one request-header placeholder is read straight from
 // the header: it must give exactly what Caddy's replacer gives.
@@ -87,7 +49,7 @@ func TestSingleHeaderTemplateReadsLikeTheReplacer(t *testing.T) {
 func resolvesLikeTheReplacer(t *testing.T, h *Handler, tmpl, name string, r *http.Request, repl *caddy.Replacer) {
 	t.Helper()
 	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
-	got, _, err := h.resolve(r, identity.Cookies{})
+	got, err := h.Identify(r, identity.Cookies{}, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func parseEcho(t *testing.T, r resp) echoed {
 
 func (e echoed) hasIdentityHeader() bool {
 	for name := range e.Headers {
-		if n := normalizeHeader(name); n == "x-remote-user" || n == "x-remote-email" {
+		if n := strings.ReplaceAll(strings.ToLower(name), "_", "-"); n == "x-remote-user" || n == "x-remote-email" {
 			return true
 		}
 	}

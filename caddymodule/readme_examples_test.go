@@ -151,7 +151,7 @@ func TestReadmeLookupExamplesIdentifyUsersAndGuests(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				got, _, err := h.resolve(r, cookies)
+				got, err := h.Identify(r, cookies, true)
 				if err != nil {
 					t.Fatalf("%s: %v", cookie, err)
 				}

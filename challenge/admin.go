@@ -281,7 +281,7 @@ func (s *Service) resetUser(ctx context.Context, r *http.Request, admin identity
 	if err != nil {
 		return err
 	}
-	s.epochs.forget(user)
+	s.cfg.OnUserChanged(user)
 	s.auditEvent(ctx, accounts.AuditEvent{Actor: admin.ID, Action: "user_reset", Subject: user, IP: s.cfg.ClientIP(r)})
 	s.cfg.Logger.Info("user's two-factor authentication reset", "realm", s.cfg.Realm, "user", user, "admin", admin.ID)
 	if s.cfg.EmailSender != nil && u.Email != "" {

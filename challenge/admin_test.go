@@ -198,14 +198,14 @@ func TestSeenNoteOfOneUserDoesNotCarryAnother(t *testing.T) {
 	u, _ := url.Parse(h.srv.URL)
 	var note *http.Cookie
 	for _, c := range bob.client.Jar.Cookies(u) {
-		if c.Name == seenCookie {
+		if c.Name == accounts.SeenCookie {
 			note = c
 		}
 	}
 	if note == nil {
 		t.Fatal("bob has no note of his app session")
 	}
-	carol.client.Jar.SetCookies(u, []*http.Cookie{{Name: seenCookie, Value: note.Value, Path: "/"}})
+	carol.client.Jar.SetCookies(u, []*http.Cookie{{Name: accounts.SeenCookie, Value: note.Value, Path: "/"}})
 	// A new app session of hers; and, were the app's tokens not unique,
 	// the very token bob's note is bound to.
 	for _, app := range []string{"carol-s2", "bob-s1"} {

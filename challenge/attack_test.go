@@ -158,7 +158,7 @@ func TestCookieSwappedOversizedOrGarbageNeverAnError(t *testing.T) {
 	u, _ := url.Parse(h.srv.URL)
 	var sess string
 	for _, c := range a.client.Jar.Cookies(u) {
-		if c.Name == sessionCookie {
+		if c.Name == accounts.SessionCookie {
 			sess = c.Value
 		}
 	}
@@ -170,7 +170,7 @@ func TestCookieSwappedOversizedOrGarbageNeverAnError(t *testing.T) {
 		"garbage":   "%00%ff|||",
 	} {
 		b := h.browser("bob", "s2")
-		b.client.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: value, Path: "/"}, {Name: flowCookie, Value: value, Path: "/"}, {Name: csrfCookie, Value: value, Path: "/"}})
+		b.client.Jar.SetCookies(u, []*http.Cookie{{Name: accounts.SessionCookie, Value: value, Path: "/"}, {Name: accounts.FlowCookie, Value: value, Path: "/"}, {Name: accounts.CSRFCookie, Value: value, Path: "/"}})
 		if r := b.get("/x"); r.status != http.StatusFound {
 			t.Errorf("%s session cookie: %d", name, r.status)
 		}
@@ -292,7 +292,7 @@ func FuzzSessionCookie(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, value string) {
 		r, _ := http.NewRequest("GET", "/", nil)
-		r.Header.Set("Cookie", sessionCookie+"="+value+"; "+deviceCookie+"="+value+"; "+seenCookie+"="+value)
+		r.Header.Set("Cookie", accounts.SessionCookie+"="+value+"; "+accounts.DeviceCookie+"="+value+"; "+accounts.SeenCookie+"="+value)
 		if _, ok := s.readSession(r, "alice", "app"); ok {
 			t.Fatalf("a fuzzed cookie opened a session: %q", value)
 		}

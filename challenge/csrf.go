@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/caddy2fa/caddy2fa/accounts"
 )
 
 // CSRF defence, twice over: a token in every form that only a page we
@@ -15,12 +17,12 @@ import (
 // csrfToken returns the form token, setting the browser's CSRF cookie if
 // it has none.
 func (s *Service) csrfToken(w http.ResponseWriter, r *http.Request, user string) string {
-	seed := readCookie(r, csrfCookie)
+	seed := readCookie(r, accounts.CSRFCookie)
 	if len(seed) < 20 || len(seed) > 64 {
 		seed = randomToken(24)
-		setCookie(w, r, csrfCookie, seed, 24*time.Hour)
+		setCookie(w, r, accounts.CSRFCookie, seed, 24*time.Hour)
 		// Later reads in this request see the new cookie.
-		r.AddCookie(&http.Cookie{Name: cookieName(r, csrfCookie), Value: seed})
+		r.AddCookie(&http.Cookie{Name: accounts.CookieName(r, accounts.CSRFCookie), Value: seed})
 	}
 	return base64.RawURLEncoding.EncodeToString(s.ring.MAC("csrf", s.cfg.Realm, user, seed))
 }
@@ -31,7 +33,7 @@ func (s *Service) csrfOK(r *http.Request, user string) bool {
 	if !sameOrigin(r) {
 		return false
 	}
-	seed := readCookie(r, csrfCookie)
+	seed := readCookie(r, accounts.CSRFCookie)
 	if seed == "" {
 		return false
 	}

@@ -15,17 +15,6 @@ import (
 // device cookie; the store holds the device record, whose removal (or a
 // change of the user's epoch) ends the trust everywhere.
 
-const deviceCookie = "2fa_device"
-
-// deviceRef is the device cookie's content.
-type deviceRef struct {
-	Realm   string `json:"r"`
-	User    string `json:"u"`
-	Device  string `json:"d"`
-	Epoch   uint64 `json:"e"`
-	Expires int64  `json:"x"`
-}
-
 // mailDevicesRemoved tells the user their devices no longer skip the
 // second step (n of them; 0: every other).
 func (s *Service) mailDevicesRemoved(ctx context.Context, id identity.Identity, n int) {
@@ -38,10 +27,6 @@ func (s *Service) mailDevicesRemoved(ctx context.Context, id identity.Identity, 
 		s.cfg.Logger.Warn("could not send the devices-removed notice", "user", id.ID, "error", err)
 	}
 }
-
-// sameRealm: device cookies made before they named their realm still
-// work, since the device record they point to lives in one realm anyway.
-func (s *Service) sameRealm(realm string) bool { return realm == s.cfg.Realm || realm == "" }
 
 // trustDevice records a new trusted device, sets its cookie and tells the
 // user by email. It returns the device id.
@@ -59,11 +44,11 @@ func (s *Service) trustDevice(w http.ResponseWriter, r *http.Request, u *account
 	if err := accounts.PutDevice(r.Context(), s.backend, s.cfg.Realm, d, ttl); err != nil {
 		return "", err
 	}
-	v, err := s.ring.EncodeCookie(deviceCookie, deviceRef{Realm: s.cfg.Realm, User: u.ID, Device: d.ID, Epoch: u.Epoch, Expires: now.Add(ttl).Unix()})
+	v, err := s.codec.EncodeDevice(accounts.DeviceRef{User: u.ID, Device: d.ID, Epoch: u.Epoch, Expires: now.Add(ttl).Unix()})
 	if err != nil {
 		return "", err
 	}
-	setCookie(w, r, deviceCookie, v, ttl)
+	setCookie(w, r, accounts.DeviceCookie, v, ttl)
 	s.event("device_trusted")
 	s.auditEvent(r.Context(), accounts.AuditEvent{Actor: u.ID, Action: "device_trusted", Subject: u.ID, IP: d.IP, Detail: d.UserAgent})
 	s.cfg.Logger.Info("device trusted", "realm", s.cfg.Realm, "user", u.ID, "device", d.UserAgent, "client_ip", d.IP, "days", days)
@@ -77,81 +62,6 @@ func (s *Service) trustDevice(w http.ResponseWriter, r *http.Request, u *account
 		}
 	}
 	return d.ID, nil
-}
-
-// trustedDevice lets a new app session through on a trusted device: it
-// reads the store once and, when the trust holds, issues a session.
-// handled is true when it answered the request itself (503).
-func (s *Service) trustedDevice(w http.ResponseWriter, r *http.Request, id identity.Identity) (pass bool, handled bool) {
-	raw := readCookie(r, deviceCookie)
-	if raw == "" {
-		return false, false
-	}
-	p := s.policy.Current()
-	if p.RememberDays <= 0 {
-		return false, false
-	}
-	var ref deviceRef
-	now := s.cfg.Now()
-	if err := s.ring.DecodeCookie(deviceCookie, raw, &ref); err != nil || !s.sameRealm(ref.Realm) || ref.User != id.ID || now.Unix() >= ref.Expires {
-		return false, false
-	}
-	ok, err := s.devices.valid(r.Context(), s, id.ID, ref.Device)
-	if err != nil {
-		s.Unavailable(w, r, err)
-		return false, true
-	}
-	if !ok {
-		return false, false
-	}
-	epoch, err := s.epochs.get(r.Context(), s, id.ID)
-	if err != nil {
-		s.Unavailable(w, r, err)
-		return false, true
-	}
-	if epoch != ref.Epoch {
-		return false, false
-	}
-	if err := s.issueSession(w, r, id.ID, id.AppSession, epoch, ref.Device, 0); err != nil {
-		s.Unavailable(w, r, err)
-		return false, true
-	}
-	s.touchDevice(r.Context(), id.ID, ref.Device)
-	s.event("device_passed")
-	return true, false
-}
-
-// touchDevice records a device's use, at most hourly.
-func (s *Service) touchDevice(ctx context.Context, user, device string) {
-	if err := accounts.TouchDevice(ctx, s.backend, s.cfg.Realm, user, device, s.cfg.Now().UTC(), s.policy.Current().RememberFor()); err != nil {
-		s.cfg.Logger.Warn("could not record a trusted device's use", "error", err)
-	}
-}
-
-// deviceCache remembers which trusted devices exist (and since when), so
-// sessions issued on a device are checked against revocation without a
-// store read per request. Revocations arrive as change notifications.
-type deviceCache struct{ *memo[string, time.Time] } // zero time: revoked
-
-func newDeviceCache(limit int) *deviceCache { return &deviceCache{newMemo[string, time.Time](limit)} }
-
-// valid reports whether the device is still trusted under the current
-// policy (it exists, and is younger than the remember-me duration).
-func (c *deviceCache) valid(ctx context.Context, s *Service, user, device string) (bool, error) {
-	created, ok, gen := c.get(device)
-	if !ok {
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		var err error
-		if created, err = accounts.DeviceCreated(ctx, s.backend, s.cfg.Realm, user, device); err != nil {
-			return false, err
-		}
-		c.put(device, created, gen)
-	}
-	if created.IsZero() {
-		return false, nil
-	}
-	return s.cfg.Now().Before(created.Add(s.policy.Current().RememberFor())), nil
 }
 
 // devicesPage lists the user's trusted devices.
@@ -199,7 +109,7 @@ func (s *Service) devicesView(w http.ResponseWriter, r *http.Request, id identit
 				if dev == current {
 					// This browser stays signed in for now, no longer on the
 					// strength of the removed device.
-					clearCookie(w, r, deviceCookie)
+					clearCookie(w, r, accounts.DeviceCookie)
 					current = ""
 					if sess, ok := s.readSession(r, id.ID, id.AppSession); ok {
 						if err := s.issueSession(w, r, id.ID, id.AppSession, sess.Epoch, "", sess.Passed); err != nil {
@@ -215,7 +125,6 @@ func (s *Service) devicesView(w http.ResponseWriter, r *http.Request, id identit
 			if err != nil {
 				return err
 			}
-			s.epochs.forget(id.ID)
 			sess, _ := s.readSession(r, id.ID, id.AppSession)
 			if err := s.issueSession(w, r, id.ID, id.AppSession, u.Epoch, current, sess.Passed); err != nil {
 				return err
@@ -250,12 +159,12 @@ func (s *Service) devicesView(w http.ResponseWriter, r *http.Request, id identit
 // currentDevice is the device id of this browser's device cookie, if it
 // is this user's.
 func (s *Service) currentDevice(r *http.Request, user string) string {
-	raw := readCookie(r, deviceCookie)
+	raw := readCookie(r, accounts.DeviceCookie)
 	if raw == "" {
 		return ""
 	}
-	var ref deviceRef
-	if err := s.ring.DecodeCookie(deviceCookie, raw, &ref); err != nil || !s.sameRealm(ref.Realm) || ref.User != user {
+	ref, ok := s.codec.OpenDevice(raw, user)
+	if !ok {
 		return ""
 	}
 	return ref.Device
@@ -270,8 +179,8 @@ func (s *Service) reissueDeviceCookie(w http.ResponseWriter, r *http.Request, u 
 	if ttl <= 0 {
 		return
 	}
-	v, err := s.ring.EncodeCookie(deviceCookie, deviceRef{Realm: s.cfg.Realm, User: u.ID, Device: device, Epoch: u.Epoch, Expires: s.cfg.Now().Add(ttl).Unix()})
+	v, err := s.codec.EncodeDevice(accounts.DeviceRef{User: u.ID, Device: device, Epoch: u.Epoch, Expires: s.cfg.Now().Add(ttl).Unix()})
 	if err == nil {
-		setCookie(w, r, deviceCookie, v, ttl)
+		setCookie(w, r, accounts.DeviceCookie, v, ttl)
 	}
 }

@@ -218,7 +218,7 @@ func TestTamperedOrTruncatedDeviceCookieIgnoredNeverAnError(t *testing.T) {
 	u, _ := url.Parse(h.srv.URL)
 	var dev string
 	for _, c := range b.client.Jar.Cookies(u) {
-		if c.Name == deviceCookie {
+		if c.Name == accounts.DeviceCookie {
 			dev = c.Value
 		}
 	}
@@ -227,7 +227,7 @@ func TestTamperedOrTruncatedDeviceCookieIgnoredNeverAnError(t *testing.T) {
 	}
 	for _, bad := range []string{dev[:len(dev)/2], "x" + dev[1:], strings.Repeat("A", 5000), "%%%", ""} {
 		c := h.browser("alice", "s9")
-		c.client.Jar.SetCookies(u, []*http.Cookie{{Name: deviceCookie, Value: bad, Path: "/"}})
+		c.client.Jar.SetCookies(u, []*http.Cookie{{Name: accounts.DeviceCookie, Value: bad, Path: "/"}})
 		if r := c.get("/"); r.status != http.StatusFound {
 			t.Fatalf("bad device cookie %.20q: status %d", bad, r.status)
 		}
@@ -235,25 +235,31 @@ func TestTamperedOrTruncatedDeviceCookieIgnoredNeverAnError(t *testing.T) {
 }
 
 func TestKeyRotationKeepsDeviceCookiesUntilTheirKeyIsDropped(t *testing.T) {
-	h := rememberHarness(t, 30)
-	oldKey := keyring.Generate()
-	ring, _ := keyring.Parse(oldKey)
-	h.svc.ring = ring
-	b := h.browser("alice", "s1")
-	b.rememberedLogin()
-	newKey := keyring.Generate()
-	rotated, _ := keyring.Parse(newKey + " " + oldKey)
-	h.svc.ring = rotated
-	h.svc.sessions = newSessionCache(10)
-	b.newAppSession("s2")
-	if r := b.get("/"); r.status != 200 {
+	b := tempStore(t)
+	oldKey, newKey := keyring.Generate(), keyring.Generate()
+	site := func(keys string) *harness {
+		ring, _ := keyring.Parse(keys)
+		return newHarnessOn(t, b, ring, func(_ *Config, p *policy.Policy) { p.RememberDays = 30 })
+	}
+	before := site(oldKey)
+	alice := before.browser("alice", "s1")
+	alice.rememberedLogin()
+	// The same browser on a site of the same store with other keys.
+	on := func(h *harness, app string) reply {
+		c := h.browser("alice", app)
+		u1, _ := url.Parse(before.srv.URL)
+		u2, _ := url.Parse(h.srv.URL)
+		for _, ck := range alice.client.Jar.Cookies(u1) {
+			if ck.Name == accounts.DeviceCookie {
+				c.client.Jar.SetCookies(u2, []*http.Cookie{ck})
+			}
+		}
+		return c.get("/")
+	}
+	if r := on(site(newKey+" "+oldKey), "s2"); r.status != 200 {
 		t.Fatalf("rotation (old key second) must keep the device: %d", r.status)
 	}
-	dropped, _ := keyring.Parse(newKey)
-	h.svc.ring = dropped
-	h.svc.sessions = newSessionCache(10)
-	b.newAppSession("s3")
-	if r := b.get("/"); r.status != http.StatusFound {
+	if r := on(site(newKey), "s3"); r.status != http.StatusFound {
 		t.Fatalf("dropping the key must end the device's trust: %d", r.status)
 	}
 }

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
@@ -36,17 +34,17 @@ func (s *Service) startFlow(w http.ResponseWriter, r *http.Request, id identity.
 		return nil, err
 	}
 	f := &accounts.Flow{
-		ID: randomToken(16), User: id.ID, App: s.appBinding(id.AppSession),
+		ID: randomToken(16), User: id.ID, App: s.codec.AppBinding(id.AppSession),
 		Return: returnTo, Created: s.cfg.Now().UTC(),
 	}
 	if err := accounts.PutFlow(ctx, s.backend, s.cfg.Realm, f, s.cfg.FlowLifetime); err != nil {
 		return nil, err
 	}
-	ref, err := s.ring.EncodeCookie(flowCookie, flowRef{ID: f.ID})
+	ref, err := s.ring.EncodeCookie(accounts.FlowCookie, flowRef{ID: f.ID})
 	if err != nil {
 		return nil, err
 	}
-	setCookie(w, r, flowCookie, ref, s.cfg.FlowLifetime)
+	setCookie(w, r, accounts.FlowCookie, ref, s.cfg.FlowLifetime)
 	return f, nil
 }
 
@@ -63,7 +61,7 @@ func (s *Service) loadFlow(r *http.Request, id identity.Identity) (*accounts.Flo
 	}
 	// A challenge belongs to one user and one app session: another user's
 	// (or another session's) flow cookie is worthless.
-	if f.User != id.ID || subtle.ConstantTimeCompare([]byte(f.App), []byte(s.appBinding(id.AppSession))) != 1 {
+	if f.User != id.ID || subtle.ConstantTimeCompare([]byte(f.App), []byte(s.codec.AppBinding(id.AppSession))) != 1 {
 		return nil, store.ErrNotFound
 	}
 	return f, nil
@@ -72,12 +70,12 @@ func (s *Service) loadFlow(r *http.Request, id identity.Identity) (*accounts.Flo
 // flowRef returns the challenge ID the flow cookie names, if it has a
 // valid one.
 func (s *Service) flowRef(r *http.Request) (string, bool) {
-	raw := readCookie(r, flowCookie)
+	raw := readCookie(r, accounts.FlowCookie)
 	if raw == "" {
 		return "", false
 	}
 	var ref flowRef
-	if err := s.ring.DecodeCookie(flowCookie, raw, &ref); err != nil {
+	if err := s.ring.DecodeCookie(accounts.FlowCookie, raw, &ref); err != nil {
 		return "", false
 	}
 	return ref.ID, true
@@ -91,33 +89,12 @@ func (s *Service) endFlow(w http.ResponseWriter, r *http.Request, f *accounts.Fl
 	if err := accounts.DeleteFlow(r.Context(), s.backend, s.cfg.Realm, f.ID); err != nil {
 		s.cfg.Logger.Warn("could not delete a finished challenge; it expires by itself", "error", err)
 	}
-	clearCookie(w, r, flowCookie)
+	clearCookie(w, r, accounts.FlowCookie)
 }
 
-// rememberUser records what the identity source says about a user, so
-// admins can list them and reach them by email. Written only when
-// something changed (and at most hourly for last seen).
+// rememberUser records what the identity source says about a user.
 func (s *Service) rememberUser(ctx context.Context, id identity.Identity) (*accounts.User, error) {
-	now := s.cfg.Now().UTC()
-	return accounts.UpdateUser(ctx, s.backend, s.cfg.Realm, id.ID, func(u *accounts.User) error {
-		changed := u.LastSeen.IsZero() || now.Sub(u.LastSeen) > time.Hour
-		set := func(dst *string, v string) {
-			if v != "" && *dst != v {
-				*dst, changed = v, true
-			}
-		}
-		set(&u.Email, id.Email)
-		set(&u.Phone, id.Phone)
-		set(&u.Name, id.Name)
-		if len(id.Groups) > 0 && !slices.Equal(u.Groups, id.Groups) {
-			u.Groups, changed = id.Groups, true
-		}
-		if !changed {
-			return store.ErrAbort
-		}
-		u.LastSeen = now
-		return nil
-	})
+	return accounts.RememberUser(ctx, s.backend, s.cfg.Realm, id, s.cfg.Now())
 }
 
 // returnablePages are our pages a user may be sent back to after passing

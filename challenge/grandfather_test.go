@@ -22,7 +22,7 @@ func carried(t *testing.T, h *outboxHarness) (*browser, *http.Cookie) {
 	}
 	u, _ := url.Parse(h.srv.URL)
 	for _, c := range bob.client.Jar.Cookies(u) {
-		if c.Name == seenCookie {
+		if c.Name == accounts.SeenCookie {
 			return bob, c
 		}
 	}
@@ -35,7 +35,7 @@ func carried(t *testing.T, h *outboxHarness) (*browser, *http.Cookie) {
 func replay(h *outboxHarness, note *http.Cookie) reply {
 	b := h.browser("bob", "bob-s1")
 	u, _ := url.Parse(h.srv.URL)
-	b.client.Jar.SetCookies(u, []*http.Cookie{{Name: seenCookie, Value: note.Value, Path: "/"}})
+	b.client.Jar.SetCookies(u, []*http.Cookie{{Name: accounts.SeenCookie, Value: note.Value, Path: "/"}})
 	return b.get("/app")
 }
 

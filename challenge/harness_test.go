@@ -18,6 +18,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/caddy2fa/caddy2fa/gate"
 	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/internal/htmltest"
 	"github.com/caddy2fa/caddy2fa/keyring"
@@ -100,6 +101,7 @@ func (c *countingBackend) Delete(ctx context.Context, k store.Key) error {
 type harness struct {
 	t        *testing.T
 	svc      *Service
+	gate     *gate.Gate
 	backend  *countingBackend
 	srv      *httptest.Server
 	upstream atomic.Int64
@@ -139,6 +141,15 @@ func newHarnessOn(t *testing.T, b store.Backend, ring *keyring.Ring, mutate ...f
 	}
 	snap := policy.NewSnapshot(h.backend, cfg.Realm, pol)
 	var err error
+	realm, err := gate.NewRealm(cfg.Realm, h.backend, ring, snap, h.clock, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.gate, err = gate.New(gate.Config{PathPrefix: cfg.PathPrefix, SessionLifetime: cfg.SessionLifetime, EnforceImmediately: cfg.EnforceImmediately}, realm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.OnUserChanged = realm.Forget
 	h.svc, err = New(cfg, h.backend, ring, snap)
 	if err != nil {
 		t.Fatal(err)
@@ -146,26 +157,45 @@ func newHarnessOn(t *testing.T, b store.Backend, ring *keyring.Ring, mutate ...f
 	// Follow change notifications, as every instance does.
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	go h.svc.Run(ctx)
+	go realm.Run(ctx)
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := identity.Identity{ID: r.Header.Get("X-Test-User"), Email: r.Header.Get("X-Test-Email"), Phone: r.Header.Get("X-Test-Phone")}
-		if g := r.Header.Get("X-Test-Groups"); g != "" {
-			id.Groups = strings.Split(g, ",")
+		// The gate and the pages, as the Caddy handler puts them together.
+		v := h.gate.Decide(r.Context(), gate.Facts{Request: r, Path: r.URL.Path, RawPath: r.URL.EscapedPath(), Secure: r.TLS != nil, CookieLines: r.Header["Cookie"], Who: testIdentities{}})
+		id := v.Identity
+		for _, c := range v.Cookies {
+			http.SetCookie(w, c)
 		}
-		if c, err := r.Cookie("app"); err == nil {
-			id.AppSession = c.Value
-		}
-		if h.svc.OwnPath(r.URL.Path) {
+		switch v.Kind {
+		case gate.Pages:
 			h.svc.ServePages(w, r, id)
-			return
-		}
-		if !id.Known() || h.svc.Gate(w, r, id) {
+		case gate.Pass:
 			h.upstream.Add(1)
 			io.WriteString(w, "app:"+r.URL.RequestURI())
+		case gate.Challenge:
+			h.svc.Begin(w, r, id)
+		case gate.Unavailable:
+			h.svc.Unavailable(w, r, v.Err)
+		default:
+			http.Error(w, "refused", http.StatusBadRequest)
 		}
 	}))
 	t.Cleanup(h.srv.Close)
 	return h
+}
+
+// testIdentities reads who a test request is from its X-Test headers and
+// its "app" cookie.
+type testIdentities struct{}
+
+func (testIdentities) Identify(r *http.Request, _ identity.Cookies, _ bool) (identity.Identity, error) {
+	id := identity.Identity{ID: r.Header.Get("X-Test-User"), Email: r.Header.Get("X-Test-Email"), Phone: r.Header.Get("X-Test-Phone")}
+	if g := r.Header.Get("X-Test-Groups"); g != "" {
+		id.Groups = strings.Split(g, ",")
+	}
+	if c, err := r.Cookie("app"); err == nil {
+		id.AppSession = c.Value
+	}
+	return id, nil
 }
 
 func (h *harness) clock() time.Time {

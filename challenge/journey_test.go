@@ -234,16 +234,6 @@ func TestCachedSessionStillCheckedEveryRequest(t *testing.T) {
 	}
 }
 
-func TestCookieValueFindsExactName(t *testing.T) {
-	h := http.Header{"Cookie": {`x2fa_session=bad; 2fa_session="good"`, "other=1"}}
-	if got := CookieValue(h, "2fa_session"); got != "good" {
-		t.Fatalf("got %q", got)
-	}
-	if got := CookieValue(h, "missing"); got != "" {
-		t.Fatalf("got %q", got)
-	}
-}
-
 // A code check reads the user, the open challenge and both lockout
 // counters in one store read (one Redis round trip), not four.
 func TestCodeCheckReadsWhatItNeedsInOneRead(t *testing.T) {

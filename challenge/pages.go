@@ -108,25 +108,6 @@ func (s *Service) ServePages(w http.ResponseWriter, r *http.Request, id identity
 	}
 }
 
-// verified reports whether the request carries a valid session in which
-// the user passed 2FA.
-func (s *Service) verified(r *http.Request, id identity.Identity) (bool, error) {
-	sess, ok := s.readSession(r, id.ID, id.AppSession)
-	if !ok || sess.Carried {
-		return false, nil
-	}
-	epoch, err := s.epochs.get(r.Context(), s, id.ID)
-	if err != nil || epoch != sess.Epoch {
-		return false, err
-	}
-	if sess.Device != "" {
-		// A session issued on a trusted device ends with the device's trust,
-		// here as at the gate.
-		return s.devices.valid(r.Context(), s, id.ID, sess.Device)
-	}
-	return true, nil
-}
-
 // flowFor returns the open challenge, starting one (back to "/") if the
 // user came to our pages directly.
 func (s *Service) flowFor(w http.ResponseWriter, r *http.Request, id identity.Identity) (*accounts.Flow, error) {
@@ -500,7 +481,7 @@ func (s *Service) newMethod(ctx context.Context, user string, e accounts.Enrollm
 	if err != nil {
 		return nil, err
 	}
-	s.epochs.forget(user)
+	s.cfg.OnUserChanged(user)
 	s.enrolled(ctx, u, e.Method)
 	return u, nil
 }

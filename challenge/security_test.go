@@ -236,11 +236,11 @@ func TestCookiesHttpOnlySameSiteLax(t *testing.T) {
 func TestHostCookiePrefixAndSecureOverHTTPS(t *testing.T) {
 	r, _ := http.NewRequest("GET", "https://app.example/", nil)
 	r.TLS = &tlsState
-	if cookieName(r, sessionCookie) != "__Host-2fa_session" {
+	if accounts.CookieName(r, accounts.SessionCookie) != "__Host-2fa_session" {
 		t.Fatal("HTTPS cookies need the __Host- prefix")
 	}
 	w := httptestRecorder()
-	setCookie(w, r, sessionCookie, "v", 0)
+	setCookie(w, r, accounts.SessionCookie, "v", 0)
 	c := (&http.Response{Header: w.Header()}).Cookies()[0]
 	if !c.Secure {
 		t.Fatal("HTTPS cookie without Secure")

@@ -4,7 +4,6 @@
 package challenge
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/keyring"
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/policy"
@@ -83,6 +83,10 @@ type Config struct {
 	Logger *slog.Logger
 	// OnEvent is told of each notable event (for metrics).
 	OnEvent func(name string)
+	// OnUserChanged is told when the pages change a user's sessions (a new
+	// method, a reset, a new session), so the gate's caches follow at once;
+	// the store's change notification follows anyway.
+	OnUserChanged func(user string)
 	// Now is the clock (tests set it).
 	Now func() time.Time
 }
@@ -152,6 +156,9 @@ func (c *Config) setDefaults() {
 	if c.OnEvent == nil {
 		c.OnEvent = func(string) {}
 	}
+	if c.OnUserChanged == nil {
+		c.OnUserChanged = func(string) {}
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -175,17 +182,13 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Service serves one site: its gate and its pages.
+// Service serves one site's pages.
 type Service struct {
 	cfg      Config
 	backend  store.Backend
 	ring     *keyring.Ring
+	codec    accounts.Codec
 	policy   *policy.Snapshot
-	epochs   *epochCache
-	sessions *sessionCache
-	keys     *keyedDigest // keys of the session and seen caches
-	devices  *deviceCache
-	seen     *memo[[16]byte, seenNote] // each app session's note while 2FA was off
 	pages    *renderer
 	refusals *folder // audit events of refused requests, folded per client
 }
@@ -206,61 +209,11 @@ func New(cfg Config, b store.Backend, ring *keyring.Ring, pol *policy.Snapshot) 
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, backend: b, ring: ring, policy: pol, epochs: newEpochCache(100_000), sessions: newSessionCache(100_000), devices: newDeviceCache(100_000), seen: newMemo[[16]byte, seenNote](100_000), keys: newKeyedDigest(), pages: r, refusals: newFolder(auditWindow, 10_000)}, nil
+	return &Service{cfg: cfg, backend: b, ring: ring, codec: accounts.NewCodec(ring, cfg.Realm), policy: pol, pages: r, refusals: newFolder(auditWindow, 10_000)}, nil
 }
 
 // Config returns the effective configuration.
 func (s *Service) Config() Config { return s.cfg }
-
-// Run keeps the in-memory policy snapshot and user epochs in step with the
-// store's change notifications until ctx ends.
-func (s *Service) Run(ctx context.Context) {
-	s.follow(ctx, s.backend.Subscribe(ctx))
-}
-
-// Start subscribes to change notifications first, then reads the policy,
-// then follows changes in the background until ctx ends: a change made
-// between the read and the subscription cannot be missed.
-func (s *Service) Start(ctx context.Context) {
-	changes := s.backend.Subscribe(ctx)
-	s.refreshPolicy(ctx)
-	go s.follow(ctx, changes)
-}
-
-func (s *Service) follow(ctx context.Context, changes <-chan store.Change) {
-	for c := range changes {
-		s.apply(ctx, c)
-	}
-}
-
-func (s *Service) apply(ctx context.Context, c store.Change) {
-	switch c.Kind {
-	case store.ChangeResync:
-		s.epochs.clear()
-		s.devices.clear()
-		s.refreshPolicy(ctx)
-	case store.ChangePolicy:
-		if c.Realm == s.cfg.Realm {
-			s.refreshPolicy(ctx)
-		}
-	case store.ChangeUser:
-		if c.Realm == s.cfg.Realm {
-			s.epochs.forget(c.ID)
-		}
-	case store.ChangeDevice:
-		if c.Realm == s.cfg.Realm {
-			s.devices.forget(c.ID)
-		}
-	}
-}
-
-func (s *Service) refreshPolicy(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := s.policy.Refresh(ctx); err != nil {
-		s.cfg.Logger.Error("cannot read the org policy; enforcing 2FA until it can be read", "realm", s.cfg.Realm, "error", err)
-	}
-}
 
 // OwnPath reports whether the path is one of our pages.
 func (s *Service) OwnPath(path string) bool {

@@ -1,4 +1,4 @@
-package challenge
+package gate
 
 import (
 	"encoding/binary"

@@ -1,14 +1,15 @@
-package challenge
+package gate
 
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
+	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/keyring"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
@@ -29,30 +30,26 @@ func BenchmarkHeapPerVerifiedUser(b *testing.B) {
 	ring, _ := keyring.Parse(keyring.Generate())
 	var perUser float64
 	for b.Loop() {
-		cfg := Config{Issuer: "Acme Corp", Realm: "default"}
-		pol := policy.NewSnapshot(backend, cfg.Realm, policy.Policy{Enabled: true, Methods: []string{policy.MethodTOTP}})
-		s, err := New(cfg, backend, ring, pol)
+		pol := policy.NewSnapshot(backend, "default", policy.Policy{Enabled: true, Methods: []string{policy.MethodTOTP}})
+		realm, err := NewRealm("default", backend, ring, pol, nil, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
+		g, _ := New(Config{}, realm)
 		before := liveHeap()
 		for i := range users {
 			user, app := fmt.Sprintf("user%05d@example.com", i), fmt.Sprintf("app-session-%05d-0123456789abcdef", i)
-			v, err := ring.EncodeCookie(sessionCookie, session{Realm: "default", User: user, App: s.appBinding(app), Epoch: noUser, Expires: time.Now().Add(time.Hour).Unix()})
+			v, err := g.realm.codec.EncodeSession(accounts.Session{User: user, App: g.realm.codec.AppBinding(app), Epoch: noUser, Expires: time.Now().Add(time.Hour).Unix()})
 			if err != nil {
 				b.Fatal(err)
 			}
-			r, _ := http.NewRequest(http.MethodGet, "/", nil)
-			r.Header.Set("Cookie", "app="+app+"; "+sessionCookie+"="+v)
-			if _, ok := s.readSession(r, user, app); !ok {
-				b.Fatal("a fresh session cookie was refused")
-			}
-			if _, err := s.epochs.get(context.Background(), s, user); err != nil {
-				b.Fatal(err)
+			f := Facts{CookieLines: []string{"app=" + app + "; " + accounts.SessionCookie + "=" + v}, Identity: identity.Identity{ID: user, AppSession: app}}
+			if ok, err := g.validSession(context.Background(), f); !ok || err != nil {
+				b.Fatalf("a fresh session cookie was refused: %v", err)
 			}
 		}
 		perUser = float64(liveHeap()-before) / users
-		runtime.KeepAlive(s)
+		runtime.KeepAlive(g)
 	}
 	b.ReportMetric(perUser, "heapB/user")
 }

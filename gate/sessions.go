@@ -1,0 +1,98 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"math"
+	"time"
+
+	"github.com/caddy2fa/caddy2fa/accounts"
+	"github.com/caddy2fa/caddy2fa/store"
+)
+
+// cachedSession is what the gate needs of an opened session cookie (a
+// 48-byte slot per verified user, with no pointer but the rare device ID).
+// Only values the gateway made get in: a forged cookie never opens. The
+// key stands for the cookie, the user and the app session together, so the
+// same cookie with any other user or app session misses and is checked in
+// full; the expiry is checked on every request.
+type cachedSession struct {
+	device  string
+	epoch   uint64
+	expires int64
+	passed  int64
+	carried bool
+}
+
+// validSession reports whether the request's session cookie is this
+// user's, for this app session, under the user's epoch, unexpired, and (if
+// a trusted device issued it) on a device still trusted.
+func (g *Gate) validSession(ctx context.Context, f Facts) (bool, error) {
+	raw := f.ownCookie(accounts.SessionCookie)
+	if raw == "" {
+		return false, nil
+	}
+	id := f.Identity
+	key := g.realm.keys.of(raw, id.ID, id.AppSession)
+	s, ok, gen := g.realm.sessions.get(key)
+	if !ok {
+		opened, ok := g.realm.codec.OpenSession(raw, id.ID, id.AppSession)
+		if !ok {
+			return false, nil
+		}
+		s = cachedSession{device: opened.Device, epoch: opened.Epoch, expires: opened.Expires, passed: opened.Passed, carried: opened.Carried}
+		g.realm.sessions.put(key, s, gen)
+	}
+	if g.realm.now().Unix() >= s.expires {
+		return false, nil
+	}
+	epoch, err := g.realm.epochs.get(ctx, g.realm, id.ID)
+	if err != nil || epoch != s.epoch {
+		return false, err
+	}
+	if s.device == "" {
+		return true, nil
+	}
+	return g.deviceTrusted(ctx, id.ID, s.device)
+}
+
+// epochCache holds each recently seen user's epoch so the hot path does
+// not read the store. Change notifications drop entries; a miss reads the
+// store once. It is keyed by a digest of the user ID: 24 bytes per user,
+// however long the IDs.
+type epochCache struct {
+	m    *memo[[16]byte, uint64]
+	keys *keyedDigest
+}
+
+// noUser never matches a cookie's epoch.
+const noUser = math.MaxUint64
+
+func newEpochCache(limit int) *epochCache {
+	return &epochCache{m: newMemo[[16]byte, uint64](limit), keys: newKeyedDigest()}
+}
+
+func (c *epochCache) get(ctx context.Context, r *Realm, user string) (uint64, error) {
+	key := c.keys.of(user)
+	e, ok, gen := c.m.get(key)
+	if ok {
+		return e, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	u, err := accounts.GetUser(ctx, r.backend, r.name, user)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		e = noUser
+	case err != nil:
+		return 0, err
+	default:
+		e = u.Epoch
+	}
+	c.m.put(key, e, gen)
+	return e, nil
+}
+
+func (c *epochCache) forget(user string) { c.m.forget(c.keys.of(user)) }
+
+func (c *epochCache) clear() { c.m.clear() }
