@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"time"
 
@@ -112,4 +113,25 @@ func RememberUser(ctx context.Context, b store.Backend, realm string, id identit
 		u.LastSeen = now
 		return nil
 	})
+}
+
+// UserRecords pages through the realm's user records: up to limit after
+// the ID after, and the ID to go on from ("" after the last).
+func UserRecords(ctx context.Context, b store.Backend, realm, after string, limit int) ([]User, string, error) {
+	entries, err := b.List(ctx, Keys{Realm: realm}.UsersBucket(), after, limit, false)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]User, 0, len(entries))
+	for _, e := range entries {
+		var u User
+		if json.Unmarshal(e.Value, &u) == nil {
+			out = append(out, u)
+		}
+	}
+	next := ""
+	if len(entries) == limit {
+		next = entries[len(entries)-1].ID
+	}
+	return out, next, nil
 }

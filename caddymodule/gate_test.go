@@ -60,11 +60,13 @@ func TestIDCaseInsensitiveMakesOneUserOfEverySpelling(t *testing.T) {
 	}
 }
 
-func TestValidateBoundsFreshForAndIDCase(t *testing.T) {
+func TestValidateBoundsFreshForIDCaseAndCodeLimits(t *testing.T) {
 	for _, h := range []*Handler{
 		{FreshFor: caddy.Duration(30e9)},
 		{FreshFor: caddy.Duration(13 * 3600e9)},
 		{IDCase: "upper"},
+		{Limits: &Limits{CodeLifetime: caddy.Duration(16 * 60e9)}},
+		{Limits: &Limits{CodeAttempts: 11}},
 	} {
 		if err := h.Validate(); err == nil {
 			t.Errorf("%+v accepted", h)

@@ -3,16 +3,13 @@ package caddymodule
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -21,7 +18,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
-	"github.com/caddy2fa/caddy2fa/challenge"
 	"github.com/caddy2fa/caddy2fa/gate"
 	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/policy"
@@ -99,7 +95,7 @@ type Handler struct {
 	SiteURL string `json:"site_url,omitempty"`
 
 	app       *App
-	svc       *challenge.Service
+	site      *site
 	logger    *zap.Logger
 	templates identity.Templates
 	lookup    *identity.Lookup
@@ -256,39 +252,6 @@ func (h *Handler) setup(ctx context.Context, app *App, logger *zap.Logger, slogg
 	if err != nil {
 		return err
 	}
-	brand, err := h.branding()
-	if err != nil {
-		return err
-	}
-	cfg := challenge.Config{
-		Realm:              h.Realm,
-		PathPrefix:         h.PathPrefix,
-		Issuer:             h.Issuer,
-		Brand:              brand,
-		SessionLifetime:    time.Duration(h.SessionLifetime),
-		FreshFor:           time.Duration(h.FreshFor),
-		EmailSender:        h.app.emailSender,
-		SMSSender:          h.app.smsSender,
-		SMSCountries:       h.SMSCountries,
-		PhoneRegion:        h.PhoneRegion,
-		AdminPermission:    h.AdminPermission,
-		EnforceImmediately: h.EnforceImmediately,
-		SiteURL:            h.SiteURL,
-		ClientIP:           clientIP,
-		Logger:             slogger,
-		OnEvent:            metrics.event,
-	}
-	if l := h.Limits; l != nil {
-		cfg.CodeLifetime = time.Duration(l.CodeLifetime)
-		cfg.MaxCodeAttempts = l.CodeAttempts
-		cfg.UserFailLimit, cfg.UserFailWindow = l.UserFailures, time.Duration(l.UserWindow)
-		cfg.IPFailLimit, cfg.IPFailWindow = l.IPFailures, time.Duration(l.IPWindow)
-		cfg.EmailCooldown, cfg.SMSCooldown = time.Duration(l.EmailCooldown), time.Duration(l.SMSCooldown)
-		cfg.EmailPerHour, cfg.SMSPerHour, cfg.SMSPerDay = l.EmailPerHour, l.SMSPerHour, l.SMSPerDay
-	}
-	if h.app.queue != nil {
-		cfg.Mailer = h.app.queue
-	}
 	realm, err := gate.NewRealm(realmOr(h.Realm), h.app.backend, h.app.ring, snapshot, nil, slogger)
 	if err != nil {
 		return err
@@ -300,9 +263,7 @@ func (h *Handler) setup(ctx context.Context, app *App, logger *zap.Logger, slogg
 	if err != nil {
 		return err
 	}
-	cfg.OnUserChanged = realm.Forget
-	h.svc, err = challenge.New(cfg, h.app.backend, h.app.ring, snapshot)
-	if err != nil {
+	if h.site, err = h.buildSite(realm, snapshot, slogger, metrics.event); err != nil {
 		return err
 	}
 	realm.Start(ctx)
@@ -365,39 +326,6 @@ func (h *Handler) provisionIdentity() error {
 	return nil
 }
 
-// branding reads the logo, from its file or data: URI; challenge.New
-// checks the image and the accent.
-func (h *Handler) branding() (challenge.Branding, error) {
-	b := challenge.Branding{Accent: h.Accent}
-	if h.Logo == "" {
-		return b, nil
-	}
-	if rest, ok := strings.CutPrefix(h.Logo, "data:"); ok {
-		meta, data, ok := strings.Cut(rest, ",")
-		if !ok || !strings.HasSuffix(meta, ";base64") {
-			return b, errors.New("logo: a data: URI must be base64, like data:image/png;base64,iVBOR…")
-		}
-		raw, err := base64.StdEncoding.DecodeString(data)
-		if err != nil {
-			return b, fmt.Errorf("logo: the data: URI is not valid base64: %w", err)
-		}
-		b.Logo = raw
-		return b, nil
-	}
-	f, err := os.Open(h.Logo)
-	if err != nil {
-		return b, fmt.Errorf("logo: %w", err)
-	}
-	defer f.Close()
-	// One byte over the limit is enough to refuse it.
-	raw, err := io.ReadAll(io.LimitReader(f, challenge.MaxLogoBytes+1))
-	if err != nil {
-		return b, fmt.Errorf("logo: %w", err)
-	}
-	b.Logo = raw
-	return b, nil
-}
-
 func (h *Handler) initialPolicy() policy.Policy {
 	p := policy.Policy{Methods: []string{policy.MethodTOTP}}
 	if h.Policy != nil {
@@ -439,6 +367,12 @@ func (h *Handler) Validate() error {
 		if l.SMSPerDay > 50 || l.SMSPerHour > 20 || l.EmailPerHour > 60 {
 			return errors.New("limits: send caps that high invite SMS pumping and mail bombing (at most sms_per_day 50, sms_per_hour 20, email_per_hour 60)")
 		}
+		if time.Duration(l.CodeLifetime) > 15*time.Minute {
+			return errors.New("limits: a code lifetime above 15 minutes gives guessing too much time")
+		}
+		if l.CodeAttempts > 10 {
+			return errors.New("limits: more than 10 code attempts per challenge weakens brute-force protection")
+		}
 		if l.UserFailures > 50 || l.IPFailures > 500 {
 			return errors.New("limits: failure limits that high weaken brute-force protection")
 		}
@@ -473,7 +407,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	cookies, cookieErr := h.cookies.Read(r.Header["Cookie"])
 	v := h.gate.Decide(r.Context(), gate.Facts{
 		Request: r, Path: r.URL.Path, RawPath: r.URL.EscapedPath(), Secure: r.TLS != nil,
-		CookieLines: r.Header["Cookie"], Cookies: cookies, CookieErr: cookieErr, Who: h,
+		ClientIP: clientIP(r), CookieLines: r.Header["Cookie"], Cookies: cookies, CookieErr: cookieErr, Who: h,
 	})
 	for _, c := range v.Cookies {
 		http.SetCookie(w, c)
@@ -482,11 +416,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	case gate.Pass:
 		return h.proxy(w, r, v, cookies, next)
 	case gate.Pages:
-		h.svc.ServePages(w, r, v.Identity)
+		h.site.mux.ServeHTTP(w, r.WithContext(identity.NewContext(r.Context(), v.Identity)))
 	case gate.Challenge:
-		h.svc.Begin(w, r, v.Identity)
+		h.site.challenge.Begin(w, r, v.Identity)
 	default:
-		h.refuse(w, r, v)
+		return h.refuse(w, r, v)
 	}
 	return nil
 }

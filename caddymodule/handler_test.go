@@ -16,8 +16,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/caddy2fa/caddy2fa/challenge"
 	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/pages"
 )
 
 // A template that is one request-header placeholder is read straight from
@@ -110,7 +110,7 @@ func TestBrandingReadsLogoFromFileOrDataURI(t *testing.T) {
 		t.Fatal(err)
 	}
 	big := filepath.Join(dir, "big.png")
-	if err := os.WriteFile(big, append(png, make([]byte, challenge.MaxLogoBytes)...), 0o600); err != nil {
+	if err := os.WriteFile(big, append(png, make([]byte, pages.MaxLogoBytes)...), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for logo, want := range map[string]string{
@@ -131,10 +131,10 @@ func TestBrandingReadsLogoFromFileOrDataURI(t *testing.T) {
 	// A file over the limit is read only one byte past it, and refused
 	// when the pages are set up.
 	b, err := (&Handler{Logo: big}).branding()
-	if err != nil || len(b.Logo) != challenge.MaxLogoBytes+1 {
+	if err != nil || len(b.Logo) != pages.MaxLogoBytes+1 {
 		t.Fatalf("big logo: %v, %d bytes read", err, len(b.Logo))
 	}
-	if _, err := challenge.LogoType(b.Logo); err == nil {
+	if _, err := pages.LogoType(b.Logo); err == nil {
 		t.Fatal("a logo over the limit was accepted")
 	}
 }

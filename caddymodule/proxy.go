@@ -5,9 +5,11 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 
 	"github.com/caddy2fa/caddy2fa/gate"
 	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/pages"
 )
 
 // proxy sends a request the gate passed on to the app: with the user's ID
@@ -30,22 +32,43 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, v gate.Verdict, 
 	return h.watchApp(w, r, h.credentials(r, cookies), next)
 }
 
-// refuse answers what the gate would not let through.
-func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, v gate.Verdict) {
+// refuse answers what the gate would not let through: as an error the
+// site's handle_errors routes act on when it has any, else with our page.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, v gate.Verdict) error {
+	status, code, what := http.StatusBadRequest, "", ""
 	switch v.Kind {
 	case gate.RefusePath:
-		h.svc.RefuseMalformedPath(w, r)
+		code = pages.MalformedPath
 	case gate.RefuseCookie:
-		h.svc.RefuseAmbiguousCookie(w, r, v.Err)
+		code = pages.MalformedCookie
 	case gate.RefuseCredential:
-		what := ""
+		code = pages.CredentialNotChecked
 		if u, ok := v.Err.(*gate.Unchecked); ok {
 			what = u.What
 		}
-		h.svc.RefuseUncheckedCredential(w, r, what)
 	default:
 		// Fail closed: without knowing who this is, the app's session
 		// might belong to a user who has not passed 2FA.
-		h.svc.Unavailable(w, r, v.Err)
+		status = http.StatusServiceUnavailable
+		h.logger.Error("two-factor check unavailable (store or identity lookup); request refused", zap.Error(v.Err), zap.String("path", r.URL.Path))
 	}
+	if handlesErrors(r) {
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "5")
+		}
+		return caddyhttp.Error(status, v.Err)
+	}
+	if code == "" {
+		h.site.look.Unavailable(w, r)
+	} else {
+		h.site.look.Refuse(w, r, code, what)
+	}
+	return nil
+}
+
+// handlesErrors reports whether the request's server has handle_errors
+// routes, which then answer our refusals.
+func handlesErrors(r *http.Request) bool {
+	srv, ok := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server)
+	return ok && srv.Errors != nil && len(srv.Errors.Routes) > 0
 }

@@ -3,6 +3,7 @@ package challenge
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -19,16 +20,14 @@ import (
 
 // adminHarness: 2FA starts off, as in the help page; alice is an admin.
 // Setup emails go through the durable queue into the outbox.
-func adminHarness(t *testing.T, mutate ...func(*Config, *policy.Policy)) (*outboxHarness, *notify.Queue) {
+func adminHarness(t *testing.T, mutate ...func(*siteConfig, *policy.Policy)) (*outboxHarness, *notify.Queue) {
 	t.Helper()
-	var q *notify.Queue
-	h := newOutboxHarness(t, append([]func(*Config, *policy.Policy){func(c *Config, p *policy.Policy) {
+	h := newOutboxHarness(t, append([]func(*siteConfig, *policy.Policy){func(c *siteConfig, p *policy.Policy) {
 		p.Enabled = false
 		c.SiteURL = "https://app.acme.example"
+		c.Queue = true
 	}}, mutate...)...)
-	q = notify.NewQueue(h.backend, h.svc.cfg.EmailSender, notify.QueueOptions{Rate: 1000})
-	h.svc.cfg.Mailer = q
-	return h, q
+	return h, h.queue
 }
 
 func (h *outboxHarness) admin(appSession string) *browser {
@@ -82,7 +81,7 @@ func (h *outboxHarness) passTOTP(b *browser) {
 
 // enabledAdminHarness: 2FA already on (totp, email), alice verified.
 func enabledAdminHarness(t *testing.T) (*outboxHarness, *browser) {
-	h, _ := adminHarness(t, func(_ *Config, p *policy.Policy) { p.Enabled = true; p.Methods = []string{"totp", "email"} })
+	h, _ := adminHarness(t, func(_ *siteConfig, p *policy.Policy) { p.Enabled = true; p.Methods = []string{"totp", "email"} })
 	a := h.admin("a1")
 	h.passTOTP(a)
 	return h, a
@@ -117,7 +116,7 @@ func TestAdminEnablesTwoFactorByTheHelpPageSteps(t *testing.T) {
 	if home := a.page("/.2fa/admin"); !strings.Contains(home.body, `id="tfa-status"><strong>On</strong>`) {
 		t.Fatalf("status card after enabling: %s", home.body)
 	}
-	p := h.svc.policy.Current()
+	p := h.snap.Current()
 	if !p.Enabled || p.RememberDays != 30 || strings.Join(p.Ordered(), ",") != "totp,email" || p.ChangedBy != "alice" {
 		t.Fatalf("policy: %+v", p)
 	}
@@ -135,7 +134,7 @@ func TestAdminEnablesTwoFactorByTheHelpPageSteps(t *testing.T) {
 	}
 	// Every known user gets the setup instructions, once.
 	waitFor(t, func() bool {
-		prog, err := q.Progress(t.Context(), h.svc.setupJob(*p))
+		prog, err := q.Progress(t.Context(), fmt.Sprintf("setup/default/v%d", p.Version))
 		return err == nil && prog.Total >= 3
 	}, "setup emails were not queued: "+h.logs.String())
 	if err := q.Drain(t.Context()); err != nil {
@@ -177,7 +176,7 @@ func hasEvent(events []accounts.AuditEvent, action, actor string) bool {
 }
 
 func TestEnforceImmediatelyChallengesOpenSessions(t *testing.T) {
-	h, _ := adminHarness(t, func(c *Config, _ *policy.Policy) { c.EnforceImmediately = true })
+	h, _ := adminHarness(t, func(c *siteConfig, _ *policy.Policy) { c.EnforceImmediately = true })
 	bob := knownUser(h, "bob")
 	h.enable(h.admin("a1"), []string{"totp"}, 0)
 	if r := bob.get("/app"); r.status != http.StatusFound {
@@ -264,7 +263,7 @@ func TestAdminCodeWrongReusedOrForAnotherProposalRefused(t *testing.T) {
 	if r := a.submitCode(second, secondCode); r.status != http.StatusOK || !strings.Contains(r.body, "settings saved") {
 		t.Fatalf("right code: %d %s", r.status, r.body)
 	}
-	if got := h.svc.policy.Current(); got.RememberDays != 7 {
+	if got := h.snap.Current(); got.RememberDays != 7 {
 		t.Fatalf("the confirmed proposal must apply exactly: %+v", got)
 	}
 	if r := a.submitCode(second, secondCode); r.status != http.StatusGone {
@@ -298,7 +297,7 @@ func TestTwoAdminsRacingOnlyOneChangeApplies(t *testing.T) {
 	if r := dave.submitCode(pd, codeD); r.status != http.StatusConflict {
 		t.Fatalf("second admin's change, based on the old version, must be refused: %d", r.status)
 	}
-	if got := h.svc.policy.Current().Ordered(); strings.Join(got, ",") != "totp" {
+	if got := h.snap.Current().Ordered(); strings.Join(got, ",") != "totp" {
 		t.Fatalf("policy: %v", got)
 	}
 }
@@ -311,14 +310,14 @@ func TestAdminDisableNeedsTheCode(t *testing.T) {
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("disable: %d %s", r.status, r.body)
 	}
-	if !h.svc.policy.Current().Enabled {
+	if !h.snap.Current().Enabled {
 		t.Fatal("disabled before the code was entered")
 	}
 	confirm := a.page(r.location)
 	if r := a.submitCode(confirm, h.lastCode("email", "alice@acme.example")); r.status != http.StatusOK || !strings.Contains(r.body, "is disabled") {
 		t.Fatalf("confirm disable: %d %s", r.status, r.body)
 	}
-	if h.svc.policy.Current().Enabled {
+	if h.snap.Current().Enabled {
 		t.Fatal("still enabled after the code")
 	}
 }
@@ -444,7 +443,7 @@ func TestAdminAPIRefusesFormPostsFromOtherSites(t *testing.T) {
 }
 
 func TestPolicyNeedingSMSRefusedWithoutSender(t *testing.T) {
-	h, _ := adminHarness(t, func(c *Config, p *policy.Policy) { c.SMSSender = nil; p.Methods = []string{policy.MethodTOTP} })
+	h, _ := adminHarness(t, func(c *siteConfig, p *policy.Policy) { c.SMSSender = nil; p.Methods = []string{policy.MethodTOTP} })
 	a := h.admin("a1")
 	status, out := apiCall(t, a, "POST", "/.2fa/api/admin/proposals", map[string]any{"enabled": true, "methods": []string{"sms"}})
 	if status != http.StatusUnprocessableEntity || !strings.Contains(out["message"].(string), "account manager") {

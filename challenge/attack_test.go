@@ -15,19 +15,20 @@ import (
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
+	"github.com/caddy2fa/caddy2fa/verify"
 )
 
 // One test per known attack on 2FA gateways, at the level of the pages and
 // the gate; the same attacks through Caddy are in caddymodule.
 
 func TestBruteForceFiftyParallelWrongCodesCountFifty(t *testing.T) {
-	h := newHarness(t, func(c *Config, _ *policy.Policy) {
+	h := newHarness(t, func(c *siteConfig, _ *policy.Policy) {
 		c.UserFailLimit = 1000
 		c.IPFailLimit = 1000
 		c.MaxCodeAttempts = 10
 	})
 	h.browser("alice", "s0").enrollTOTP("/")
-	before, _, _ := h.backend.Incr(t.Context(), h.svc.userFailKey("alice"), 0, time.Hour)
+	before, _, _ := h.backend.Incr(t.Context(), h.userFailKey("alice"), 0, time.Hour)
 	var wg sync.WaitGroup
 	for i := range 50 {
 		b := h.browser("alice", "p"+itoa(int64(i)))
@@ -39,7 +40,7 @@ func TestBruteForceFiftyParallelWrongCodesCountFifty(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	n, _, err := h.backend.Incr(t.Context(), h.svc.userFailKey("alice"), 0, time.Hour)
+	n, _, err := h.backend.Incr(t.Context(), h.userFailKey("alice"), 0, time.Hour)
 	if err != nil || n-before != 50 {
 		t.Fatalf("50 parallel wrong codes counted %d (%v)", n-before, err)
 	}
@@ -47,7 +48,7 @@ func TestBruteForceFiftyParallelWrongCodesCountFifty(t *testing.T) {
 
 func TestXSSPayloadsEscapedEverywhere(t *testing.T) {
 	const payload = `"><script>alert(1)</script><img src=x onerror=alert(2)>`
-	h := newOutboxHarness(t, func(_ *Config, p *policy.Policy) { p.RememberDays = 30 })
+	h := newOutboxHarness(t, func(_ *siteConfig, p *policy.Policy) { p.RememberDays = 30 })
 	b := h.browser("x"+payload, "s1")
 	b.email = "a" + payload + "@acme.example"
 	b.phone = "+1" + payload
@@ -91,7 +92,7 @@ func (b *browser) rememberedLoginAs(ua string) string {
 }
 
 func TestCSRFEveryPostWithoutTokenOrFromAnotherSiteRefused(t *testing.T) {
-	h := newOutboxHarness(t, func(_ *Config, p *policy.Policy) { p.RememberDays = 30 })
+	h := newOutboxHarness(t, func(_ *siteConfig, p *policy.Policy) { p.RememberDays = 30 })
 	b := h.browser("alice", "s1")
 	b.email = "alice@acme.example"
 	b.groups = "general_settings:manager"
@@ -181,7 +182,7 @@ func TestCookieSwappedOversizedOrGarbageNeverAnError(t *testing.T) {
 }
 
 func TestSMSPumpingThousandRequestsStayWithinCaps(t *testing.T) {
-	h := newOutboxHarness(t, func(c *Config, _ *policy.Policy) {
+	h := newOutboxHarness(t, func(c *siteConfig, _ *policy.Policy) {
 		c.SMSCooldown = time.Millisecond
 		c.SMSCountries = []int{1, 44}
 	})
@@ -286,17 +287,17 @@ func TestHostHeaderNeverMakesLinks(t *testing.T) {
 // Cookie values come from anyone: decoding them must never panic nor
 // admit anybody.
 func FuzzSessionCookie(f *testing.F) {
-	s := fuzzService(f)
+	ss, trust := fuzzParts(f)
 	for _, v := range []string{"", "abc", "MTc5NTc2MTc5N3x3WkptT3ZF|x|y", strings.Repeat("A", 3000)} {
 		f.Add(v)
 	}
 	f.Fuzz(func(t *testing.T, value string) {
 		r, _ := http.NewRequest("GET", "/", nil)
 		r.Header.Set("Cookie", accounts.SessionCookie+"="+value+"; "+accounts.DeviceCookie+"="+value+"; "+accounts.SeenCookie+"="+value)
-		if _, ok := s.readSession(r, "alice", "app"); ok {
+		if _, ok := ss.read(r, "alice", "app"); ok {
 			t.Fatalf("a fuzzed cookie opened a session: %q", value)
 		}
-		if s.currentDevice(r, "alice") != "" {
+		if trust.current(r, "alice") != "" {
 			t.Fatalf("a fuzzed cookie named a device: %q", value)
 		}
 	})
@@ -308,7 +309,7 @@ func FuzzFormInput(f *testing.F) {
 		f.Add(v)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		if code, ok := NormalizeCode(in); ok {
+		if code, ok := verify.NormalizeCode(in); ok {
 			if len(code) != 6 || strings.Trim(code, "0123456789") != "" {
 				t.Fatalf("NormalizeCode(%q) = %q", in, code)
 			}
@@ -323,16 +324,16 @@ func FuzzFormInput(f *testing.F) {
 	})
 }
 
-func fuzzService(f *testing.F) *Service {
+// fuzzParts are the session and device readers, on a throwaway store.
+func fuzzParts(f *testing.F) (*sessions, *deviceTrust) {
 	b, err := store.OpenBolt(f.TempDir()+"/f.db", store.BoltOptions{})
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { b.Close() })
 	ring, _ := keyringForFuzz()
-	s, err := New(Config{}, b, ring, policy.NewSnapshot(b, "default", policy.Policy{Enabled: true, Methods: []string{"totp"}}))
-	if err != nil {
-		f.Fatal(err)
-	}
-	return s
+	snap := policy.NewSnapshot(b, "default", policy.Policy{Enabled: true, Methods: []string{"totp"}})
+	codec := accounts.NewCodec(ring, "default")
+	return &sessions{backend: b, codec: codec, realm: "default", policy: snap, lifetime: time.Hour, freshFor: time.Minute, now: time.Now, onUserChanged: func(string) {}},
+		&deviceTrust{backend: b, codec: codec, realm: "default", policy: snap, now: time.Now}
 }

@@ -14,7 +14,7 @@ import (
 )
 
 func rememberHarness(t *testing.T, days int) *outboxHarness {
-	return newOutboxHarness(t, func(_ *Config, p *policy.Policy) { p.RememberDays = days })
+	return newOutboxHarness(t, func(_ *siteConfig, p *policy.Policy) { p.RememberDays = days })
 }
 
 // rememberedLogin enrolls TOTP with "Remember this device" ticked.
@@ -175,7 +175,7 @@ func TestRememberMeTurnedOffOrShortenedEndsTrust(t *testing.T) {
 			if _, err := policy.Replace(t.Context(), h.backend, "default", 0, policy.Policy{Enabled: true, Methods: []string{"totp"}, RememberDays: days}); err != nil {
 				t.Fatal(err)
 			}
-			h.svc.policy.Refresh(t.Context())
+			h.snap.Refresh(t.Context())
 			b.newAppSession("s2")
 			if r := b.get("/"); r.status != http.StatusFound {
 				t.Fatalf("remember-me %s: a 3-day-old device still passes (%d)", name, r.status)
@@ -239,7 +239,7 @@ func TestKeyRotationKeepsDeviceCookiesUntilTheirKeyIsDropped(t *testing.T) {
 	oldKey, newKey := keyring.Generate(), keyring.Generate()
 	site := func(keys string) *harness {
 		ring, _ := keyring.Parse(keys)
-		return newHarnessOn(t, b, ring, func(_ *Config, p *policy.Policy) { p.RememberDays = 30 })
+		return newHarnessOn(t, b, ring, func(_ *siteConfig, p *policy.Policy) { p.RememberDays = 30 })
 	}
 	before := site(oldKey)
 	alice := before.browser("alice", "s1")
@@ -311,7 +311,7 @@ func enrolledKeyForTest(t *testing.T, h *outboxHarness, user string) string {
 		t.Fatal(err)
 	}
 	e, _ := u.Enrollment(policy.MethodTOTP)
-	seed, err := h.svc.ring.Open(e.Secret, []byte("default\x00"+user))
+	seed, err := h.ring.Open(e.Secret, []byte("default\x00"+user))
 	if err != nil {
 		t.Fatal(err)
 	}

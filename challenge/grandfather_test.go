@@ -57,7 +57,7 @@ func TestGrandfatherNoteReplayedAfterResetIsChallenged(t *testing.T) {
 func TestGrandfatherNoteReplayedAfterSessionLifetimeIsChallenged(t *testing.T) {
 	h, _ := adminHarness(t)
 	bob, note := carried(t, h)
-	h.advance(h.svc.cfg.SessionLifetime - time.Minute)
+	h.advance(h.cfg.SessionLifetime - time.Minute)
 	if r := replay(h, note); r.status != http.StatusOK {
 		t.Fatalf("the note within the session lifetime: %d", r.status)
 	}
@@ -75,8 +75,8 @@ func TestGrandfatherNoteReplayedAfterSessionLifetimeIsChallenged(t *testing.T) {
 func TestRealmASessionRefusedOnRealmB(t *testing.T) {
 	b := tempStore(t)
 	ring, _ := keyring.Parse(keyring.Generate())
-	realm := func(name string) func(*Config, *policy.Policy) {
-		return func(c *Config, _ *policy.Policy) { c.Realm = name }
+	realm := func(name string) func(*siteConfig, *policy.Policy) {
+		return func(c *siteConfig, _ *policy.Policy) { c.Realm = name }
 	}
 	a, bee := newHarnessOn(t, b, ring, realm("a")), newHarnessOn(t, b, ring, realm("b"))
 	// Identities from headers, without an app session to bind to.

@@ -18,12 +18,18 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/gate"
 	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/internal/htmltest"
 	"github.com/caddy2fa/caddy2fa/keyring"
+	"github.com/caddy2fa/caddy2fa/notify"
+	"github.com/caddy2fa/caddy2fa/orgadmin"
+	"github.com/caddy2fa/caddy2fa/pages"
 	"github.com/caddy2fa/caddy2fa/policy"
+	"github.com/caddy2fa/caddy2fa/sentcode"
 	"github.com/caddy2fa/caddy2fa/store"
+	"github.com/caddy2fa/caddy2fa/verify"
 )
 
 // countingBackend counts calls and can be made to fail, to prove what the
@@ -100,8 +106,16 @@ func (c *countingBackend) Delete(ctx context.Context, k store.Key) error {
 // from the X-Test-User header and the app session from the "app" cookie.
 type harness struct {
 	t        *testing.T
-	svc      *Service
+	cfg      siteConfig
+	pages    *Pages
+	admin    *orgadmin.Admin
+	checker  *verify.Checker
+	codes    *sentcode.Sender
+	snap     *policy.Snapshot
+	ring     *keyring.Ring
+	queue    *notify.Queue
 	gate     *gate.Gate
+	look     *pages.Site
 	backend  *countingBackend
 	srv      *httptest.Server
 	upstream atomic.Int64
@@ -109,7 +123,26 @@ type harness struct {
 	now      time.Time
 }
 
-func newHarness(t *testing.T, mutate ...func(*Config, *policy.Policy)) *harness {
+// siteConfig is everything a test may set about the site: the pages'
+// own Config and what the rest of the site takes.
+type siteConfig struct {
+	Config
+	Brand                        pages.Branding
+	EmailSender                  notify.EmailSender
+	SMSSender                    notify.SMSSender
+	CodeLifetime                 time.Duration
+	EmailCooldown, SMSCooldown   time.Duration
+	MaxCodeAttempts              int
+	UserFailLimit, IPFailLimit   int
+	UserFailWindow, IPFailWindow time.Duration
+	AdminPermission              string
+	EnforceImmediately           bool
+	SiteURL                      string
+	// Queue sends the setup emails through a durable queue.
+	Queue bool
+}
+
+func newHarness(t *testing.T, mutate ...func(*siteConfig, *policy.Policy)) *harness {
 	t.Helper()
 	ring, _ := keyring.Parse(keyring.Generate())
 	return newHarnessOn(t, tempStore(t), ring, mutate...)
@@ -128,20 +161,18 @@ func tempStore(t *testing.T) store.Backend {
 
 // newHarnessOn is a site on a given store and keys: several harnesses on
 // one shared store are several instances of the gateway.
-func newHarnessOn(t *testing.T, b store.Backend, ring *keyring.Ring, mutate ...func(*Config, *policy.Policy)) *harness {
+func newHarnessOn(t *testing.T, b store.Backend, ring *keyring.Ring, mutate ...func(*siteConfig, *policy.Policy)) *harness {
 	t.Helper()
-	h := &harness{t: t, backend: &countingBackend{Backend: b}, now: time.Now()}
+	h := &harness{t: t, backend: &countingBackend{Backend: b}, now: time.Now(), ring: ring}
 	pol := policy.Policy{Enabled: true, Methods: []string{policy.MethodTOTP}}
-	cfg := Config{Issuer: "Acme Corp", Now: h.clock}
+	cfg := siteConfig{Config: Config{Issuer: "Acme Corp", Now: h.clock}}
 	for _, m := range mutate {
 		m(&cfg, &pol)
 	}
-	if cfg.Realm == "" {
-		cfg.Realm = "default"
-	}
-	snap := policy.NewSnapshot(h.backend, cfg.Realm, pol)
-	var err error
-	realm, err := gate.NewRealm(cfg.Realm, h.backend, ring, snap, h.clock, nil)
+	cfg.setDefaults()
+	h.cfg = cfg
+	h.snap = policy.NewSnapshot(h.backend, cfg.Realm, pol)
+	realm, err := gate.NewRealm(cfg.Realm, h.backend, ring, h.snap, h.clock, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,37 +181,84 @@ func newHarnessOn(t *testing.T, b store.Backend, ring *keyring.Ring, mutate ...f
 		t.Fatal(err)
 	}
 	cfg.OnUserChanged = realm.Forget
-	h.svc, err = New(cfg, h.backend, ring, snap)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mux := h.assemble(cfg, realm)
+	// The limits in force, for tests that count to them.
+	l := h.checker.Limits()
+	h.cfg.MaxCodeAttempts, h.cfg.UserFailLimit, h.cfg.UserFailWindow, h.cfg.IPFailLimit, h.cfg.IPFailWindow = l.PerChallenge, l.PerUser, l.UserWindow, l.PerNetwork, l.NetworkWindow
 	// Follow change notifications, as every instance does.
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go realm.Run(ctx)
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The gate and the pages, as the Caddy handler puts them together.
-		v := h.gate.Decide(r.Context(), gate.Facts{Request: r, Path: r.URL.Path, RawPath: r.URL.EscapedPath(), Secure: r.TLS != nil, CookieLines: r.Header["Cookie"], Who: testIdentities{}})
+		v := h.gate.Decide(r.Context(), gate.Facts{Request: r, Path: r.URL.Path, RawPath: r.URL.EscapedPath(), Secure: r.TLS != nil, CookieLines: r.Header["Cookie"], ClientIP: hostOnly(r.RemoteAddr), Who: testIdentities{}})
 		id := v.Identity
 		for _, c := range v.Cookies {
 			http.SetCookie(w, c)
 		}
 		switch v.Kind {
 		case gate.Pages:
-			h.svc.ServePages(w, r, id)
+			mux.ServeHTTP(w, r.WithContext(identity.NewContext(r.Context(), id)))
 		case gate.Pass:
 			h.upstream.Add(1)
 			io.WriteString(w, "app:"+r.URL.RequestURI())
 		case gate.Challenge:
-			h.svc.Begin(w, r, id)
+			h.pages.Begin(w, r, id)
 		case gate.Unavailable:
-			h.svc.Unavailable(w, r, v.Err)
+			h.look.Unavailable(w, r)
 		default:
 			http.Error(w, "refused", http.StatusBadRequest)
 		}
 	}))
 	t.Cleanup(h.srv.Close)
 	return h
+}
+
+// assemble builds the site's parts as the Caddy handler does.
+func (h *harness) assemble(cfg siteConfig, realm *gate.Realm) *http.ServeMux {
+	t := h.t
+	var err error
+	h.look, err = pages.New(pages.Config{Prefix: cfg.PathPrefix, Org: cfg.Issuer, Brand: cfg.Brand, Logger: cfg.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notices := NewNotices(h.backend, NoticesConfig{Realm: cfg.Realm, Org: cfg.Issuer, SiteURL: cfg.SiteURL, PathPrefix: cfg.PathPrefix, Email: cfg.EmailSender, Logger: cfg.Logger, Now: h.clock})
+	h.checker = verify.NewChecker(h.backend, verify.CheckerConfig{
+		Realm: cfg.Realm, Now: h.clock, OnWrong: notices.WrongCode, OnHeld: notices.HeldTry,
+		Limits: verify.Limits{PerChallenge: cfg.MaxCodeAttempts, ChallengeWindow: cfg.FlowLifetime, PerUser: cfg.UserFailLimit, UserWindow: cfg.UserFailWindow, PerNetwork: cfg.IPFailLimit, NetworkWindow: cfg.IPFailWindow},
+	})
+	h.codes = sentcode.New(h.backend, h.ring, sentcode.Config{
+		Realm: cfg.Realm, Org: cfg.Issuer, Email: cfg.EmailSender, SMS: cfg.SMSSender, Lifetime: cfg.CodeLifetime,
+		Limits: accounts.SendLimits{EmailCooldown: cfg.EmailCooldown, SMSCooldown: cfg.SMSCooldown}, Logger: cfg.Logger, Now: h.clock,
+	})
+	h.pages, err = New(cfg.Config, Parts{Store: h.backend, Keys: h.ring, Policy: h.snap, Site: h.look, Checker: h.checker, Codes: h.codes, Notices: notices})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminCfg := orgadmin.Config{Realm: cfg.Realm, Org: cfg.Issuer, AdminPermission: cfg.AdminPermission, SiteURL: cfg.SiteURL,
+		EnforceImmediately: cfg.EnforceImmediately, Email: cfg.EmailSender, SMS: cfg.SMSSender != nil, Logger: cfg.Logger, OnUserChanged: realm.Forget, Now: h.clock}
+	if cfg.Queue {
+		h.queue = notify.NewQueue(h.backend, cfg.EmailSender, notify.QueueOptions{Rate: 1000})
+		adminCfg.Mailer = h.queue
+	}
+	h.admin, err = orgadmin.New(adminCfg, orgadmin.Parts{Store: h.backend, Policy: h.snap, Checker: h.checker, Codes: h.codes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, err := orgadmin.NewHTML(h.admin, h.look, pages.NewCSRF(h.ring, cfg.Realm), h.pages, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	h.pages.Register(mux)
+	html.Register(mux)
+	orgadmin.NewAPI(h.admin, h.look, h.pages, nil).Register(mux)
+	return mux
+}
+
+// userFailKey is the counter of a user's wrong codes.
+func (h *harness) userFailKey(user string) store.Key {
+	return accounts.Keys{Realm: h.cfg.Realm}.UserFailures(user)
 }
 
 // testIdentities reads who a test request is from its X-Test headers and
@@ -324,12 +402,12 @@ func (h *harness) code(key string, offset time.Duration) string {
 func (b *browser) startEnrollment(path string) (string, reply) {
 	b.h.t.Helper()
 	r := b.get(path)
-	if r.status != http.StatusFound || r.location != b.h.svc.cfg.PathPrefix+"/" {
+	if r.status != http.StatusFound || r.location != b.h.cfg.PathPrefix+"/" {
 		b.h.t.Fatalf("unverified request: want 302 to the challenge, got %d %q", r.status, r.location)
 	}
 	page := b.follow(r.location)
 	if !strings.Contains(page.body, "totp-key") {
-		page = b.follow(b.h.svc.cfg.PathPrefix + "/enroll/totp") // several methods: choose the app
+		page = b.follow(b.h.cfg.PathPrefix + "/enroll/totp") // several methods: choose the app
 	}
 	key := htmltest.Text(page.body, "totp-key")
 	if key == "" {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/internal/htmltest"
+	"github.com/caddy2fa/caddy2fa/pages"
 	"github.com/caddy2fa/caddy2fa/policy"
 )
 
@@ -111,7 +112,7 @@ func TestSessionCookieOfOneUserIgnoredForAnother(t *testing.T) {
 }
 
 func TestSessionExpiresAfterItsLifetime(t *testing.T) {
-	h := newHarness(t, func(c *Config, _ *policy.Policy) { c.SessionLifetime = time.Hour })
+	h := newHarness(t, func(c *siteConfig, _ *policy.Policy) { c.SessionLifetime = time.Hour })
 	b := h.browser("alice", "s1")
 	b.enrollTOTP("/")
 	h.advance(61 * time.Minute)
@@ -121,7 +122,7 @@ func TestSessionExpiresAfterItsLifetime(t *testing.T) {
 }
 
 func TestPolicyOffLetsIdentifiedUsersThrough(t *testing.T) {
-	h := newHarness(t, func(_ *Config, p *policy.Policy) { p.Enabled = false })
+	h := newHarness(t, func(_ *siteConfig, p *policy.Policy) { p.Enabled = false })
 	if r := h.browser("alice", "s1").get("/x"); r.status != 200 {
 		t.Fatalf("2FA off: %d", r.status)
 	}
@@ -154,7 +155,7 @@ func TestAPIRequestGets401JSONWithChallengeURL(t *testing.T) {
 		if r.status != http.StatusUnauthorized || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
 			t.Fatalf("want 401 JSON, got %d %s", r.status, r.header.Get("Content-Type"))
 		}
-		var body apiError
+		var body pages.APIError
 		if err := json.Unmarshal([]byte(r.body), &body); err != nil || body.Error != "two_factor_required" || body.ChallengeURL != "/.2fa/" {
 			t.Fatalf("401 body: %s", r.body)
 		}
@@ -199,7 +200,7 @@ func TestMalformedCodeExplainedAndNotCounted(t *testing.T) {
 	if !strings.Contains(r.body, `autofocus`) || !strings.Contains(r.body, `aria-invalid="true"`) {
 		t.Error("the code field must keep focus and be marked invalid after an error")
 	}
-	n, _, _ := h.backend.Incr(t.Context(), h.svc.userFailKey("alice"), 0, time.Minute)
+	n, _, _ := h.backend.Incr(t.Context(), h.userFailKey("alice"), 0, time.Minute)
 	if n != 0 {
 		t.Fatalf("malformed code counted as a failure: %d", n)
 	}
@@ -208,7 +209,7 @@ func TestMalformedCodeExplainedAndNotCounted(t *testing.T) {
 // The session cache must not outlive any check: warm it, then change the
 // app session, the user, or the clock.
 func TestCachedSessionStillCheckedEveryRequest(t *testing.T) {
-	h := newHarness(t, func(c *Config, _ *policy.Policy) { c.SessionLifetime = time.Hour })
+	h := newHarness(t, func(c *siteConfig, _ *policy.Policy) { c.SessionLifetime = time.Hour })
 	b := h.browser("alice", "s1")
 	b.enrollTOTP("/")
 	if r := b.get("/warm"); r.status != 200 {
@@ -243,7 +244,7 @@ func TestCodeCheckReadsWhatItNeedsInOneRead(t *testing.T) {
 	b := h.browser("alice", "s2")
 	page := b.follow(b.get("/reports").location)
 	if !strings.Contains(page.body, `name="code"`) {
-		page = b.follow(h.svc.cfg.PathPrefix + "/verify/totp")
+		page = b.follow(h.cfg.PathPrefix + "/verify/totp")
 	}
 	gets, batches := h.backend.gets.Load(), h.backend.batches.Load()
 	r := b.submitCode(page, h.code(key, 0))
@@ -271,7 +272,7 @@ func TestCodeCheckFailsClosedWhenTheStoreIsDown(t *testing.T) {
 	b := h.browser("alice", "s2")
 	page := b.follow(b.get("/reports").location)
 	if !strings.Contains(page.body, `name="code"`) {
-		page = b.follow(h.svc.cfg.PathPrefix + "/verify/totp")
+		page = b.follow(h.cfg.PathPrefix + "/verify/totp")
 	}
 	h.backend.down.Store(true)
 	r := b.submitCode(page, h.code(key, 0))

@@ -19,10 +19,10 @@ import (
 // all are counted, at most the user's limit are compared, and the right
 // code sent while the burst is on is refused like a wrong one.
 func TestParallelWrongCodesCannotRaceTheLockout(t *testing.T) {
-	h := newHarness(t, func(c *Config, _ *policy.Policy) { c.IPFailLimit = 500 })
+	h := newHarness(t, func(c *siteConfig, _ *policy.Policy) { c.IPFailLimit = 500 })
 	key := h.browser("alice", "s0").enrollTOTP("/")
 	h.advance(30 * time.Second) // the enrollment's step is spent
-	before, _, _ := h.backend.Incr(t.Context(), h.svc.userFailKey("alice"), 0, time.Hour)
+	before, _, _ := h.backend.Incr(t.Context(), h.userFailKey("alice"), 0, time.Hour)
 	type try struct {
 		b    *browser
 		page reply
@@ -47,8 +47,8 @@ func TestParallelWrongCodesCannotRaceTheLockout(t *testing.T) {
 	}
 	// The right code goes in once the limit's worth of attempts are taken.
 	for {
-		n, _, _ := h.backend.Incr(t.Context(), h.svc.userFailKey("alice"), 0, time.Hour)
-		if n-before >= int64(h.svc.cfg.UserFailLimit) {
+		n, _, _ := h.backend.Incr(t.Context(), h.userFailKey("alice"), 0, time.Hour)
+		if n-before >= int64(h.cfg.UserFailLimit) {
 			break
 		}
 		time.Sleep(time.Millisecond)
@@ -58,9 +58,9 @@ func TestParallelWrongCodesCannotRaceTheLockout(t *testing.T) {
 	if right.status != http.StatusTooManyRequests {
 		t.Fatalf("the right code inside the burst: %d, want the lockout", right.status)
 	}
-	n, _, _ := h.backend.Incr(t.Context(), h.svc.userFailKey("alice"), 0, time.Hour)
-	if n-before != 1000 || wrong > h.svc.cfg.UserFailLimit {
-		t.Fatalf("%d attempts counted (want 1,000), %d codes compared and found wrong (limit %d)", n-before, wrong, h.svc.cfg.UserFailLimit)
+	n, _, _ := h.backend.Incr(t.Context(), h.userFailKey("alice"), 0, time.Hour)
+	if n-before != 1000 || wrong > h.cfg.UserFailLimit {
+		t.Fatalf("%d attempts counted (want 1,000), %d codes compared and found wrong (limit %d)", n-before, wrong, h.cfg.UserFailLimit)
 	}
 }
 
@@ -81,7 +81,7 @@ func failCodes(h *outboxHarness, n int) reply {
 // locked, the right code included, until the user unlocks it with a code
 // sent to their email.
 func TestLockLadderHoldsLongerThenLocksUntilUnlockedByEmail(t *testing.T) {
-	h := newOutboxHarness(t, func(c *Config, p *policy.Policy) {
+	h := newOutboxHarness(t, func(c *siteConfig, p *policy.Policy) {
 		p.Methods = []string{"totp"}
 		// The windows count in the store's time, which the test does not
 		// move: out of the way, the ladder alone holds code entry.
@@ -155,7 +155,7 @@ func TestAdminUnlocksALockedUser(t *testing.T) {
 	if r.status != http.StatusOK || !strings.Contains(html.UnescapeString(r.body), "unlocked for bob") {
 		t.Fatalf("unlock: %d %s", r.status, r.body)
 	}
-	if st, _ := h.svc.ladder("bob").State(t.Context(), h.backend); st.Hard || st.Streak != 0 {
+	if st, _ := h.checker.Ladder("bob").State(t.Context(), h.backend); st.Hard || st.Streak != 0 {
 		t.Fatalf("bob still held: %+v", st)
 	}
 }

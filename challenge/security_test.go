@@ -119,7 +119,7 @@ func TestBruteForceLocksUserAcrossChallengesAndSessions(t *testing.T) {
 }
 
 func TestBruteForceFromOneIPAcrossAccountsLocksTheIP(t *testing.T) {
-	h := newHarness(t, func(c *Config, _ *policy.Policy) { c.IPFailLimit = 6 })
+	h := newHarness(t, func(c *siteConfig, _ *policy.Policy) { c.IPFailLimit = 6 })
 	var r reply
 	for i := range 6 {
 		b := h.browser("user"+string(rune('a'+i)), "s")
@@ -240,7 +240,7 @@ func TestHostCookiePrefixAndSecureOverHTTPS(t *testing.T) {
 		t.Fatal("HTTPS cookies need the __Host- prefix")
 	}
 	w := httptestRecorder()
-	setCookie(w, r, accounts.SessionCookie, "v", 0)
+	accounts.SetCookie(w, r, accounts.SessionCookie, "v", 0)
 	c := (&http.Response{Header: w.Header()}).Cookies()[0]
 	if !c.Secure {
 		t.Fatal("HTTPS cookie without Secure")
@@ -280,12 +280,12 @@ func TestVerifiedUserContinuesWhileStoreDown(t *testing.T) {
 }
 
 func TestPolicyUnreadableCountsAsEnforced(t *testing.T) {
-	h := newHarness(t, func(_ *Config, p *policy.Policy) { p.Enabled = false })
+	h := newHarness(t, func(_ *siteConfig, p *policy.Policy) { p.Enabled = false })
 	h.backend.down.Store(true)
-	if err := h.svc.policy.Refresh(t.Context()); err == nil {
+	if err := h.snap.Refresh(t.Context()); err == nil {
 		t.Fatal("refresh with the store down must fail")
 	}
-	if !h.svc.policy.Current().Enabled {
+	if !h.snap.Current().Enabled {
 		t.Fatal("a policy that cannot be read must count as enforced")
 	}
 }

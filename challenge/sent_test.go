@@ -18,6 +18,7 @@ import (
 	"github.com/caddy2fa/caddy2fa/internal/htmltest"
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/policy"
+	"github.com/caddy2fa/caddy2fa/sentcode"
 )
 
 // outboxHarness is a site whose email and SMS go to a file outbox (the
@@ -29,7 +30,7 @@ type outboxHarness struct {
 	logs *bytes.Buffer
 }
 
-func newOutboxHarness(t *testing.T, mutate ...func(*Config, *policy.Policy)) *outboxHarness {
+func newOutboxHarness(t *testing.T, mutate ...func(*siteConfig, *policy.Policy)) *outboxHarness {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "outbox")
 	box, err := notify.NewOutbox(dir)
@@ -38,7 +39,7 @@ func newOutboxHarness(t *testing.T, mutate ...func(*Config, *policy.Policy)) *ou
 	}
 	logs := &bytes.Buffer{}
 	var mu sync.Mutex
-	h := newHarness(t, append([]func(*Config, *policy.Policy){func(c *Config, p *policy.Policy) {
+	h := newHarness(t, append([]func(*siteConfig, *policy.Policy){func(c *siteConfig, p *policy.Policy) {
 		c.EmailSender, c.SMSSender = box, box
 		c.EmailCooldown, c.SMSCooldown = 50*time.Millisecond, 50*time.Millisecond
 		c.PhoneRegion = "US"
@@ -269,7 +270,7 @@ func TestSMSEnrollmentUsesTheNumberTheAppKnows(t *testing.T) {
 }
 
 func TestSMSToDisallowedCountryRefused(t *testing.T) {
-	h := newOutboxHarness(t, func(c *Config, _ *policy.Policy) { c.SMSCountries = []int{1} })
+	h := newOutboxHarness(t, func(c *siteConfig, _ *policy.Policy) { c.SMSCountries = []int{1} })
 	b := h.browser("carol", "s1")
 	b.get("/")
 	page := b.page("/.2fa/enroll/sms")
@@ -283,7 +284,7 @@ func TestSMSToDisallowedCountryRefused(t *testing.T) {
 }
 
 func TestSMSUnavailableWithoutSenderIsShownAsSuch(t *testing.T) {
-	h := newOutboxHarness(t, func(c *Config, p *policy.Policy) {
+	h := newOutboxHarness(t, func(c *siteConfig, p *policy.Policy) {
 		c.SMSSender = nil
 		p.Methods = []string{policy.MethodTOTP, policy.MethodEmail}
 	})
@@ -300,7 +301,7 @@ func TestSMSUnavailableWithoutSenderIsShownAsSuch(t *testing.T) {
 }
 
 func TestResendWithinCooldownRefused(t *testing.T) {
-	h := newOutboxHarness(t, func(c *Config, _ *policy.Policy) { c.EmailCooldown = time.Hour })
+	h := newOutboxHarness(t, func(c *siteConfig, _ *policy.Policy) { c.EmailCooldown = time.Hour })
 	b := h.browser("bob", "s1")
 	b.email = "bob@acme.example"
 	b.get("/")
@@ -345,7 +346,7 @@ func TestResendReplacesPreviousCode(t *testing.T) {
 }
 
 func TestEmailSendCapPerHour(t *testing.T) {
-	h := newOutboxHarness(t, func(c *Config, _ *policy.Policy) { c.EmailCooldown = time.Millisecond })
+	h := newOutboxHarness(t, func(c *siteConfig, _ *policy.Policy) { c.EmailCooldown = time.Millisecond })
 	b := h.browser("bob", "s1")
 	b.email = "bob@acme.example"
 	b.get("/")
@@ -361,7 +362,7 @@ func TestEmailSendCapPerHour(t *testing.T) {
 }
 
 func TestSMSPumpingCapPerNumberAcrossUsers(t *testing.T) {
-	h := newOutboxHarness(t, func(c *Config, _ *policy.Policy) { c.SMSCooldown = time.Millisecond })
+	h := newOutboxHarness(t, func(c *siteConfig, _ *policy.Policy) { c.SMSCooldown = time.Millisecond })
 	for i := range 12 {
 		b := h.browser("pump"+string(rune('a'+i)), "s")
 		b.get("/")
@@ -374,7 +375,7 @@ func TestSMSPumpingCapPerNumberAcrossUsers(t *testing.T) {
 }
 
 func TestSMSPumpingResendsPerUserCapped(t *testing.T) {
-	h := newOutboxHarness(t, func(c *Config, _ *policy.Policy) { c.SMSCooldown = time.Millisecond })
+	h := newOutboxHarness(t, func(c *siteConfig, _ *policy.Policy) { c.SMSCooldown = time.Millisecond })
 	b := h.browser("carol", "s1")
 	b.get("/")
 	page := b.page("/.2fa/enroll/sms")
@@ -403,7 +404,7 @@ func TestDeliveryFailureGrantsNothingAndBurnsNoAttempt(t *testing.T) {
 	if !strings.Contains(h.logs.String(), "could not send") {
 		t.Error("the operator should see the delivery error in the log")
 	}
-	if n, _, _ := h.backend.Incr(t.Context(), h.svc.userFailKey("bob"), 0, time.Minute); n != 0 {
+	if n, _, _ := h.backend.Incr(t.Context(), h.userFailKey("bob"), 0, time.Minute); n != 0 {
 		t.Fatalf("a delivery failure burned %d attempts", n)
 	}
 	// Mended: sending works at once (no cooldown from the failed send).
@@ -448,7 +449,7 @@ func TestEnrollCodeRefusedForLogin(t *testing.T) {
 	b.send(b.page("/.2fa/enroll/email"))
 	code := h.lastCode("email", "bob@acme.example")
 	// Same flow, but the login page of the method: the code was for enroll.
-	if _, ok, _ := h.svc.checkSentCode(t.Context(), &accounts.Flow{ID: "x"}, "bob", policy.MethodEmail, PurposeLogin, code); ok {
+	if _, ok, _ := h.codes.Take(t.Context(), sentcode.Code{Challenge: "x", User: "bob", Method: policy.MethodEmail, Purpose: sentcode.Login}, code); ok {
 		t.Fatal("a code for enrollment passed as a login code")
 	}
 }
@@ -486,7 +487,7 @@ func TestEmailCodeParallelSubmissionsOneSuccess(t *testing.T) {
 }
 
 func TestEmailCodeExpires(t *testing.T) {
-	h := newOutboxHarness(t, func(c *Config, _ *policy.Policy) { c.CodeLifetime = 200 * time.Millisecond })
+	h := newOutboxHarness(t, func(c *siteConfig, _ *policy.Policy) { c.CodeLifetime = 200 * time.Millisecond })
 	b := h.browser("bob", "s1")
 	b.email = "bob@acme.example"
 	b.get("/")

@@ -15,7 +15,7 @@ import (
 // browser to, and returns where it goes next.
 func (b *browser) stepUpTOTP(key string) reply {
 	b.h.t.Helper()
-	page := b.follow(b.h.svc.cfg.PathPrefix + "/verify")
+	page := b.follow(b.h.cfg.PathPrefix + "/verify")
 	if !strings.Contains(page.body, "Enter your code") {
 		b.h.t.Fatalf("step-up: no code page:\n%s", page.body)
 	}

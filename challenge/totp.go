@@ -12,6 +12,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
+	"github.com/caddy2fa/caddy2fa/store"
 )
 
 // TOTP parameters: RFC 6238 defaults, which every authenticator app reads.
@@ -24,19 +25,28 @@ const (
 
 var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// newTOTPKey makes a fresh seed and the otpauth:// key an app imports.
-func (s *Service) newTOTPKey(account string) (seed []byte, key *otp.Key, err error) {
+// authenticator makes TOTP keys and accepts their codes, each time step
+// once.
+type authenticator struct {
+	backend store.Backend
+	realm   string
+	issuer  string
+	now     func() time.Time
+}
+
+// newKey makes a fresh seed and the otpauth:// key an app imports.
+func (a *authenticator) newKey(account string) (seed []byte, key *otp.Key, err error) {
 	seed = make([]byte, totpSecretSize)
 	if _, err := rand.Read(seed); err != nil {
 		return nil, nil, err
 	}
-	key, err = s.totpKey(seed, account)
+	key, err = a.key(seed, account)
 	return seed, key, err
 }
 
-func (s *Service) totpKey(seed []byte, account string) (*otp.Key, error) {
+func (a *authenticator) key(seed []byte, account string) (*otp.Key, error) {
 	return totp.Generate(totp.GenerateOpts{
-		Issuer:      s.cfg.Issuer,
+		Issuer:      a.issuer,
 		AccountName: account,
 		Period:      totpPeriod,
 		Secret:      seed,
@@ -68,16 +78,16 @@ func totpMatch(seed []byte, code string, now time.Time) (int64, bool) {
 
 var errCodeReused = errors.New("code already used")
 
-// acceptTOTP checks a code against the seed and, in one atomic update of
-// the user's record, spends its time step (so the same code cannot be used
+// accept checks a code against the seed and, in one atomic update of the
+// user's record, spends its time step (so the same code cannot be used
 // again anywhere) and applies then, if given. ok is false for a wrong or
 // replayed code; u is the updated user.
-func (s *Service) acceptTOTP(ctx context.Context, user string, seed []byte, code string, then func(*accounts.User)) (u *accounts.User, ok bool, err error) {
-	step, ok := totpMatch(seed, code, s.cfg.Now())
+func (a *authenticator) accept(ctx context.Context, user string, seed []byte, code string, then func(*accounts.User)) (u *accounts.User, ok bool, err error) {
+	step, ok := totpMatch(seed, code, a.now())
 	if !ok {
 		return nil, false, nil
 	}
-	u, err = accounts.UpdateUser(ctx, s.backend, s.cfg.Realm, user, func(u *accounts.User) error {
+	u, err = accounts.UpdateUser(ctx, a.backend, a.realm, user, func(u *accounts.User) error {
 		if step <= u.TOTPStep {
 			return errCodeReused
 		}
@@ -95,3 +105,6 @@ func (s *Service) acceptTOTP(ctx context.Context, user string, seed []byte, code
 	}
 	return u, true, nil
 }
+
+// sealAAD binds a sealed TOTP seed to its realm and user.
+func sealAAD(realm, user string) []byte { return []byte(realm + "\x00" + user) }

@@ -1,13 +1,15 @@
 package challenge
 
 import (
-	"errors"
+	"context"
 	"net/http"
 	"time"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/pages"
 	"github.com/caddy2fa/caddy2fa/policy"
+	"github.com/caddy2fa/caddy2fa/sentcode"
 	"github.com/caddy2fa/caddy2fa/store"
 	"github.com/caddy2fa/caddy2fa/verify"
 )
@@ -16,96 +18,22 @@ import (
 // unlocks it, or the user does with a code emailed to them: the email
 // proves the account's owner asks, and unlocking gives no access by itself
 // (the second step is still needed).
-
-// unlockAttempts bounds unlock codes per user per day.
-const unlockAttempts = 5
-
-// unlockFlow is the pseudo-challenge an unlock code is bound to.
-func unlockFlow(user string) *accounts.Flow { return &accounts.Flow{ID: "unlock/" + user, User: user} }
-
-func (s *Service) unlock(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
-	ctx := r.Context()
-	state, err := s.ladder(id.ID).State(ctx, s.backend)
-	if err != nil {
-		return err
-	}
-	if !state.Hard {
-		s.redirect(w, r, s.cfg.PathPrefix+"/")
-		return nil
-	}
-	u, err := s.user(r, id)
-	if err != nil {
-		return err
-	}
-	to := id.Email
-	if to == "" {
-		to = u.Email
-	}
-	f := unlockFlow(id.ID)
-	sentAt, _, err := s.lastSent(ctx, f, policy.MethodEmail)
-	if err != nil {
-		return err
-	}
-	data := unlockPage{Action: r.URL.Path, Target: mask(policy.MethodEmail, to), CanEmail: to != "" && s.cfg.EmailSender != nil, Sent: !sentAt.IsZero(), Lifetime: minutes(s.cfg.CodeLifetime)}
-	render := func(status int, msg string) {
-		data.CSRF = s.csrfToken(w, r, id.ID)
-		data.Error = msg
-		s.pages.render(w, status, "unlock", "Code entry is locked", data)
-	}
-	if r.Method != http.MethodPost {
-		render(http.StatusOK, "")
-		return nil
-	}
-	if !data.CanEmail {
-		render(http.StatusUnprocessableEntity, "")
-		return nil
-	}
-	if r.PostFormValue("action") == "send" {
-		return s.answerSend(w, r, s.sendCode(ctx, f, id.ID, policy.MethodEmail, to, PurposeUnlock), r.URL.Path, render, ", or ask your administrator to unlock your account")
-	}
-	code, ok := NormalizeCode(r.PostFormValue("code"))
-	if !ok {
-		render(http.StatusUnprocessableEntity, "Enter the 6-digit code from the email, using numbers only.")
-		return nil
-	}
-	// The ladder holds this user, so it does not govern unlock codes: the
-	// client network and a daily count do.
-	counters := s.attemptCounters(id.ID, s.cfg.ClientIP(r), nil)[:1]
-	if s.cfg.ClientIP(r) == "" {
-		counters = nil
-	}
-	counters = append(counters, verify.Counter{Name: "unlock", Key: store.Key{Bucket: "attempts/" + s.cfg.Realm, ID: "unlock/" + id.ID}, Limit: unlockAttempts, Window: 24 * time.Hour})
-	_, err = verify.Reserve(ctx, s.backend, s.cfg.Now(), nil, counters...)
-	var refused *verify.Refused
-	if errors.As(err, &refused) {
-		s.locked(w, r, refused.Until)
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if _, ok, err := s.checkSentCode(ctx, f, id.ID, policy.MethodEmail, PurposeUnlock, code); err != nil || !ok {
-		if err == nil {
-			s.event("wrong_code")
-			render(http.StatusUnprocessableEntity, "That code didn't work. Copy the newest code from the email and try again.")
-		}
-		return err
-	}
-	if err := s.ladder(id.ID).Reset(ctx, s.backend); err != nil {
-		return err
-	}
-	s.event("unlocked")
-	s.auditEvent(ctx, accounts.AuditEvent{Actor: id.ID, Action: "unlocked", Subject: id.ID, IP: s.cfg.ClientIP(r), Detail: "with a code sent to " + mask(policy.MethodEmail, to)})
-	s.pages.message(w, r, http.StatusOK, messagePage{
-		Title:    "Code entry is unlocked",
-		Lines:    []string{"You can enter your two-factor codes again.", "If the wrong codes weren't yours, someone knows your password: change it now."},
-		LinkText: "Continue",
-		LinkURL:  s.cfg.PathPrefix + "/",
-	})
-	return nil
+type unlockPage struct {
+	web      *web
+	users    *users
+	check    *codeCheck
+	codes    *sentcode.Sender
+	notices  *Notices
+	backend  store.Backend
+	clientIP func(*http.Request) string
+	now      func() time.Time
+	onEvent  func(string)
 }
 
-type unlockPage struct {
+// unlockAttempts bound unlock codes per user per day.
+const unlockAttempts = 5
+
+type unlockData struct {
 	Action   string
 	CSRF     string
 	Error    string
@@ -113,4 +41,78 @@ type unlockPage struct {
 	CanEmail bool
 	Sent     bool
 	Lifetime string
+}
+
+func (up *unlockPage) serve(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
+	ctx := r.Context()
+	state, err := up.check.checker.Ladder(id.ID).State(ctx, up.backend)
+	if err != nil {
+		return err
+	}
+	if !state.Hard {
+		up.web.redirect(w, r, up.web.path("/"))
+		return nil
+	}
+	u, err := up.users.get(r, id)
+	if err != nil {
+		return err
+	}
+	to := id.Email
+	if to == "" {
+		to = u.Email
+	}
+	challenge := "unlock/" + id.ID
+	sentAt, _, err := up.codes.Last(ctx, challenge, policy.MethodEmail)
+	if err != nil {
+		return err
+	}
+	data := unlockData{Action: r.URL.Path, Target: sentcode.Mask(policy.MethodEmail, to), CanEmail: to != "" && up.codes.Can(policy.MethodEmail), Sent: !sentAt.IsZero(), Lifetime: minutes(up.codes.Lifetime())}
+	render := func(status int, msg string) {
+		data.CSRF = up.web.token(w, r, id.ID)
+		data.Error = msg
+		up.web.render(w, status, "unlock", "Code entry is locked", data)
+	}
+	code := sentcode.Code{Challenge: challenge, User: id.ID, Method: policy.MethodEmail, Target: to, Purpose: sentcode.Unlock}
+	switch {
+	case r.Method != http.MethodPost:
+		render(http.StatusOK, "")
+	case !data.CanEmail:
+		render(http.StatusUnprocessableEntity, "")
+	case r.PostFormValue("action") == "send":
+		return answerSend(w, r, up.web, up.codes.Send(ctx, code), r.URL.Path, render, ", or ask your administrator to unlock your account", up.now)
+	default:
+		return up.tryCode(w, r, id, code, render)
+	}
+	return nil
+}
+
+// tryCode checks an unlock code. The ladder holds this user, so it does
+// not govern unlock codes: the client network and a daily count do.
+func (up *unlockPage) tryCode(w http.ResponseWriter, r *http.Request, id identity.Identity, code sentcode.Code, render func(int, string)) error {
+	try := verify.Try{User: id.ID, IP: up.clientIP(r), Challenge: code.Challenge, Limit: unlockAttempts, Window: 24 * time.Hour, Unlocking: true, Code: r.PostFormValue("code")}
+	res, err := up.check.checker.Check(r.Context(), try, func(ctx context.Context, typed string) (bool, error) {
+		_, ok, err := up.codes.Take(ctx, code, typed)
+		return ok, err
+	})
+	if err != nil {
+		return err
+	}
+	switch {
+	case res.Outcome == verify.Malformed:
+		render(http.StatusUnprocessableEntity, "Enter the 6-digit code from the email, using numbers only.")
+	case res.Outcome == verify.Held:
+		up.check.locked(w, res.Hold.Until)
+	case res.Outcome == verify.Wrong:
+		render(http.StatusUnprocessableEntity, "That code didn't work. Copy the newest code from the email and try again.")
+	default:
+		up.onEvent("unlocked")
+		up.notices.audit(r.Context(), accounts.AuditEvent{Actor: id.ID, Action: "unlocked", Subject: id.ID, IP: up.clientIP(r), Detail: "with a code sent to " + sentcode.Mask(policy.MethodEmail, code.Target)})
+		up.web.message(w, http.StatusOK, pages.Message{
+			Title:    "Code entry is unlocked",
+			Lines:    []string{"You can enter your two-factor codes again.", "If the wrong codes weren't yours, someone knows your password: change it now."},
+			LinkText: "Continue",
+			LinkURL:  up.web.path("/"),
+		})
+	}
+	return nil
 }

@@ -72,6 +72,8 @@ type Realm struct {
 	devices  *memo[string, time.Time] // zero time: not trusted
 	seen     *memo[[16]byte, accounts.SeenNote]
 	keys     *keyedDigest // of the session and seen caches
+	// refusals folds the audit events of refused requests per client.
+	refusals *accounts.Folder
 }
 
 // cacheLimit bounds each cache; a dropped entry costs one store read or
@@ -97,7 +99,7 @@ func NewRealm(name string, b store.Backend, ring *keyring.Ring, pol *policy.Snap
 		name: name, backend: b, codec: accounts.NewCodec(ring, name), policy: pol, now: now, logger: logger,
 		epochs: newEpochCache(cacheLimit), sessions: newMemo[[16]byte, cachedSession](cacheLimit),
 		devices: newMemo[string, time.Time](cacheLimit), seen: newMemo[[16]byte, accounts.SeenNote](cacheLimit),
-		keys: newKeyedDigest(),
+		keys: newKeyedDigest(), refusals: accounts.NewFolder(accounts.FoldWindow, 10_000),
 	}, nil
 }
 
@@ -111,6 +113,8 @@ type Facts struct {
 	RawPath string // as sent (escaped)
 	// Secure: the request came over TLS, so our cookies are __Host-.
 	Secure bool
+	// ClientIP is the client's address, for the audit of refusals.
+	ClientIP string
 	// CookieLines are the request's Cookie header lines, as sent.
 	CookieLines []string
 	// Cookies is the Cookie header as the gateway read it; CookieErr says
@@ -160,7 +164,7 @@ const (
 type Verdict struct {
 	Kind Kind
 	// Cookies to set on the way (a new session on a trusted device, the
-	// note of an app session).
+	// note of an app session, the expiry of a refused look-alike).
 	Cookies []*http.Cookie
 	// Err says why with Unavailable and the refusals.
 	Err error
@@ -175,9 +179,10 @@ func (g *Gate) Decide(ctx context.Context, f Facts) Verdict {
 	own := g.OwnPath(f.Path)
 	switch {
 	case CheckPath(f.Path) != nil:
+		g.cfg.OnEvent("path_refused")
 		return Verdict{Kind: RefusePath, Err: ErrControlInPath}
 	case f.CookieErr != nil:
-		return Verdict{Kind: RefuseCookie, Err: f.CookieErr}
+		return g.refuseCookie(ctx, f, f.CookieErr)
 	case !own && g.cfg.Bypass.Matches(f.RawPath, f.Path):
 		return Verdict{Kind: Pass, Bypassed: true}
 	}
@@ -185,7 +190,7 @@ func (g *Gate) Decide(ctx context.Context, f Facts) Verdict {
 	var unchecked *Unchecked
 	switch {
 	case errors.As(err, &unchecked):
-		return Verdict{Kind: RefuseCredential, Err: err}
+		return g.refuseCredential(ctx, f, unchecked)
 	case err != nil:
 		return g.unavailable(err)
 	case own:

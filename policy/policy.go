@@ -50,6 +50,20 @@ type Availability struct {
 	SMS   bool // an SMS sender is configured (a paid add-on)
 }
 
+// Offers reports whether the operator can deliver the method (TOTP needs
+// nothing delivered).
+func (a Availability) Offers(method string) bool {
+	switch method {
+	case MethodTOTP:
+		return true
+	case MethodEmail:
+		return a.Email
+	case MethodSMS:
+		return a.SMS
+	}
+	return false
+}
+
 // ErrSMSUnavailable: a policy asks for SMS but no SMS sender is configured.
 var ErrSMSUnavailable = errors.New("SMS verification is a paid add-on that is not enabled for this organization; ask your account manager to enable SMS")
 

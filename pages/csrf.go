@@ -1,4 +1,4 @@
-package challenge
+package pages
 
 import (
 	"encoding/base64"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
+	"github.com/caddy2fa/caddy2fa/keyring"
 )
 
 // CSRF defence, twice over: a token in every form that only a page we
@@ -14,26 +15,35 @@ import (
 // user), and, when the browser says where a POST comes from (Origin or
 // Sec-Fetch-Site), that it is this site.
 
-// csrfToken returns the form token, setting the browser's CSRF cookie if
-// it has none.
-func (s *Service) csrfToken(w http.ResponseWriter, r *http.Request, user string) string {
-	seed := readCookie(r, accounts.CSRFCookie)
+// CSRF makes and checks the form tokens of one realm.
+type CSRF struct {
+	ring  *keyring.Ring
+	realm string
+}
+
+// NewCSRF is a realm's form tokens, keyed by its ring.
+func NewCSRF(ring *keyring.Ring, realm string) CSRF { return CSRF{ring: ring, realm: realm} }
+
+// Token returns the form token, setting the browser's CSRF cookie if it
+// has none.
+func (c CSRF) Token(w http.ResponseWriter, r *http.Request, user string) string {
+	seed := accounts.ReadCookie(r, accounts.CSRFCookie)
 	if len(seed) < 20 || len(seed) > 64 {
-		seed = randomToken(24)
-		setCookie(w, r, accounts.CSRFCookie, seed, 24*time.Hour)
+		seed = accounts.RandomToken(24)
+		accounts.SetCookie(w, r, accounts.CSRFCookie, seed, 24*time.Hour)
 		// Later reads in this request see the new cookie.
 		r.AddCookie(&http.Cookie{Name: accounts.CookieName(r, accounts.CSRFCookie), Value: seed})
 	}
-	return base64.RawURLEncoding.EncodeToString(s.ring.MAC("csrf", s.cfg.Realm, user, seed))
+	return base64.RawURLEncoding.EncodeToString(c.ring.MAC("csrf", c.realm, user, seed))
 }
 
-// csrfOK checks a POST: the form token matches the cookie and user, and the
+// OK checks a POST: the form token matches the cookie and user, and the
 // request does not come from another site.
-func (s *Service) csrfOK(r *http.Request, user string) bool {
-	if !sameOrigin(r) {
+func (c CSRF) OK(r *http.Request, user string) bool {
+	if !SameOrigin(r) {
 		return false
 	}
-	seed := readCookie(r, accounts.CSRFCookie)
+	seed := accounts.ReadCookie(r, accounts.CSRFCookie)
 	if seed == "" {
 		return false
 	}
@@ -41,11 +51,11 @@ func (s *Service) csrfOK(r *http.Request, user string) bool {
 	if err != nil || len(got) != 32 {
 		return false
 	}
-	return s.ring.VerifyMAC(got, "csrf", s.cfg.Realm, user, seed)
+	return c.ring.VerifyMAC(got, "csrf", c.realm, user, seed)
 }
 
-// sameOrigin refuses requests a browser marks as cross-site.
-func sameOrigin(r *http.Request) bool {
+// SameOrigin refuses requests a browser marks as cross-site.
+func SameOrigin(r *http.Request) bool {
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "", "same-origin", "none":
 	default:

@@ -1,4 +1,4 @@
-package challenge
+package pages
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 )
 
 // Branding is how the pages look for one organisation; its name is
-// Config.Issuer. The zero Branding is the finished default look.
+// Config.Org. The zero Branding is the finished default look.
 type Branding struct {
 	// Logo is shown beside the organisation's name: PNG, JPEG, GIF, WebP
 	// or SVG, at most MaxLogoBytes. It is served by the module (no request

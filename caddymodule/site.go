@@ -1,0 +1,137 @@
+package caddymodule
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caddy2fa/caddy2fa/accounts"
+	"github.com/caddy2fa/caddy2fa/challenge"
+	"github.com/caddy2fa/caddy2fa/gate"
+	"github.com/caddy2fa/caddy2fa/orgadmin"
+	"github.com/caddy2fa/caddy2fa/pages"
+	"github.com/caddy2fa/caddy2fa/policy"
+	"github.com/caddy2fa/caddy2fa/sentcode"
+	"github.com/caddy2fa/caddy2fa/verify"
+)
+
+// site is what one handler serves besides the gate: the challenge pages
+// and Settings › Security, on one router under the path prefix.
+type site struct {
+	look      *pages.Site
+	challenge *challenge.Pages
+	mux       *http.ServeMux
+}
+
+// buildSite puts a handler's pages together on its realm.
+func (h *Handler) buildSite(realm *gate.Realm, snapshot *policy.Snapshot, slogger *slog.Logger, event func(string)) (*site, error) {
+	app, name := h.app, realmOr(h.Realm)
+	brand, err := h.branding()
+	if err != nil {
+		return nil, err
+	}
+	prefix := "/" + strings.Trim(cmpOr(h.PathPrefix, "/.2fa"), "/")
+	look, err := pages.New(pages.Config{Prefix: prefix, Org: cmpOr(h.Issuer, "caddy2fa"), Brand: brand, Logger: slogger, OnEvent: event})
+	if err != nil {
+		return nil, err
+	}
+	l := h.Limits
+	if l == nil {
+		l = &Limits{}
+	}
+	notices := challenge.NewNotices(app.backend, challenge.NoticesConfig{
+		Realm: name, Org: look.Org(), SiteURL: h.SiteURL, PathPrefix: prefix, Email: app.emailSender, Logger: slogger, OnEvent: event,
+	})
+	checker := verify.NewChecker(app.backend, verify.CheckerConfig{
+		Realm: name,
+		Limits: verify.Limits{
+			PerChallenge: l.CodeAttempts, PerUser: l.UserFailures, UserWindow: time.Duration(l.UserWindow),
+			PerNetwork: l.IPFailures, NetworkWindow: time.Duration(l.IPWindow),
+		},
+		OnWrong: notices.WrongCode, OnHeld: notices.HeldTry, Logger: slogger,
+	})
+	codes := sentcode.New(app.backend, app.ring, sentcode.Config{
+		Realm: name, Org: look.Org(), Email: app.emailSender, SMS: app.smsSender, Lifetime: time.Duration(l.CodeLifetime),
+		Limits: accounts.SendLimits{
+			EmailCooldown: time.Duration(l.EmailCooldown), SMSCooldown: time.Duration(l.SMSCooldown),
+			EmailPerHour: l.EmailPerHour, SMSPerHour: l.SMSPerHour, SMSPerDay: l.SMSPerDay,
+		},
+		Logger: slogger, OnEvent: event,
+	})
+	pagesSvc, err := challenge.New(challenge.Config{
+		Realm: name, PathPrefix: prefix, Issuer: look.Org(),
+		SessionLifetime: time.Duration(h.SessionLifetime), FreshFor: time.Duration(h.FreshFor),
+		SMSCountries: h.SMSCountries, PhoneRegion: h.PhoneRegion, ClientIP: clientIP,
+		Logger: slogger, OnEvent: event, OnUserChanged: realm.Forget,
+	}, challenge.Parts{Store: app.backend, Keys: app.ring, Policy: snapshot, Site: look, Checker: checker, Codes: codes, Notices: notices})
+	if err != nil {
+		return nil, err
+	}
+	adminCfg := orgadmin.Config{
+		Realm: name, Org: look.Org(), AdminPermission: h.AdminPermission, SiteURL: h.SiteURL,
+		EnforceImmediately: h.EnforceImmediately, Email: app.emailSender, SMS: app.smsSender != nil,
+		Logger: slogger, OnEvent: event, OnUserChanged: realm.Forget,
+	}
+	if app.queue != nil {
+		adminCfg.Mailer = app.queue
+	}
+	admin, err := orgadmin.New(adminCfg, orgadmin.Parts{Store: app.backend, Policy: snapshot, Checker: checker, Codes: codes})
+	if err != nil {
+		return nil, err
+	}
+	html, err := orgadmin.NewHTML(admin, look, pages.NewCSRF(app.ring, name), pagesSvc, clientIP)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	pagesSvc.Register(mux)
+	html.Register(mux)
+	orgadmin.NewAPI(admin, look, pagesSvc, clientIP).Register(mux)
+	return &site{look: look, challenge: pagesSvc, mux: mux}, nil
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// branding reads the logo, from its file or data: URI; pages.New checks
+// the image and the accent.
+func (h *Handler) branding() (pages.Branding, error) {
+	b := pages.Branding{Accent: h.Accent}
+	if h.Logo == "" {
+		return b, nil
+	}
+	if rest, ok := strings.CutPrefix(h.Logo, "data:"); ok {
+		meta, data, ok := strings.Cut(rest, ",")
+		if !ok || !strings.HasSuffix(meta, ";base64") {
+			return b, errors.New("logo: a data: URI must be base64, like data:image/png;base64,iVBOR…")
+		}
+		raw, err := base64.StdEncoding.DecodeString(data)
+		if err != nil {
+			return b, fmt.Errorf("logo: the data: URI is not valid base64: %w", err)
+		}
+		b.Logo = raw
+		return b, nil
+	}
+	f, err := os.Open(h.Logo)
+	if err != nil {
+		return b, fmt.Errorf("logo: %w", err)
+	}
+	defer f.Close()
+	// One byte over the limit is enough to refuse it.
+	raw, err := io.ReadAll(io.LimitReader(f, pages.MaxLogoBytes+1))
+	if err != nil {
+		return b, fmt.Errorf("logo: %w", err)
+	}
+	b.Logo = raw
+	return b, nil
+}

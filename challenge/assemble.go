@@ -1,0 +1,33 @@
+package challenge
+
+import (
+	"github.com/caddy2fa/caddy2fa/accounts"
+	"github.com/caddy2fa/caddy2fa/pages"
+)
+
+// assemble gives each part of the pages what it needs, and no more.
+func assemble(cfg Config, p Parts, tpl *pages.Templates) *Pages {
+	keys := accounts.Keys{Realm: cfg.Realm}
+	codec := accounts.NewCodec(p.Keys, cfg.Realm)
+	reads := readAhead{backend: p.Store}
+	w := &web{site: p.Site, tpl: tpl, csrf: pages.NewCSRF(p.Keys, cfg.Realm), prefix: cfg.PathPrefix}
+	us := &users{backend: p.Store, keys: keys, now: cfg.Now, reads: reads}
+	fl := &flows{backend: p.Store, ring: p.Keys, codec: codec, keys: keys, prefix: cfg.PathPrefix, lifetime: cfg.FlowLifetime, now: cfg.Now, logger: cfg.Logger, users: us, reads: reads}
+	ss := &sessions{backend: p.Store, codec: codec, realm: cfg.Realm, policy: p.Policy, lifetime: cfg.SessionLifetime, freshFor: cfg.FreshFor, now: cfg.Now, onUserChanged: cfg.OnUserChanged}
+	ms := &methodSet{policy: p.Policy, codes: p.Codes, prefix: cfg.PathPrefix}
+	st := &stepUp{web: w, sessions: ss, flows: fl, methods: ms, freshFor: cfg.FreshFor, onEvent: cfg.OnEvent}
+	cc := &codeCheck{web: w, checker: p.Checker, flows: fl, clientIP: cfg.ClientIP, now: cfg.Now}
+	trust := &deviceTrust{backend: p.Store, codec: codec, realm: cfg.Realm, policy: p.Policy, notices: p.Notices, clientIP: cfg.ClientIP, now: cfg.Now}
+	fin := &finish{web: w, sessions: ss, flows: fl, trust: trust, notices: p.Notices, backend: p.Store, realm: cfg.Realm, now: cfg.Now, onUserChanged: cfg.OnUserChanged}
+	auth := &authenticator{backend: p.Store, realm: cfg.Realm, issuer: cfg.Issuer, now: cfg.Now}
+	return &Pages{
+		cfg: cfg, web: w, flows: fl, sessions: ss, stepUp: st,
+		entry: &entryPages{web: w, flows: fl, users: us, methods: ms, stepUp: st, checker: p.Checker, backend: p.Store, policy: p.Policy},
+		totp:  &totpPages{web: w, users: us, flows: fl, methods: ms, stepUp: st, check: cc, finish: fin, auth: auth, ring: p.Keys, policy: p.Policy, onEvent: cfg.OnEvent},
+		sent: &sentPages{web: w, users: us, flows: fl, methods: ms, stepUp: st, check: cc, finish: fin, codes: p.Codes, backend: p.Store, realm: cfg.Realm,
+			policy: p.Policy, smsCountries: cfg.SMSCountries, phoneRegion: cfg.PhoneRegion, now: cfg.Now, onEvent: cfg.OnEvent},
+		methods: &methodsPage{web: w, stepUp: st, users: us, methods: ms, backend: p.Store, realm: cfg.Realm},
+		devices: &devicePages{web: w, sessions: ss, stepUp: st, trust: trust, notices: p.Notices, backend: p.Store, realm: cfg.Realm, policy: p.Policy, clientIP: cfg.ClientIP, now: cfg.Now},
+		unlock:  &unlockPage{web: w, users: us, check: cc, codes: p.Codes, notices: p.Notices, backend: p.Store, clientIP: cfg.ClientIP, now: cfg.Now, onEvent: cfg.OnEvent},
+	}
+}

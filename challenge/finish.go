@@ -1,0 +1,61 @@
+package challenge
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/caddy2fa/caddy2fa/accounts"
+	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/pages"
+	"github.com/caddy2fa/caddy2fa/store"
+)
+
+// finish ends a passed challenge, and records a new method.
+type finish struct {
+	web           *web
+	sessions      *sessions
+	flows         *flows
+	trust         *deviceTrust
+	notices       *Notices
+	backend       store.Backend
+	realm         string
+	now           func() time.Time
+	onUserChanged func(string)
+}
+
+// succeed finishes a challenge: a verified session for this app session
+// (and, when asked and allowed, a trusted device), and back to where the
+// user was going.
+func (fn *finish) succeed(w http.ResponseWriter, r *http.Request, id identity.Identity, f *accounts.Flow, u *accounts.User) error {
+	device := ""
+	if r.PostFormValue("remember") != "" {
+		var err error
+		if device, err = fn.trust.add(w, r, u); err != nil {
+			return err
+		}
+	}
+	if err := fn.sessions.issue(w, r, id.ID, id.AppSession, u.Epoch, device, fn.now().Unix()); err != nil {
+		return err
+	}
+	fn.flows.end(w, r, f)
+	fn.web.redirect(w, r, pages.SafeReturnPath(f.Return, fn.web.prefix))
+	return nil
+}
+
+// newMethod records an enrollment. A change of methods ends the trust of
+// every device and every other session (a new epoch): whoever set up a
+// method must not inherit sessions from before.
+func (fn *finish) newMethod(ctx context.Context, user string, e accounts.Enrollment) (*accounts.User, error) {
+	u, err := accounts.EndSessions(ctx, fn.backend, fn.realm, user, "", func(u *accounts.User) {
+		u.SetEnrollment(e)
+		u.Preferred = e.Method
+		u.LastVerified = e.EnrolledAt
+	})
+	if err != nil {
+		return nil, err
+	}
+	fn.onUserChanged(user)
+	fn.notices.enrolled(ctx, u, e.Method)
+	return u, nil
+}

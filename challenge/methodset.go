@@ -1,0 +1,64 @@
+package challenge
+
+import (
+	"slices"
+
+	"github.com/caddy2fa/caddy2fa/accounts"
+	"github.com/caddy2fa/caddy2fa/policy"
+	"github.com/caddy2fa/caddy2fa/sentcode"
+)
+
+// methodSet says which methods a user may use: those the org policy
+// allows and the operator can deliver.
+type methodSet struct {
+	policy *policy.Snapshot
+	codes  *sentcode.Sender
+	prefix string
+}
+
+// available reports whether the operator can deliver the method.
+func (ms *methodSet) available(method string) bool {
+	return method == policy.MethodTOTP || ms.codes.Can(method)
+}
+
+// allowed: the policy allows the method and it can be delivered.
+func (ms *methodSet) allowed(method string) bool {
+	return ms.policy.Current().Allows(method) && ms.available(method)
+}
+
+// usable are the user's enrolled methods the policy still allows.
+func (ms *methodSet) usable(u *accounts.User) []string {
+	var out []string
+	for _, m := range ms.policy.Current().Ordered() {
+		if _, ok := u.Enrollment(m); ok && ms.available(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// toEnroll are the methods the user may set up, for the choice pages.
+func (ms *methodSet) toEnroll(except []string) []methodChoice {
+	var out []methodChoice
+	for _, m := range ms.policy.Current().Ordered() {
+		if ms.available(m) && !slices.Contains(except, m) {
+			out = append(out, methodChoice{Method: m, Name: methodNames[m], Description: methodDescriptions[m], URL: ms.prefix + "/enroll/" + m})
+		}
+	}
+	return out
+}
+
+// others offers "Try another method" on a verify page.
+func (ms *methodSet) others(u *accounts.User, current string) []methodChoice {
+	var out []methodChoice
+	for _, m := range ms.usable(u) {
+		if m != current {
+			out = append(out, methodChoice{Method: m, Name: methodNames[m], URL: ms.prefix + "/verify/" + m})
+		}
+	}
+	return out
+}
+
+type methodChoice struct {
+	Method, Name, Description, URL string
+}

@@ -1,0 +1,139 @@
+package challenge
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/caddy2fa/caddy2fa/accounts"
+	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/notify"
+	"github.com/caddy2fa/caddy2fa/store"
+	"github.com/caddy2fa/caddy2fa/verify"
+)
+
+// NoticesConfig is what the notices of one site need.
+type NoticesConfig struct {
+	Realm string
+	// Org names the organisation in the emails.
+	Org string
+	// SiteURL and PathPrefix make the links in emails (never taken from a
+	// request's Host header).
+	SiteURL    string
+	PathPrefix string
+	// Email sends the notices; nil: none are sent (they are audited all
+	// the same).
+	Email   notify.EmailSender
+	Logger  *slog.Logger
+	OnEvent func(name string)
+	Now     func() time.Time
+}
+
+// Notices tell a user by email, and the audit log, of what happened to
+// their account: a new method, a new trusted device, devices removed, and
+// code entry held after wrong codes (someone may know their password).
+type Notices struct {
+	backend store.Backend
+	cfg     NoticesConfig
+}
+
+// NewNotices is a site's notices.
+func NewNotices(b store.Backend, cfg NoticesConfig) *Notices {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.OnEvent == nil {
+		cfg.OnEvent = func(string) {}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Notices{backend: b, cfg: cfg}
+}
+
+// WrongCode is the code checker's word of a wrong code: counted, logged,
+// and when it began a hold, audited and mailed to the user.
+func (n *Notices) WrongCode(ctx context.Context, t verify.Try, step verify.Step) {
+	n.cfg.OnEvent("wrong_code")
+	n.cfg.Logger.Info("wrong two-factor code", "realm", n.cfg.Realm, "user", t.User, "client_ip", t.IP)
+	if !step.Reached() {
+		return
+	}
+	detail := fmt.Sprintf("%d wrong codes in a row: code entry held for %s", step.Streak, minutes(step.Wait))
+	if step.Hard {
+		detail = fmt.Sprintf("%d wrong codes in a row: code entry held until unlocked", step.Streak)
+		n.cfg.OnEvent("user_hard_locked")
+	} else {
+		n.cfg.OnEvent("user_locked_out")
+	}
+	n.cfg.Logger.Warn("two-factor code entry held", "realm", n.cfg.Realm, "user", t.User, "detail", detail)
+	n.audit(ctx, accounts.AuditEvent{Actor: t.User, Action: "locked_out", Subject: t.User, IP: t.IP, Detail: detail})
+	u, err := accounts.GetUser(ctx, n.backend, n.cfg.Realm, t.User)
+	if err != nil || u.Email == "" {
+		return
+	}
+	m := notify.LockNotice(notify.LockMessage{Org: n.cfg.Org, Wrong: step.Streak, Wait: step.Wait, Hard: step.Hard, SiteURL: n.cfg.SiteURL, UnlockPath: n.cfg.PathPrefix + "/unlock"})
+	n.send(ctx, u.ID, u.Email, m, "the code-entry hold notice")
+}
+
+// HeldTry is the code checker's word of a try it did not compare.
+func (n *Notices) HeldTry(verify.Try, *verify.Refused) { n.cfg.OnEvent("attempt_refused") }
+
+// enrolled tells the user of a new method, so one added by someone else
+// does not go unnoticed.
+func (n *Notices) enrolled(ctx context.Context, u *accounts.User, method string) {
+	n.cfg.Logger.Info("user enrolled a method", "realm", n.cfg.Realm, "user", u.ID, "method", method)
+	n.cfg.OnEvent("enrolled_" + method)
+	n.audit(ctx, accounts.AuditEvent{Actor: u.ID, Action: "enrolled", Subject: u.ID, Detail: methodNames[method]})
+	if u.Email != "" {
+		n.send(ctx, u.ID, u.Email, notify.MethodAddedEmail(n.cfg.Org, displayName(u), methodNames[method], n.cfg.Now()), "the method-added notice")
+	}
+}
+
+// deviceTrusted tells the user a device now skips the second step.
+func (n *Notices) deviceTrusted(ctx context.Context, u *accounts.User, d accounts.Device, days int) {
+	n.cfg.OnEvent("device_trusted")
+	n.audit(ctx, accounts.AuditEvent{Actor: u.ID, Action: "device_trusted", Subject: u.ID, IP: d.IP, Detail: d.UserAgent})
+	n.cfg.Logger.Info("device trusted", "realm", n.cfg.Realm, "user", u.ID, "device", d.UserAgent, "client_ip", d.IP, "days", days)
+	if u.Email != "" {
+		n.send(ctx, u.ID, u.Email, notify.NewDeviceEmail(n.cfg.Org, displayName(u), d.UserAgent, d.IP, d.Created, days), "the new-device notice")
+	}
+}
+
+// devicesRemoved tells the user their devices no longer skip the second
+// step (count of them; 0: every other).
+func (n *Notices) devicesRemoved(ctx context.Context, id identity.Identity, ip string, count int) {
+	action := "device_revoked"
+	if count == 0 {
+		action = "signed_out_other_devices"
+	}
+	n.audit(ctx, accounts.AuditEvent{Actor: id.ID, Action: action, Subject: id.ID, IP: ip})
+	if id.Email != "" {
+		n.send(ctx, id.ID, id.Email, notify.DevicesRemovedEmail(n.cfg.Org, id.Name, count, n.cfg.Now()), "the devices-removed notice")
+	}
+}
+
+// send mails m to a user; a failure is logged, not fatal (what it tells of
+// already happened).
+func (n *Notices) send(ctx context.Context, user, to string, m notify.Email, what string) {
+	if n.cfg.Email == nil {
+		return
+	}
+	m.To = to
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := n.cfg.Email.SendEmail(ctx, m); err != nil {
+		n.cfg.Logger.Warn("could not send "+what, "user", user, "error", err)
+	}
+}
+
+// audit writes an event; a failure is logged, not fatal.
+func (n *Notices) audit(ctx context.Context, e accounts.AuditEvent) {
+	if e.Time.IsZero() {
+		e.Time = n.cfg.Now()
+	}
+	if err := accounts.Audit(context.WithoutCancel(ctx), n.backend, n.cfg.Realm, e); err != nil {
+		n.cfg.Logger.Warn("could not write an audit event", "action", e.Action, "error", err)
+	}
+}

@@ -1,0 +1,191 @@
+package challenge
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"net/http"
+
+	qrcode "github.com/skip2/go-qrcode"
+
+	"github.com/caddy2fa/caddy2fa/accounts"
+	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/keyring"
+	"github.com/caddy2fa/caddy2fa/policy"
+)
+
+// totpPages enroll and verify an authenticator app.
+type totpPages struct {
+	web     *web
+	users   *users
+	flows   *flows
+	methods *methodSet
+	stepUp  *stepUp
+	check   *codeCheck
+	finish  *finish
+	auth    *authenticator
+	ring    *keyring.Ring
+	policy  *policy.Snapshot
+	onEvent func(string)
+}
+
+// codePage is every page with a code form.
+type codePage struct {
+	Method    string
+	Action    string
+	CSRF      string
+	Error     string
+	Enroll    bool
+	QR        template.URL // data: URI of the QR code image
+	Secret    string       // the TOTP key, grouped for typing
+	OTPAuth   template.URL // otpauth://totp/... link that phones open in the app
+	Account   string
+	TriesLeft int
+	Help      []string
+	Others    []methodChoice
+	// RememberDays offers "Remember this device" when above zero.
+	RememberDays int
+}
+
+var totpHelp = []string{
+	"Open your authenticator app and look for " + "the entry named after your organization.",
+	"Codes change every 30 seconds: enter the one shown now.",
+	"If codes keep failing, set your phone's date and time to update automatically.",
+	"Lost your phone or removed the app? Contact your administrator to reset your two-factor setup.",
+}
+
+func (tp *totpPages) enroll(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
+	if r.Method == http.MethodPost {
+		r = tp.flows.readAhead(r, id, tp.check.checker.Ladder(id.ID).Key)
+	}
+	u, err := tp.users.get(r, id)
+	if err != nil {
+		return err
+	}
+	if !tp.policy.Current().Allows(policy.MethodTOTP) {
+		tp.web.redirect(w, r, tp.web.path("/enroll"))
+		return nil
+	}
+	if ok, err := tp.stepUp.mayEnroll(w, r, id, u); !ok || err != nil {
+		return err
+	}
+	f, err := tp.flows.current(w, r, id)
+	if err != nil {
+		return err
+	}
+	seed, f, err := tp.pendingSeed(r.Context(), id, u, f)
+	if err != nil {
+		return err
+	}
+	key, err := tp.auth.key(seed, accountName(u))
+	if err != nil {
+		return err
+	}
+	data := codePage{
+		Method: policy.MethodTOTP, Action: tp.web.path("/enroll/totp"), Enroll: true,
+		Secret: groupKey(key.Secret()), OTPAuth: template.URL(key.URL()), Account: accountName(u),
+		Help: totpHelp,
+	}
+	png, err := qrcode.Encode(key.URL(), qrcode.Medium, 256)
+	if err != nil {
+		return err
+	}
+	data.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
+	render := func(status int, msg string) {
+		data.CSRF = tp.web.token(w, r, id.ID)
+		data.Error = msg
+		data.RememberDays = tp.policy.Current().RememberDays
+		tp.web.render(w, status, "enroll_totp", "Set up your authenticator app", data)
+	}
+	if r.Method != http.MethodPost {
+		render(http.StatusOK, "")
+		return nil
+	}
+	return tp.check.check(w, r, id, f, render, func(ctx context.Context, code string) (bool, error) {
+		if _, ok, err := tp.auth.accept(ctx, id.ID, seed, code, nil); !ok || err != nil {
+			return false, err
+		}
+		u, err := tp.finish.newMethod(ctx, id.ID, accounts.Enrollment{Method: policy.MethodTOTP, Secret: f.PendingSecret, EnrolledAt: tp.auth.now().UTC()})
+		if err != nil {
+			return false, err
+		}
+		return true, tp.finish.succeed(w, r, id, f, u)
+	})
+}
+
+// pendingSeed is the seed this challenge shows for enrollment: drawn once
+// and kept sealed in the flow, so a reload shows the same key.
+func (tp *totpPages) pendingSeed(ctx context.Context, id identity.Identity, u *accounts.User, f *accounts.Flow) ([]byte, *accounts.Flow, error) {
+	aad := sealAAD(tp.auth.realm, id.ID)
+	if f.PendingSecret == nil {
+		seed, _, err := tp.auth.newKey(accountName(u))
+		if err != nil {
+			return nil, nil, err
+		}
+		sealed := tp.ring.Seal(seed, aad)
+		if f, err = tp.flows.update(ctx, f.ID, func(f *accounts.Flow) error {
+			if f.PendingSecret == nil {
+				f.PendingSecret = sealed
+			}
+			return nil
+		}); err != nil {
+			return nil, nil, err
+		}
+	}
+	seed, err := tp.ring.Open(f.PendingSecret, aad)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open pending TOTP seed: %w", err)
+	}
+	return seed, f, nil
+}
+
+func (tp *totpPages) verify(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
+	if r.Method == http.MethodPost {
+		r = tp.flows.readAhead(r, id, tp.check.checker.Ladder(id.ID).Key)
+	}
+	u, err := tp.users.get(r, id)
+	if err != nil {
+		return err
+	}
+	enr, ok := u.Enrollment(policy.MethodTOTP)
+	if !ok || !tp.policy.Current().Allows(policy.MethodTOTP) {
+		tp.web.redirect(w, r, tp.web.path("/"))
+		return nil
+	}
+	if need, err := tp.stepUp.needsCode(r, id); err != nil || !need {
+		if err == nil {
+			tp.web.redirect(w, r, tp.web.path("/"))
+		}
+		return err
+	}
+	f, err := tp.flows.current(w, r, id)
+	if err != nil {
+		return err
+	}
+	data := codePage{Method: policy.MethodTOTP, Action: tp.web.path("/verify/totp"), Help: totpHelp, Others: tp.methods.others(u, policy.MethodTOTP)}
+	render := func(status int, msg string) {
+		data.CSRF = tp.web.token(w, r, id.ID)
+		data.Error = msg
+		data.RememberDays = tp.policy.Current().RememberDays
+		tp.web.render(w, status, "verify", "Enter your code", data)
+	}
+	if r.Method != http.MethodPost {
+		render(http.StatusOK, "")
+		return nil
+	}
+	seed, err := tp.ring.Open(enr.Secret, sealAAD(tp.auth.realm, id.ID))
+	if err != nil {
+		return fmt.Errorf("open TOTP seed: %w", err)
+	}
+	return tp.check.check(w, r, id, f, render, func(ctx context.Context, code string) (bool, error) {
+		u, ok, err := tp.auth.accept(ctx, id.ID, seed, code, func(u *accounts.User) {
+			u.LastVerified = tp.auth.now().UTC()
+		})
+		if !ok || err != nil {
+			return false, err
+		}
+		tp.onEvent("verified_totp")
+		return true, tp.finish.succeed(w, r, id, f, u)
+	})
+}

@@ -1,0 +1,17 @@
+package identity
+
+import "context"
+
+type contextKey struct{}
+
+// NewContext returns ctx carrying who the request is, for the handlers of
+// our pages behind the gate.
+func NewContext(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, contextKey{}, id)
+}
+
+// FromContext is who the request is; the zero Identity when no one.
+func FromContext(ctx context.Context) Identity {
+	id, _ := ctx.Value(contextKey{}).(Identity)
+	return id
+}

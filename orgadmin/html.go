@@ -1,0 +1,179 @@
+package orgadmin
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+
+	"github.com/caddy2fa/caddy2fa/accounts"
+	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/notify"
+	"github.com/caddy2fa/caddy2fa/pages"
+	"github.com/caddy2fa/caddy2fa/policy"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+// HTML is Settings › Security as pages, under the prefix's /admin.
+type HTML struct {
+	access
+	tpl  *pages.Templates
+	csrf pages.CSRF
+}
+
+// NewHTML is a site's settings pages; clientIP nil takes the peer's
+// address.
+func NewHTML(a *Admin, site *pages.Site, csrf pages.CSRF, guard Guard, clientIP func(*http.Request) string) (*HTML, error) {
+	tpl, err := site.Templates(templateFiles, true)
+	if err != nil {
+		return nil, err
+	}
+	if clientIP == nil {
+		clientIP = peerIP
+	}
+	return &HTML{access: access{admin: a, site: site, guard: guard, clientIP: clientIP}, tpl: tpl, csrf: csrf}, nil
+}
+
+// Register routes the pages on mux.
+func (h *HTML) Register(mux *http.ServeMux) {
+	pre := h.site.Prefix() + "/admin"
+	handle := func(pattern string, fn pages.HandlerFunc) {
+		mux.Handle(pattern, h.site.Handle(h.csrf, func(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
+			if ok, err := h.allow(w, r, id, false); !ok || err != nil {
+				return err
+			}
+			return fn(w, r, id)
+		}))
+	}
+	handle("GET "+pre, h.home)
+	for _, path := range []string{"/edit", "/enable"} {
+		handle("GET "+pre+path, h.edit)
+		handle("POST "+pre+path, h.edit)
+	}
+	handle("GET "+pre+"/disable", h.disable)
+	handle("POST "+pre+"/disable", h.disable)
+	handle("GET "+pre+"/confirm", h.confirm)
+	handle("POST "+pre+"/confirm", h.confirm)
+	handle("POST "+pre+"/users/{action}", h.userAction)
+	handle("GET "+pre+"/users/{action}", func(w http.ResponseWriter, r *http.Request, _ identity.Identity) error {
+		pages.Redirect(w, r, pre)
+		return nil
+	})
+	handle("GET "+pre+"/audit", h.audit)
+	handle(pre+"/", func(w http.ResponseWriter, r *http.Request, _ identity.Identity) error {
+		h.site.Message(w, http.StatusNotFound, pages.Message{Title: "Page not found", LinkText: "Security settings", LinkURL: pre})
+		return nil
+	})
+}
+
+type homePage struct {
+	CSRF        string
+	Policy      policy.Policy
+	Methods     []string // names of the enabled methods
+	Notice      string
+	Users       []accounts.UserSummary
+	NextUsers   string
+	Audit       []accounts.AuditEvent
+	Mail        *notify.Progress
+	Immediately bool
+	Prefix      string
+}
+
+func (h *HTML) home(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
+	return h.homeWith(w, r, id, "")
+}
+
+func (h *HTML) homeWith(w http.ResponseWriter, r *http.Request, id identity.Identity, notice string) error {
+	ctx := r.Context()
+	p := h.admin.Policy()
+	data := homePage{CSRF: h.csrf.Token(w, r, id.ID), Policy: p, Notice: notice, Immediately: h.admin.cfg.EnforceImmediately, Prefix: h.site.Prefix()}
+	for _, m := range p.Ordered() {
+		data.Methods = append(data.Methods, methodNames[m])
+	}
+	var err error
+	if data.Users, data.NextUsers, err = h.admin.ListUsers(ctx, r.URL.Query().Get("after"), 50); err != nil {
+		return err
+	}
+	if data.Audit, _, err = h.admin.ListAudit(ctx, "", 10); err != nil {
+		return err
+	}
+	data.Mail = h.admin.MailProgress(ctx)
+	h.tpl.Render(w, http.StatusOK, "admin", "Security settings", data)
+	return nil
+}
+
+// userAction is Reset 2FA, Unlock and Revoke devices of one user.
+func (h *HTML) userAction(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
+	ctx, by, user := r.Context(), h.actor(r, id), r.PostFormValue("user")
+	var notice string
+	switch r.PathValue("action") {
+	case "reset":
+		notice = "Two-factor authentication was reset for " + user + ". They'll set it up again at their next sign-in."
+		if err := h.admin.ResetUser(ctx, by, user); errors.Is(err, accounts.ErrNoSuchUser) {
+			notice = AnswerFor(err).Message
+		} else if err != nil {
+			return err
+		}
+	case "unlock":
+		if err := h.admin.UnlockUser(ctx, by, user); err != nil {
+			return err
+		}
+		notice = "Code entry was unlocked for " + user + "."
+	case "revoke":
+		n, err := h.admin.RevokeDevices(ctx, by, user)
+		if err != nil {
+			return err
+		}
+		notice = fmt.Sprintf("Removed %d trusted %s of %s.", n, plural(n, "device", "devices"), user)
+	default:
+		h.site.NotFound(w, r)
+		return nil
+	}
+	return h.homeWith(w, r, id, notice)
+}
+
+func (h *HTML) audit(w http.ResponseWriter, r *http.Request, _ identity.Identity) error {
+	events, next, err := h.admin.ListAudit(r.Context(), r.URL.Query().Get("before"), 50)
+	if err != nil {
+		return err
+	}
+	data := struct {
+		Events []accounts.AuditEvent
+		Next   string
+		Prefix string
+	}{Events: events, Next: next, Prefix: h.site.Prefix()}
+	h.tpl.Render(w, http.StatusOK, "admin_audit", "Audit log", data)
+	return nil
+}
+
+// propose proposes a change and sends the admin to its code step; msg
+// says why not when the proposal was refused.
+func (h *HTML) propose(w http.ResponseWriter, r *http.Request, id identity.Identity, next policy.Policy) (msg string, err error) {
+	prop, _, err := h.admin.ProposeChange(r.Context(), h.actor(r, id), next)
+	if err == nil {
+		pages.Redirect(w, r, h.site.Prefix()+"/admin/confirm?change="+prop.ID)
+		return "", nil
+	}
+	if a := AnswerFor(err); !a.Unavailable() {
+		return a.Message, nil
+	}
+	return "", err
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// peerIP is the address of the request's peer.
+func peerIP(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
