@@ -1,20 +1,16 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"go.uber.org/zap"
 
-	"github.com/caddy2fa/caddy2fa/accounts"
-	"github.com/caddy2fa/caddy2fa/notify"
-	"github.com/caddy2fa/caddy2fa/policy"
+	"github.com/caddy2fa/caddy2fa/orgadmin"
 	"github.com/caddy2fa/caddy2fa/store"
 )
 
@@ -23,12 +19,12 @@ func init() {
 }
 
 // adminAPI is admin.api.twofactor: operator routes under /twofactor/ on
-// Caddy's admin endpoint. That endpoint is already operator-only (local by
-// default), so these need no emailed code; every change is audited with
-// the actor "operator".
+// Caddy's admin endpoint, the third transport of the org-admin use cases.
+// That endpoint is already operator-only (local by default), so these need
+// no emailed code; every change is audited with the actor "operator".
 type adminAPI struct {
-	ctx    caddy.Context
-	logger *zap.Logger
+	app *App // nil when the config has no twofactor block: then latest
+	mux *http.ServeMux
 }
 
 // CaddyModule returns the Caddy module information.
@@ -36,10 +32,29 @@ func (*adminAPI) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "admin.api.twofactor", New: func() caddy.Module { return new(adminAPI) }}
 }
 
-// Provision keeps the config's context: the twofactor app is looked up
-// per request, once the config's handlers have created it.
+// Provision finds the config's twofactor app, if it has one: Caddy builds
+// admin modules before the apps, and an app made by handlers alone is
+// found when it starts.
 func (a *adminAPI) Provision(ctx caddy.Context) error {
-	a.ctx, a.logger = ctx, ctx.Logger()
+	if app, err := ctx.AppIfConfigured("twofactor"); err == nil {
+		a.app = app.(*App)
+	}
+	a.mux = http.NewServeMux()
+	for pattern, fn := range map[string]operatorFunc{
+		"GET /twofactor/policy":                      getPolicy,
+		"PUT /twofactor/policy":                      putPolicy,
+		"POST /twofactor/policy":                     putPolicy,
+		"GET /twofactor/users":                       listUsers,
+		"POST /twofactor/users/{id}/reset":           resetUser,
+		"POST /twofactor/users/{id}/unlock":          unlockUser,
+		"POST /twofactor/users/{id}/revoke-devices": revokeDevices,
+		"GET /twofactor/audit":                       listAudit,
+	} {
+		a.mux.Handle(pattern, a.route(fn))
+	}
+	a.mux.Handle("/twofactor/", a.route(func(r *http.Request, _ *realmState) (any, error) {
+		return nil, caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no such route: %s %s (see the README: policy, users, users/{id}/reset, users/{id}/unlock, users/{id}/revoke-devices, audit)", r.Method, r.URL.Path)}
+	}))
 	return nil
 }
 
@@ -48,131 +63,148 @@ func (a *adminAPI) Routes() []caddy.AdminRoute {
 	return []caddy.AdminRoute{{Pattern: "/twofactor/", Handler: caddy.AdminHandlerFunc(a.serve)}}
 }
 
-func apiErr(status int, format string, args ...any) error {
-	return caddy.APIError{HTTPStatus: status, Err: fmt.Errorf(format, args...)}
+// operatorFunc is one route on the realm the request names: its answer,
+// or an error for the use cases' table.
+type operatorFunc func(r *http.Request, rs *realmState) (any, error)
+
+type answerKey struct{}
+
+// answer carries a route's result out of the router.
+type answer struct {
+	body any
+	err  error
 }
 
 func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
-	appIface, err := a.ctx.App("twofactor")
-	if err != nil {
-		return apiErr(http.StatusServiceUnavailable, "twofactor app: %v", err)
+	ans := &answer{}
+	a.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), answerKey{}, ans)))
+	if ans.err != nil {
+		return ans.err
 	}
-	app := appIface.(*App)
-	if app.backend == nil {
-		return apiErr(http.StatusServiceUnavailable, "twofactor app is not running")
-	}
-	realm := r.URL.Query().Get("realm")
-	if realm == "" {
-		realm = "default"
-	}
-	ctx := r.Context()
-	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/twofactor/"), "/"), "/")
-	switch {
-	case len(parts) == 1 && parts[0] == "policy":
-		switch r.Method {
-		case http.MethodGet:
-			p, found, err := policy.Load(ctx, app.backend, realm)
-			if err != nil {
-				return apiErr(http.StatusServiceUnavailable, "%v", err)
-			}
-			return writeAdminJSON(w, map[string]any{"realm": realm, "stored": found, "policy": p})
-		case http.MethodPut, http.MethodPost:
-			var body struct {
-				Enabled      bool     `json:"enabled"`
-				Methods      []string `json:"methods"`
-				RememberDays int      `json:"remember_days"`
-			}
-			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&body); err != nil {
-				return apiErr(http.StatusBadRequest, "body must be {\"enabled\":bool,\"methods\":[...],\"remember_days\":n}: %v", err)
-			}
-			next := policy.Policy{Enabled: body.Enabled, Methods: body.Methods, RememberDays: body.RememberDays, ChangedBy: "operator", ChangedAt: time.Now().UTC()}
-			next.Methods = next.Ordered()
-			if err := next.Validate(policy.Availability{Email: app.emailSender != nil, SMS: app.smsSender != nil}); err != nil {
-				return apiErr(http.StatusUnprocessableEntity, "%v", err)
-			}
-			cur, _, err := policy.Load(ctx, app.backend, realm)
-			if err != nil {
-				return apiErr(http.StatusServiceUnavailable, "%v", err)
-			}
-			stored, err := policy.Replace(ctx, app.backend, realm, cur.Version, next)
-			if errors.Is(err, policy.ErrStale) {
-				return apiErr(http.StatusConflict, "%v", err)
-			}
-			if err != nil {
-				return apiErr(http.StatusServiceUnavailable, "%v", err)
-			}
-			a.audit(r, app, realm, "policy_changed", "", stored.Summary())
-			return writeAdminJSON(w, map[string]any{"realm": realm, "policy": stored})
-		}
-	case len(parts) == 1 && parts[0] == "users" && r.Method == http.MethodGet:
-		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-		users, next, err := accounts.ListUsers(ctx, app.backend, realm, r.URL.Query().Get("after"), limit)
-		if err != nil {
-			return apiErr(http.StatusServiceUnavailable, "%v", err)
-		}
-		return writeAdminJSON(w, map[string]any{"realm": realm, "users": users, "next": next})
-	case len(parts) == 3 && parts[0] == "users" && parts[2] == "reset" && r.Method == http.MethodPost:
-		u, err := accounts.ResetUser(ctx, app.backend, realm, parts[1])
-		if errors.Is(err, accounts.ErrNoSuchUser) {
-			return apiErr(http.StatusNotFound, "no user %q in realm %q", parts[1], realm)
-		}
-		if err != nil {
-			return apiErr(http.StatusServiceUnavailable, "%v", err)
-		}
-		a.audit(r, app, realm, "user_reset", u.ID, "")
-		if app.emailSender != nil && u.Email != "" {
-			m := notify.ResetEmail("", u.Name, "an operator", time.Now())
-			m.To = u.Email
-			if err := app.emailSender.SendEmail(ctx, m); err != nil {
-				a.logger.Warn("could not send the reset notice", zap.String("user", u.ID), zap.Error(err))
-			}
-		}
-		return writeAdminJSON(w, map[string]any{"realm": realm, "reset": u.ID})
-	case len(parts) == 3 && parts[0] == "users" && parts[2] == "unlock" && r.Method == http.MethodPost:
-		if err := accounts.UnlockUser(ctx, app.backend, realm, parts[1]); err != nil {
-			return apiErr(http.StatusServiceUnavailable, "%v", err)
-		}
-		a.audit(r, app, realm, "unlocked", parts[1], "")
-		return writeAdminJSON(w, map[string]any{"realm": realm, "unlocked": parts[1]})
-	case len(parts) == 3 && parts[0] == "users" && parts[2] == "revoke-devices" && r.Method == http.MethodPost:
-		n, err := accounts.RevokeDevices(ctx, app.backend, realm, parts[1], nil, "")
-		if err != nil {
-			return apiErr(http.StatusServiceUnavailable, "%v", err)
-		}
-		a.audit(r, app, realm, "devices_revoked", parts[1], strconv.Itoa(n)+" devices")
-		return writeAdminJSON(w, map[string]any{"realm": realm, "revoked": n})
-	case len(parts) == 1 && parts[0] == "audit" && r.Method == http.MethodGet:
-		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-		if limit <= 0 || limit > store.MaxListLimit {
-			limit = 100
-		}
-		events, err := accounts.ListAudit(ctx, app.backend, realm, r.URL.Query().Get("before"), limit)
-		if err != nil {
-			return apiErr(http.StatusServiceUnavailable, "%v", err)
-		}
-		next := ""
-		if len(events) == limit {
-			next = events[len(events)-1].ID
-		}
-		return writeAdminJSON(w, map[string]any{"realm": realm, "events": events, "next": next})
-	}
-	return apiErr(http.StatusNotFound, "no such route: %s %s (see the README: policy, users, users/{id}/reset, users/{id}/unlock, users/{id}/revoke-devices, audit)", r.Method, r.URL.Path)
-}
-
-func (a *adminAPI) audit(r *http.Request, app *App, realm, action, subject, detail string) {
-	err := accounts.Audit(r.Context(), app.backend, realm, accounts.AuditEvent{
-		Actor: "operator", Action: action, Subject: subject, IP: r.RemoteAddr, Detail: detail,
-	})
-	if err != nil {
-		a.logger.Warn("could not write an audit event", zap.String("action", action), zap.Error(err))
-	}
-}
-
-func writeAdminJSON(w http.ResponseWriter, v any) error {
 	w.Header().Set("Content-Type", "application/json")
-	return json.NewEncoder(w).Encode(v)
+	return json.NewEncoder(w).Encode(ans.body)
+}
+
+func (a *adminAPI) route(fn operatorFunc) http.Handler {
+	return http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		ans := r.Context().Value(answerKey{}).(*answer)
+		rs, err := a.realm(r)
+		if err == nil {
+			ans.body, err = fn(r, rs)
+		}
+		ans.err = apiError(err)
+	})
+}
+
+// realm is the started realm the request names (?realm=, default
+// "default").
+func (a *adminAPI) realm(r *http.Request) (*realmState, error) {
+	app := a.app
+	if app == nil {
+		app = latest.Load()
+	}
+	var run *running
+	if app != nil {
+		run = app.started(r.Context())
+	}
+	if run == nil {
+		return nil, caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: errNotStarted}
+	}
+	name := realmOr(r.URL.Query().Get("realm"))
+	rs, ok := run.realms[name]
+	if !ok {
+		return nil, caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no realm %q in this config", name)}
+	}
+	return rs, nil
+}
+
+// apiError answers a use case's error as the other transports do.
+func apiError(err error) error {
+	var already caddy.APIError
+	if err == nil || errors.As(err, &already) {
+		return err
+	}
+	ans := orgadmin.AnswerFor(err)
+	msg := ans.Message
+	if ans.Unavailable() {
+		msg = err.Error() // the operator is told why
+	}
+	return caddy.APIError{HTTPStatus: ans.Status, Err: errors.New(msg)}
+}
+
+func operator(r *http.Request) orgadmin.Actor {
+	by := orgadmin.Operator
+	by.IP = r.RemoteAddr
+	return by
+}
+
+func getPolicy(r *http.Request, rs *realmState) (any, error) {
+	p, found, err := rs.operator.StoredPolicy(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"realm": rs.name, "stored": found, "policy": p}, nil
+}
+
+func putPolicy(r *http.Request, rs *realmState) (any, error) {
+	var body orgadmin.PolicyBody
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		return nil, caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("body must be {\"enabled\":bool,\"methods\":[...],\"remember_days\":n}: %v", err)}
+	}
+	stored, err := rs.operator.ReplacePolicy(r.Context(), operator(r), -1, body.Policy())
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"realm": rs.name, "policy": stored}, nil
+}
+
+// limit reads ?limit=, 100 when absent or out of bounds.
+func limit(r *http.Request) int {
+	n, err := strconv.Atoi(r.URL.Query().Get("limit"))
+	if err != nil || n <= 0 || n > store.MaxListLimit {
+		return 100
+	}
+	return n
+}
+
+func listUsers(r *http.Request, rs *realmState) (any, error) {
+	users, next, err := rs.operator.ListUsers(r.Context(), r.URL.Query().Get("after"), limit(r))
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"realm": rs.name, "users": users, "next": next}, nil
+}
+
+func resetUser(r *http.Request, rs *realmState) (any, error) {
+	if err := rs.operator.ResetUser(r.Context(), operator(r), r.PathValue("id")); err != nil {
+		return nil, err
+	}
+	return map[string]any{"realm": rs.name, "reset": r.PathValue("id")}, nil
+}
+
+func unlockUser(r *http.Request, rs *realmState) (any, error) {
+	if err := rs.operator.UnlockUser(r.Context(), operator(r), r.PathValue("id")); err != nil {
+		return nil, err
+	}
+	return map[string]any{"realm": rs.name, "unlocked": r.PathValue("id")}, nil
+}
+
+func revokeDevices(r *http.Request, rs *realmState) (any, error) {
+	n, err := rs.operator.RevokeDevices(r.Context(), operator(r), r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"realm": rs.name, "revoked": n}, nil
+}
+
+func listAudit(r *http.Request, rs *realmState) (any, error) {
+	events, next, err := rs.operator.ListAudit(r.Context(), r.URL.Query().Get("before"), limit(r))
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"realm": rs.name, "events": events, "next": next}, nil
 }
 
 var (

@@ -1,22 +1,25 @@
-// Package caddymodule is caddy2fa's Caddy glue: the "twofactor" app (store
-// and keys shared by every site), the http.handlers.twofactor handler, their
-// Caddyfile forms, and metrics. Everything else lives in plain Go packages.
+// Package caddymodule is caddy2fa's Caddy glue: the "twofactor" app (the
+// store, keys, senders and realms every site shares), the
+// http.handlers.twofactor handler, the guest modules for stores, senders
+// and identity sources, their Caddyfile forms, the admin routes and
+// metrics. Everything else lives in plain Go packages.
 package caddymodule
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"time"
+	"log/slog"
+	"sync"
+	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
 	"github.com/caddy2fa/caddy2fa/keyring"
 	"github.com/caddy2fa/caddy2fa/notify"
+	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
 )
 
@@ -24,12 +27,15 @@ func init() {
 	caddy.RegisterModule(new(App))
 }
 
-// App is the "twofactor" app: the state store and the keys that every
-// twofactor handler of the config shares.
+// App is the "twofactor" app: what every twofactor handler of the config
+// shares. It opens the store and starts its background work (the setup
+// email queue, following changes, importing users files) when Caddy
+// starts it, never while a configuration is only validated.
 type App struct {
-	// Store says where state is kept. Default: an embedded database file
-	// in Caddy's data directory.
-	Store *StoreConfig `json:"store,omitempty"`
+	// Store says where state is kept: a twofactor.storage module named by
+	// "backend", "file" (an embedded database; the default) or "redis"
+	// (shared by several Caddy instances).
+	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=twofactor.storage inline_key=backend"`
 	// Keys are the secrets for cookies and for TOTP seeds at rest: base64
 	// or hex, at least 32 bytes each, separated by spaces or commas; the
 	// first signs new values, all of them open old ones (rotation).
@@ -38,72 +44,42 @@ type App struct {
 	// the embedded store: a secret generated once and kept in a file beside
 	// it (the store's path plus ".key", mode 0600), never in the store.
 	Keys string `json:"keys,omitempty"`
+	// Email delivers codes and notices by email: a twofactor.senders.email
+	// module named by "via", "ses" (Amazon SES v2) or "outbox" (files, for
+	// demos). Default: none; email is not offered.
+	EmailRaw json.RawMessage `json:"email,omitempty" caddy:"namespace=twofactor.senders.email inline_key=via"`
+	// SMS delivers codes by text message (a paid add-on): a
+	// twofactor.senders.sms module named by "via", "sns" or "outbox".
+	// Default: none; SMS is not offered.
+	SMSRaw json.RawMessage `json:"sms,omitempty" caddy:"namespace=twofactor.senders.sms inline_key=via"`
+	// Realms are the organisations' settings by realm name; sites name
+	// their realm ("default" when they name none).
+	Realms map[string]*RealmConfig `json:"realms,omitempty"`
 
-	// Email delivers codes and notices by email: Amazon SES v2, or a file
-	// outbox for demos and development.
-	Email *EmailConfig `json:"email,omitempty"`
-	// SMS delivers codes by text message (a paid add-on): Amazon SNS, or
-	// a file outbox. Without it, SMS is not offered.
-	SMS *SMSConfig `json:"sms,omitempty"`
-
+	storage     Storage
 	emailSender notify.EmailSender
 	smsSender   notify.SMSSender
-	queue       *notify.Queue
-	backend     store.Backend
-	storeKey    string
-	keyFile     string // where a generated key is kept (embedded store only)
-	ring        *keyring.Ring
 	logger      *zap.Logger
+	slogger     *slog.Logger
+
+	mu    sync.Mutex
+	sites []*Handler
+
+	// Set by Start.
+	run     *running
+	ready   chan struct{}
+	cancel  context.CancelFunc
+	workers sync.WaitGroup
+	release func() error
 }
 
-// StoreConfig selects the state store.
-type StoreConfig struct {
-	// Backend is "file" (embedded bbolt database; the default) or "redis"
-	// (shared by several Caddy instances).
-	Backend string `json:"backend,omitempty"`
-	// Path of the database file for the file backend.
-	Path string `json:"path,omitempty"`
-	// URL of Redis: redis://[:password@]host:port/db, rediss:// for TLS,
-	// several hosts with ?master_name=NAME for Sentinel. Placeholders such
-	// as {env.REDIS_PASSWORD} are resolved at start.
-	URL string `json:"url,omitempty"`
-	// Addrs are Redis Cluster nodes (or more Sentinels).
-	Addrs []string `json:"addrs,omitempty"`
-	// MasterName is the Sentinel master's name.
-	MasterName string `json:"master_name,omitempty"`
-	// KeyPrefix starts every Redis key. Default "2fa:".
-	KeyPrefix string `json:"key_prefix,omitempty"`
-	// TLS turns on TLS to Redis.
-	TLS bool `json:"tls,omitempty"`
-	// Timeout bounds each Redis operation. Default 250ms.
-	Timeout caddy.Duration `json:"timeout,omitempty"`
-}
-
-// EmailConfig selects the email sender.
-type EmailConfig struct {
-	// Via is "ses" or "outbox".
-	Via string `json:"via"`
-	// Region, From, ConfigurationSet and Endpoint configure SES; Endpoint
-	// points at an SES-compatible service instead of AWS.
-	Region           string `json:"region,omitempty"`
-	From             string `json:"from,omitempty"`
-	ConfigurationSet string `json:"configuration_set,omitempty"`
-	Endpoint         string `json:"endpoint,omitempty"`
-	// Rate caps messages per second (SES account rate). Default 14.
-	Rate float64 `json:"rate,omitempty"`
-	// Dir is the outbox folder.
-	Dir string `json:"dir,omitempty"`
-}
-
-// SMSConfig selects the SMS sender.
-type SMSConfig struct {
-	// Via is "sns" or "outbox".
-	Via      string `json:"via"`
-	Region   string `json:"region,omitempty"`
-	SenderID string `json:"sender_id,omitempty"`
-	MaxPrice string `json:"max_price,omitempty"`
-	Endpoint string `json:"endpoint,omitempty"`
-	Dir      string `json:"dir,omitempty"`
+// running is what the started app holds: the open store, the keys, and
+// each realm's shared state.
+type running struct {
+	backend store.Backend
+	ring    *keyring.Ring
+	queue   *notify.Queue
+	realms  map[string]*realmState
 }
 
 // CaddyModule returns the Caddy module information.
@@ -111,238 +87,190 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "twofactor", New: func() caddy.Module { return new(App) }}
 }
 
-// stores keeps one open store per file across config reloads: a reload
-// provisions the new config before the old one is cleaned up, and bbolt
-// allows one opener per file.
-var stores = caddy.NewUsagePool()
-
-type pooledStore struct{ store.Backend }
-
-func (p pooledStore) Destruct() error { return p.Backend.Close() }
-
-// Provision opens the store and loads the keys.
+// Provision loads the store and sender modules; it opens nothing.
 func (a *App) Provision(ctx caddy.Context) error {
-	a.logger = ctx.Logger()
-	if a.Store == nil {
-		a.Store = &StoreConfig{}
+	a.logger, a.slogger = ctx.Logger(), ctx.Slogger()
+	a.ready = make(chan struct{})
+	var err error
+	if a.StoreRaw, err = withDefaultKey(a.StoreRaw, "backend", "file"); err != nil {
+		return fmt.Errorf("twofactor store: %w", err)
 	}
-	if a.Store.Backend == "" {
-		a.Store.Backend = "file"
+	mod, err := ctx.LoadModule(a, "StoreRaw")
+	if err != nil {
+		return fmt.Errorf("twofactor store: %w", err)
 	}
-	switch a.Store.Backend {
-	case "file":
-		path := a.Store.Path
-		if path == "" {
-			path = filepath.Join(caddy.AppDataDir(), "twofactor", "2fa.db")
-		}
-		path = caddy.NewReplacer().ReplaceAll(path, "")
-		abs, err := filepath.Abs(path)
+	var ok bool
+	if a.storage, ok = mod.(Storage); !ok {
+		return fmt.Errorf("twofactor store: module %T is not a twofactor store", mod)
+	}
+	if a.EmailRaw != nil {
+		mod, err := ctx.LoadModule(a, "EmailRaw")
 		if err != nil {
-			return err
+			return fmt.Errorf("twofactor email: %w", err)
 		}
-		a.storeKey = "file:" + abs
-		a.keyFile = abs + ".key"
-		v, _, err := stores.LoadOrNew(a.storeKey, func() (caddy.Destructor, error) {
-			b, err := store.OpenBolt(abs, store.BoltOptions{})
-			if err != nil {
-				return nil, err
-			}
-			return pooledStore{b}, nil
-		})
+		if a.emailSender, ok = mod.(notify.EmailSender); !ok {
+			return fmt.Errorf("twofactor email: module %T sends no email", mod)
+		}
+	}
+	if a.SMSRaw != nil {
+		mod, err := ctx.LoadModule(a, "SMSRaw")
 		if err != nil {
-			a.storeKey = ""
-			return fmt.Errorf("twofactor store: %w", err)
+			return fmt.Errorf("twofactor sms: %w", err)
 		}
-		a.backend = v.(pooledStore).Backend
-	case "redis":
-		repl := caddy.NewReplacer()
-		opts := store.RedisOptions{
-			URL: repl.ReplaceAll(a.Store.URL, ""), MasterName: a.Store.MasterName, KeyPrefix: a.Store.KeyPrefix,
-			TLS: a.Store.TLS, Timeout: time.Duration(a.Store.Timeout),
-		}
-		for _, addr := range a.Store.Addrs {
-			opts.Addrs = append(opts.Addrs, repl.ReplaceAll(addr, ""))
-		}
-		// One client per process and Redis, kept across reloads; the key
-		// holds the resolved URL only in memory.
-		a.storeKey = fmt.Sprintf("redis:%s|%v|%s|%s|%t|%v", opts.URL, opts.Addrs, opts.MasterName, opts.KeyPrefix, opts.TLS, opts.Timeout)
-		v, _, err := stores.LoadOrNew(a.storeKey, func() (caddy.Destructor, error) {
-			octx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			r, err := store.OpenRedis(octx, opts)
-			if err != nil {
-				return nil, err
-			}
-			return pooledStore{r}, nil
-		})
-		if err != nil {
-			a.storeKey = ""
-			return fmt.Errorf("twofactor store: %w", err)
-		}
-		a.backend = v.(pooledStore).Backend
-	default:
-		return fmt.Errorf("twofactor store: unknown backend %q (use file or redis)", a.Store.Backend)
-	}
-	if err := a.loadKeys(ctx); err != nil {
-		return err
-	}
-	if err := a.provisionSenders(ctx); err != nil {
-		return err
-	}
-	if a.emailSender != nil {
-		// The setup emails: a durable queue in the store, one worker per
-		// instance, stopped when this config is unloaded.
-		rate := 0.0
-		if a.Email != nil {
-			rate = a.Email.Rate
-		}
-		a.queue = notify.NewQueue(a.backend, a.emailSender, notify.QueueOptions{Rate: rate, Logger: ctx.Slogger()})
-		go a.queue.Run(ctx)
-	}
-	return nil
-}
-
-func (a *App) provisionSenders(ctx context.Context) error {
-	repl := caddy.NewReplacer()
-	if e := a.Email; e != nil {
-		switch e.Via {
-		case "ses":
-			ses, err := notify.NewSES(ctx, notify.SESConfig{
-				Region: repl.ReplaceAll(e.Region, ""), From: repl.ReplaceAll(e.From, ""),
-				ConfigurationSet: e.ConfigurationSet, Endpoint: repl.ReplaceAll(e.Endpoint, ""), Rate: e.Rate,
-			})
-			if err != nil {
-				return fmt.Errorf("twofactor email ses: %w", err)
-			}
-			a.emailSender = ses
-		case "outbox":
-			box, err := notify.NewOutbox(repl.ReplaceAll(e.Dir, ""))
-			if err != nil {
-				return fmt.Errorf("twofactor email outbox: %w", err)
-			}
-			a.emailSender = box
-		default:
-			return fmt.Errorf("twofactor email: unknown sender %q (use ses or outbox)", e.Via)
-		}
-	}
-	if m := a.SMS; m != nil {
-		switch m.Via {
-		case "sns":
-			sns, err := notify.NewSNS(ctx, notify.SNSConfig{
-				Region: repl.ReplaceAll(m.Region, ""), SenderID: m.SenderID, MaxPrice: m.MaxPrice, Endpoint: repl.ReplaceAll(m.Endpoint, ""),
-			})
-			if err != nil {
-				return fmt.Errorf("twofactor sms sns: %w", err)
-			}
-			a.smsSender = sns
-		case "outbox":
-			box, err := notify.NewOutbox(repl.ReplaceAll(m.Dir, ""))
-			if err != nil {
-				return fmt.Errorf("twofactor sms outbox: %w", err)
-			}
-			a.smsSender = box
-		default:
-			return fmt.Errorf("twofactor sms: unknown sender %q (use sns or outbox)", m.Via)
+		if a.smsSender, ok = mod.(notify.SMSSender); !ok {
+			return fmt.Errorf("twofactor sms: module %T sends no texts", mod)
 		}
 	}
 	return nil
 }
 
-// legacyKeysKey is where an earlier version kept a generated key, in the
-// store: anyone who could read the store could forge every session and
-// unseal every TOTP seed with it.
-var legacyKeysKey = store.Key{Bucket: "keys", ID: "cookie"}
-
-// errRedisNeedsKeys explains the way forward without ever showing a key.
-var errRedisNeedsKeys = errors.New("twofactor keys: store redis needs keys, the same on every instance: " +
-	"generate one with `head -c 32 /dev/urandom | base64` and set `keys {env.TWOFACTOR_KEYS}`; " +
-	"a key generated by an earlier version is in Redis under <key_prefix>keys/cookie: make it the first key " +
-	"(to keep enrollments and sessions), then delete it from Redis")
-
-func (a *App) loadKeys(ctx context.Context) error {
-	text := caddy.NewReplacer().ReplaceAll(a.Keys, "")
-	switch {
-	case text != "":
-	case a.Keys != "":
-		return errors.New("twofactor keys: the placeholder resolved to nothing (is the environment variable or file set?)")
-	case a.keyFile == "":
+// Validate checks what can be checked without opening anything.
+func (a *App) Validate() error {
+	if a.Keys == "" && a.storage.KeyFile() == "" {
 		return errRedisNeedsKeys
-	default:
-		var err error
-		if text, err = a.generatedKey(ctx); err != nil {
+	}
+	if text := caddy.NewReplacer().ReplaceAll(a.Keys, ""); text != "" {
+		if _, err := keyring.Parse(text); err != nil {
 			return fmt.Errorf("twofactor keys: %w", err)
 		}
 	}
-	ring, err := keyring.Parse(text)
-	if err != nil {
-		return fmt.Errorf("twofactor keys: %w", err)
+	for name, r := range a.Realms {
+		if err := r.validate(name, a.availability()); err != nil {
+			return err
+		}
 	}
-	a.ring = ring
 	return nil
 }
 
-// generatedKey is the key of a one-node install without keys: a file
-// beside the embedded store, readable by Caddy's user only. A key an
-// earlier version kept in the store moves there (so enrollments still
-// open) and leaves the store.
-func (a *App) generatedKey(ctx context.Context) (string, error) {
-	if raw, err := os.ReadFile(a.keyFile); err == nil {
-		if fi, err := os.Stat(a.keyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
-			a.logger.Warn("the generated key file can be read by others than Caddy's user; chmod 600 it", zap.String("path", a.keyFile))
-		}
-		return string(raw), nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	key := keyring.Generate()
-	legacy, err := a.backend.Get(ctx, legacyKeysKey)
-	switch {
-	case err == nil:
-		key = string(legacy)
-	case !errors.Is(err, store.ErrNotFound):
-		return "", err
-	}
-	f, err := os.OpenFile(a.keyFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+// Start opens the store, loads the keys, and starts each realm and site.
+func (a *App) Start() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	b, release, err := a.storage.OpenStore(ctx)
 	if err != nil {
-		return "", err
+		cancel()
+		return err
 	}
-	if _, err := f.WriteString(key); err != nil {
-		f.Close()
-		return "", err
+	ring, err := a.loadKeys(ctx, b, a.storage.KeyFile())
+	if err != nil {
+		cancel()
+		release()
+		return err
 	}
-	if err := f.Close(); err != nil {
-		return "", err
+	a.cancel, a.release = cancel, release
+	if err := a.start(ctx, b, ring); err != nil {
+		a.Stop()
+		return err
 	}
-	if legacy != nil {
-		if err := a.backend.Delete(ctx, legacyKeysKey); err != nil {
-			return "", err
-		}
-		a.logger.Info("moved the generated key out of the store into its own file", zap.String("path", a.keyFile))
-	}
-	return key, nil
+	return nil
 }
 
-// Start implements caddy.App.
-func (a *App) Start() error { return nil }
+// start runs the app on an open store and keys (tests start it here).
+func (a *App) start(ctx context.Context, b store.Backend, ring *keyring.Ring) error {
+	run := &running{backend: b, ring: ring, realms: map[string]*realmState{}}
+	if a.emailSender != nil {
+		// The setup emails: a durable queue in the store, one worker per
+		// instance.
+		rate := 0.0
+		if r, ok := a.emailSender.(sendRater); ok {
+			rate = r.SendRate()
+		}
+		run.queue = notify.NewQueue(b, a.emailSender, notify.QueueOptions{Rate: rate, Logger: a.slogger})
+		a.goWork(func() { run.queue.Run(ctx) })
+	}
+	a.mu.Lock()
+	sites := a.sites
+	realms := a.Realms
+	a.mu.Unlock()
+	for name, cfg := range realms {
+		rs, err := newRealmState(name, cfg, a, run)
+		if err != nil {
+			return err
+		}
+		run.realms[name] = rs
+		a.goWork(rs.gate.Watch(ctx))
+	}
+	for _, h := range sites {
+		if err := h.start(run.realms[realmOr(h.Realm)], run); err != nil {
+			return err
+		}
+		if h.UsersFile != "" {
+			a.goWork(func() { h.watchUsersFile(ctx, run.backend, 0) })
+		}
+	}
+	a.run = run
+	close(a.ready)
+	latest.Store(a)
+	return nil
+}
 
-// Stop implements caddy.App.
-func (a *App) Stop() error { return nil }
+func (a *App) goWork(fn func()) {
+	a.workers.Add(1)
+	go func() {
+		defer a.workers.Done()
+		fn()
+	}()
+}
 
-// Cleanup releases this config's hold on the store; it tolerates a
-// partly provisioned app.
-func (a *App) Cleanup() error {
-	if a.storeKey == "" {
+// Stop ends the background work and gives the store back.
+func (a *App) Stop() error {
+	latest.CompareAndSwap(a, nil)
+	if a.cancel != nil {
+		a.cancel()
+		a.workers.Wait()
+		a.cancel = nil
+	}
+	if a.release != nil {
+		err := a.release()
+		a.release = nil
+		return err
+	}
+	return nil
+}
+
+// Cleanup releases what a partly started app still holds.
+func (a *App) Cleanup() error { return a.Stop() }
+
+// availability is what the app's senders can deliver.
+func (a *App) availability() policy.Availability {
+	return policy.Availability{Email: a.emailSender != nil, SMS: a.smsSender != nil}
+}
+
+// started waits for the app to start, up to ctx; nil when it did not.
+func (a *App) started(ctx context.Context) *running {
+	select {
+	case <-a.ready:
+		return a.run
+	case <-ctx.Done():
 		return nil
 	}
-	_, err := stores.Delete(a.storeKey)
-	a.storeKey = ""
-	return err
 }
+
+// withDefaultKey names the module of a guest's JSON that names none (an
+// empty store block means the embedded database).
+func withDefaultKey(raw json.RawMessage, key, name string) (json.RawMessage, error) {
+	m := map[string]json.RawMessage{}
+	if raw != nil {
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, err
+		}
+	}
+	if _, ok := m[key]; ok {
+		return raw, nil
+	}
+	m[key] = json.RawMessage(`"` + name + `"`)
+	return json.Marshal(m)
+}
+
+// latest is the app most recently started: the admin routes, which Caddy
+// builds before the apps of a config, find it here when the config has no
+// twofactor block of its own.
+var latest atomic.Pointer[App]
+
+var errNotStarted = errors.New("twofactor app is not running")
 
 var (
 	_ caddy.App          = (*App)(nil)
 	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.Validator    = (*App)(nil)
 	_ caddy.CleanerUpper = (*App)(nil)
 )

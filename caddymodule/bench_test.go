@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,12 +16,10 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"go.uber.org/zap"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/internal/htmltest"
 	"github.com/caddy2fa/caddy2fa/internal/testpeer"
-	"github.com/caddy2fa/caddy2fa/keyring"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
 )
@@ -54,19 +51,6 @@ func tempBolt(tb testing.TB) store.Backend {
 	}
 	tb.Cleanup(func() { s.Close() })
 	return s
-}
-
-// setupBenchHandler provisions h on the store, as Caddy would.
-func setupBenchHandler(tb testing.TB, b store.Backend, h *Handler) *Handler {
-	tb.Helper()
-	ring, _ := keyring.Parse(keyring.Generate())
-	app := &App{backend: b, ring: ring}
-	ctx, cancel := context.WithCancel(context.Background())
-	tb.Cleanup(cancel)
-	if err := h.setup(ctx, app, zap.NewNop(), slog.New(slog.DiscardHandler), nil); err != nil {
-		tb.Fatal(err)
-	}
-	return h
 }
 
 var okHandler = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
@@ -286,8 +270,8 @@ func BenchmarkGateOnly(b *testing.B) {
 		}))
 		b.Cleanup(whoami.Close)
 		h := setupBenchHandler(b, tempBolt(b), &Handler{
-			Policy:   &PolicyConfig{Enforce: true},
-			Identity: &IdentityConfig{Lookup: &LookupConfig{URL: whoami.URL, Cookie: "app_session"}},
+			Policy:      &PolicyConfig{Enforce: true},
+			IdentityRaw: lookupJSON(whoami.URL, "app_session"),
 		})
 		loopPrepared(b, "", verifiedCookies(b, h, "alice"), func(w http.ResponseWriter, r *http.Request) error {
 			return h.ServeHTTP(w, r, okHandler)

@@ -46,11 +46,19 @@ func TestUnmarshalHandlerEveryOption(t *testing.T) {
 	if err := h.UnmarshalCaddyfile(d); err != nil {
 		t.Fatal(err)
 	}
+	var id PlaceholderIdentity
+	if err := json.Unmarshal(h.IdentityRaw, &id); err != nil || !strings.Contains(string(h.IdentityRaw), `"source":"placeholders"`) {
+		t.Fatalf("identity %s: %v", h.IdentityRaw, err)
+	}
+	wantID := PlaceholderIdentity{
+		ID: "{http.auth.user.id}", Email: "{http.request.header.X-Remote-Email}", Phone: "{http.request.header.X-Remote-Phone}",
+		Name: "{http.request.header.X-Remote-Name}", Groups: "{http.request.header.X-Remote-Groups}", HeadersFromHandler: HeaderNames{"X-Remote-Email"},
+	}
+	if !reflect.DeepEqual(id, wantID) {
+		t.Fatalf("identity: got %+v\nwant %+v", id, wantID)
+	}
+	h.IdentityRaw = nil
 	want := Handler{
-		Identity: &IdentityConfig{
-			ID: "{http.auth.user.id}", Email: "{http.request.header.X-Remote-Email}", Phone: "{http.request.header.X-Remote-Phone}",
-			Name: "{http.request.header.X-Remote-Name}", Groups: "{http.request.header.X-Remote-Groups}", HeadersFromHandler: HeaderNames{"X-Remote-Email"},
-		},
 		SessionCookie:   "legacy_session",
 		Policy:          &PolicyConfig{Enforce: true, Methods: []string{"totp"}, Remember: caddy.Duration(30 * 24 * time.Hour)},
 		Issuer:          "Acme Corp",
@@ -62,8 +70,8 @@ func TestUnmarshalHandlerEveryOption(t *testing.T) {
 		SessionLifetime: caddy.Duration(8 * time.Hour),
 		TrustedProxies:  []string{"10.0.0.0/8", "192.0.2.1"},
 	}
-	if !reflect.DeepEqual(h, want) {
-		t.Fatalf("got  %+v\nwant %+v", h, want)
+	if !reflect.DeepEqual(&h, &want) {
+		t.Fatalf("got  %s\nwant %s", jsonOf(&h), jsonOf(&want))
 	}
 	if err := h.Validate(); err != nil {
 		t.Fatal(err)
@@ -95,7 +103,7 @@ func TestUnmarshalIdentityLookup(t *testing.T) {
 		t.Fatal(err)
 	}
 	zero := "0"
-	want := &LookupConfig{
+	want := &LookupIdentity{
 		URL: "http://127.0.0.1:9000/api/me", Cookie: "legacy_session",
 		Cookies: []string{"uid", "wordpress_logged_in_*"}, Headers: []string{"Authorization"},
 		SetHeaders: map[string]string{"OCS-APIRequest": "true"},
@@ -105,13 +113,15 @@ func TestUnmarshalIdentityLookup(t *testing.T) {
 		GuestStatus: []int{401, 403, 419}, LoginURL: []string{"/login", "/users/sign_in"}, LogoutPaths: []string{"/logout"},
 		ClientRate: 20, TotalRate: 500, URLSessionParams: []string{"sid"},
 	}
-	if !reflect.DeepEqual(h.Identity.Lookup, want) {
-		t.Fatalf("lookup:\n got %+v\nwant %+v", h.Identity.Lookup, want)
+	got := new(LookupIdentity)
+	if err := json.Unmarshal(h.IdentityRaw, got); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("lookup:\n got %+v\nwant %+v (%v)", got, want, err)
 	}
 	d = caddyfile.NewTestDispenser("twofactor {\n identity lookup http://x/me {\n cookie s\n negative_cache off\n all_cookies\n }\n}")
 	h = Handler{}
-	if err := h.UnmarshalCaddyfile(d); err != nil || h.Identity.Lookup.NegativeCache >= 0 || h.Identity.Lookup.Cookies != nil {
-		t.Fatalf("negative_cache off, all_cookies: %+v, %v", h.Identity.Lookup, err)
+	got = new(LookupIdentity)
+	if err := h.UnmarshalCaddyfile(d); err != nil || json.Unmarshal(h.IdentityRaw, got) != nil || got.NegativeCache >= 0 || got.Cookies != nil {
+		t.Fatalf("negative_cache off, all_cookies: %s, %v", h.IdentityRaw, err)
 	}
 }
 
@@ -140,8 +150,8 @@ func TestUnmarshalErrorsAreClear(t *testing.T) {
 }
 
 func TestValidateRefusesSMSWithoutASender(t *testing.T) {
-	h := Handler{Identity: &IdentityConfig{ID: "{http.auth.user.id}"}, Policy: &PolicyConfig{Enforce: true, Methods: []string{"totp", "sms"}}}
-	err := h.Validate()
+	h := Handler{Policy: &PolicyConfig{Enforce: true, Methods: []string{"totp", "sms"}}}
+	err := newTestApp().addSite(&h)
 	if err == nil || !strings.Contains(err.Error(), "SMS") {
 		t.Fatalf("want an SMS error, got %v", err)
 	}
@@ -175,8 +185,8 @@ func TestUnmarshalGlobalOption(t *testing.T) {
 	if err := a.UnmarshalCaddyfile(d); err != nil {
 		t.Fatal(err)
 	}
-	if a.Store.Backend != "file" || a.Store.Path != "/var/lib/caddy/2fa.db" || a.Keys != "{env.TWOFACTOR_KEYS}" {
-		t.Fatalf("app: %+v %+v", a, a.Store)
+	if string(a.StoreRaw) != `{"backend":"file","path":"/var/lib/caddy/2fa.db"}` || a.Keys != "{env.TWOFACTOR_KEYS}" {
+		t.Fatalf("app: %s", jsonOf(&a))
 	}
 }
 
@@ -230,4 +240,9 @@ func TestSecretsInCaddyfileStayPlaceholders(t *testing.T) {
 	if !strings.Contains(string(out), `{env.TWOFACTOR_KEYS}`) {
 		t.Fatalf("the keys placeholder must survive adaptation (resolved at start): %s", out)
 	}
+}
+
+func jsonOf(v any) string {
+	raw, _ := json.Marshal(v)
+	return string(raw)
 }

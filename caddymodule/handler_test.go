@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -24,10 +25,7 @@ import (
 // the header: it must give exactly what Caddy's replacer gives.
 func TestSingleHeaderTemplateReadsLikeTheReplacer(t *testing.T) {
 	const tmpl = "{http.request.header.x-remote-user}"
-	h := &Handler{
-		templates:       identity.Templates{ID: tmpl},
-		singleTemplates: map[string]singleTemplate{tmpl: {header: "X-Remote-User"}},
-	}
+	h := placeholderHandler(t, tmpl)
 	for name, values := range map[string][]string{
 		"absent":   nil,
 		"one":      {"alice"},
@@ -42,6 +40,16 @@ func TestSingleHeaderTemplateReadsLikeTheReplacer(t *testing.T) {
 		}
 		resolvesLikeTheReplacer(t, h, tmpl, name, r, caddyhttp.NewTestReplacer(r))
 	}
+}
+
+// placeholderHandler identifies users by the one template tmpl.
+func placeholderHandler(t *testing.T, tmpl string) *Handler {
+	t.Helper()
+	p := &PlaceholderIdentity{ID: tmpl}
+	if err := p.provision(); err != nil {
+		t.Fatal(err)
+	}
+	return &Handler{source: p}
 }
 
 // resolvesLikeTheReplacer checks that h's direct read of tmpl gives the
@@ -61,10 +69,7 @@ func resolvesLikeTheReplacer(t *testing.T, h *Handler, tmpl, name string, r *htt
 
 func TestSinglePlaceholderTemplateReadsLikeTheReplacer(t *testing.T) {
 	const tmpl = "{http.auth.user.id}"
-	h := &Handler{
-		templates:       identity.Templates{ID: tmpl},
-		singleTemplates: map[string]singleTemplate{tmpl: {key: "http.auth.user.id"}},
-	}
+	h := placeholderHandler(t, tmpl)
 	for name, value := range map[string]any{
 		"absent": nil,
 		"string": "alice",
@@ -158,8 +163,8 @@ func TestVerifiedRequestCarriesUserIDOnwardWithoutOurCookies(t *testing.T) {
 		"placeholder": {func(t *testing.T) *Handler { return benchHandlerOn(t, tempBolt(t)) }, "alice"},
 		"lookup": {func(t *testing.T) *Handler {
 			return setupBenchHandler(t, tempBolt(t), &Handler{
-				Policy:   &PolicyConfig{Enforce: true},
-				Identity: &IdentityConfig{Lookup: &LookupConfig{URL: whoami.URL, Cookie: "app_session"}},
+				Policy:      &PolicyConfig{Enforce: true},
+				IdentityRaw: lookupJSON(whoami.URL, "app_session"),
 			})
 		}, ""},
 	} {
@@ -191,5 +196,31 @@ func TestVerifiedRequestCarriesUserIDOnwardWithoutOurCookies(t *testing.T) {
 				t.Errorf("the app gets the cookies %q, want only its own", seenCookies)
 			}
 		})
+	}
+}
+
+// JSON written for an earlier version names no identity source: it still
+// loads, as the source it describes.
+func TestIdentityJSONOfEarlierVersionsNamesItsSource(t *testing.T) {
+	for in, want := range map[string]string{
+		``:                                      `{"id":"{http.auth.user.id}","source":"placeholders"}`,
+		`{"id":"{http.request.header.X-User}"}`: `{"id":"{http.request.header.X-User}","source":"placeholders"}`,
+		`{"lookup":{"url":"http://127.0.0.1:9/me","cookie":"s"}}`: `{"cookie":"s","source":"lookup","url":"http://127.0.0.1:9/me"}`,
+		`{"source":"lookup","url":"u","cookie":"s"}`:              `{"source":"lookup","url":"u","cookie":"s"}`,
+	} {
+		var raw json.RawMessage
+		if in != "" {
+			raw = json.RawMessage(in)
+		}
+		got, err := normalizeIdentity(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b any
+		json.Unmarshal(got, &a)
+		json.Unmarshal([]byte(want), &b)
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%s: %s, want %s", in, got, want)
+		}
 	}
 }

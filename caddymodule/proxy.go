@@ -25,16 +25,12 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, v gate.Verdict, 
 		}
 	}
 	setUpstreamCookies(r, cookies)
-	if h.lookup == nil {
-		return next.ServeHTTP(w, r)
-	}
-	// A bypassed logout, too, changes whose the cookies are.
-	return h.watchApp(w, r, h.credentials(r, cookies), next)
+	return h.source.Pass(w, r, cookies, next)
 }
 
 // refuse answers what the gate would not let through: as an error the
 // site's handle_errors routes act on when it has any, else with our page.
-func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, v gate.Verdict) error {
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, p *siteParts, v gate.Verdict) error {
 	status, code, what := http.StatusBadRequest, "", ""
 	switch v.Kind {
 	case gate.RefusePath:
@@ -58,10 +54,14 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, v gate.Verdict)
 		}
 		return caddyhttp.Error(status, v.Err)
 	}
+	look := h.look
+	if p != nil {
+		look = p.site.look
+	}
 	if code == "" {
-		h.site.look.Unavailable(w, r)
+		look.Unavailable(w, r)
 	} else {
-		h.site.look.Refuse(w, r, code, what)
+		look.Refuse(w, r, code, what)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -117,7 +118,10 @@ func TestReadmeLookupExamplesIdentifyUsersAndGuests(t *testing.T) {
 			if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("twofactor {\n" + block + "\n}")); err != nil {
 				t.Fatal(err)
 			}
-			l := h.Identity.Lookup
+			l := new(LookupIdentity)
+			if err := json.Unmarshal(h.IdentityRaw, l); err != nil {
+				t.Fatal(err)
+			}
 			session := l.Cookie
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path != app.path || r.URL.RawQuery != app.query {
@@ -137,7 +141,11 @@ func TestReadmeLookupExamplesIdentifyUsersAndGuests(t *testing.T) {
 				t.Fatal(err)
 			}
 			l.URL = srv.URL + u.RequestURI()
-			if err := h.provisionLookup(l); err != nil {
+			if err := l.provision(); err != nil {
+				t.Fatal(err)
+			}
+			h.source = l
+			if h.cookies, err = l.CookieReader(h.SessionCookie); err != nil {
 				t.Fatal(err)
 			}
 			for cookie, want := range map[string]identity.Identity{

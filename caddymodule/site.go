@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -13,10 +12,8 @@ import (
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/challenge"
-	"github.com/caddy2fa/caddy2fa/gate"
 	"github.com/caddy2fa/caddy2fa/orgadmin"
 	"github.com/caddy2fa/caddy2fa/pages"
-	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/sentcode"
 	"github.com/caddy2fa/caddy2fa/verify"
 )
@@ -29,26 +26,22 @@ type site struct {
 	mux       *http.ServeMux
 }
 
-// buildSite puts a handler's pages together on its realm.
-func (h *Handler) buildSite(realm *gate.Realm, snapshot *policy.Snapshot, slogger *slog.Logger, event func(string)) (*site, error) {
-	app, name := h.app, realmOr(h.Realm)
-	brand, err := h.branding()
+// buildSite puts a handler's pages together on its started realm.
+func (h *Handler) buildSite(rs *realmState, run *running) (*site, error) {
+	app, name, cfg, event, slogger := h.app, rs.name, rs.cfg, h.metrics.event, h.slogger
+	look, err := h.newLook(cfg.issuer())
 	if err != nil {
 		return nil, err
 	}
-	prefix := "/" + strings.Trim(cmpOr(h.PathPrefix, "/.2fa"), "/")
-	look, err := pages.New(pages.Config{Prefix: prefix, Org: cmpOr(h.Issuer, "caddy2fa"), Brand: brand, Logger: slogger, OnEvent: event})
-	if err != nil {
-		return nil, err
-	}
+	prefix := look.Prefix()
 	l := h.Limits
 	if l == nil {
 		l = &Limits{}
 	}
-	notices := challenge.NewNotices(app.backend, challenge.NoticesConfig{
+	notices := challenge.NewNotices(run.backend, challenge.NoticesConfig{
 		Realm: name, Org: look.Org(), SiteURL: h.SiteURL, PathPrefix: prefix, Email: app.emailSender, Logger: slogger, OnEvent: event,
 	})
-	checker := verify.NewChecker(app.backend, verify.CheckerConfig{
+	checker := verify.NewChecker(run.backend, verify.CheckerConfig{
 		Realm: name,
 		Limits: verify.Limits{
 			PerChallenge: l.CodeAttempts, PerUser: l.UserFailures, UserWindow: time.Duration(l.UserWindow),
@@ -56,7 +49,7 @@ func (h *Handler) buildSite(realm *gate.Realm, snapshot *policy.Snapshot, slogge
 		},
 		OnWrong: notices.WrongCode, OnHeld: notices.HeldTry, Logger: slogger,
 	})
-	codes := sentcode.New(app.backend, app.ring, sentcode.Config{
+	codes := sentcode.New(run.backend, run.ring, sentcode.Config{
 		Realm: name, Org: look.Org(), Email: app.emailSender, SMS: app.smsSender, Lifetime: time.Duration(l.CodeLifetime),
 		Limits: accounts.SendLimits{
 			EmailCooldown: time.Duration(l.EmailCooldown), SMSCooldown: time.Duration(l.SMSCooldown),
@@ -67,25 +60,25 @@ func (h *Handler) buildSite(realm *gate.Realm, snapshot *policy.Snapshot, slogge
 	pagesSvc, err := challenge.New(challenge.Config{
 		Realm: name, PathPrefix: prefix, Issuer: look.Org(),
 		SessionLifetime: time.Duration(h.SessionLifetime), FreshFor: time.Duration(h.FreshFor),
-		SMSCountries: h.SMSCountries, PhoneRegion: h.PhoneRegion, ClientIP: clientIP,
-		Logger: slogger, OnEvent: event, OnUserChanged: realm.Forget,
-	}, challenge.Parts{Store: app.backend, Keys: app.ring, Policy: snapshot, Site: look, Checker: checker, Codes: codes, Notices: notices})
+		SMSCountries: cfg.SMSCountries, PhoneRegion: cfg.PhoneRegion, ClientIP: clientIP,
+		Logger: slogger, OnEvent: event, OnUserChanged: rs.gate.Forget,
+	}, challenge.Parts{Store: run.backend, Keys: run.ring, Policy: rs.snapshot, Site: look, Checker: checker, Codes: codes, Notices: notices})
 	if err != nil {
 		return nil, err
 	}
 	adminCfg := orgadmin.Config{
-		Realm: name, Org: look.Org(), AdminPermission: h.AdminPermission, SiteURL: h.SiteURL,
-		EnforceImmediately: h.EnforceImmediately, Email: app.emailSender, SMS: app.smsSender != nil,
-		Logger: slogger, OnEvent: event, OnUserChanged: realm.Forget,
+		Realm: name, Org: look.Org(), AdminPermission: cfg.AdminPermission, SiteURL: h.SiteURL,
+		EnforceImmediately: cfg.EnforceImmediately, Email: app.emailSender, SMS: app.smsSender != nil,
+		Logger: slogger, OnEvent: event, OnUserChanged: rs.gate.Forget,
 	}
-	if app.queue != nil {
-		adminCfg.Mailer = app.queue
+	if run.queue != nil {
+		adminCfg.Mailer = run.queue
 	}
-	admin, err := orgadmin.New(adminCfg, orgadmin.Parts{Store: app.backend, Policy: snapshot, Checker: checker, Codes: codes})
+	admin, err := orgadmin.New(adminCfg, orgadmin.Parts{Store: run.backend, Policy: rs.snapshot, Checker: checker, Codes: codes})
 	if err != nil {
 		return nil, err
 	}
-	html, err := orgadmin.NewHTML(admin, look, pages.NewCSRF(app.ring, name), pagesSvc, clientIP)
+	html, err := orgadmin.NewHTML(admin, look, pages.NewCSRF(run.ring, name), pagesSvc, clientIP)
 	if err != nil {
 		return nil, err
 	}
@@ -94,13 +87,6 @@ func (h *Handler) buildSite(realm *gate.Realm, snapshot *policy.Snapshot, slogge
 	html.Register(mux)
 	orgadmin.NewAPI(admin, look, pagesSvc, clientIP).Register(mux)
 	return &site{look: look, challenge: pagesSvc, mux: mux}, nil
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // branding reads the logo, from its file or data: URI; pages.New checks

@@ -10,10 +10,15 @@ import (
 // Start subscribes to change notifications first, then reads the policy,
 // then follows changes in the background until ctx ends: a change made
 // between the read and the subscription cannot be missed.
-func (r *Realm) Start(ctx context.Context) {
+func (r *Realm) Start(ctx context.Context) { go r.Watch(ctx)() }
+
+// Watch is Start for a caller that runs the following itself: it
+// subscribes and reads the policy now, and returns the loop that follows
+// changes until ctx ends.
+func (r *Realm) Watch(ctx context.Context) (follow func()) {
 	changes := r.backend.Subscribe(ctx)
 	r.refreshPolicy(ctx)
-	go r.follow(ctx, changes)
+	return func() { r.follow(ctx, changes) }
 }
 
 // Run follows change notifications until ctx ends (Start without the

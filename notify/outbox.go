@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -50,13 +51,12 @@ const (
 
 const outboxTimeLayout = "20060102T150405.000000000Z"
 
-// NewOutbox creates dir (mode 0700: messages hold codes) when missing.
+// NewOutbox writes into dir, which the first message creates (mode 0700:
+// messages hold codes) when it is missing: a configuration that is only
+// checked writes nothing.
 func NewOutbox(dir string) (*Outbox, error) {
 	if dir == "" {
 		return nil, errors.New("notify: outbox: no directory")
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("notify: outbox: %w", err)
 	}
 	return &Outbox{From: DefaultOutboxFrom, dir: dir}, nil
 }
@@ -118,6 +118,9 @@ func (o *Outbox) nextName(kind, ext string) (time.Time, string) {
 func (o *Outbox) write(name, maskedTo string, data []byte) error {
 	fail := func(err error) error {
 		return &deliveryError{msg: fmt.Sprintf("%v: outbox to %s: %v", ErrDelivery, maskedTo, err)}
+	}
+	if err := os.MkdirAll(o.dir, 0o700); err != nil {
+		return fail(err)
 	}
 	tmp, err := os.CreateTemp(o.dir, ".tmp-*") // mode 0600; dot files are skipped by ReadOutbox
 	if err != nil {
@@ -223,6 +226,9 @@ type OutboxMessage struct {
 // people following the demo.
 func ReadOutbox(dir string) ([]OutboxMessage, error) {
 	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // nothing was sent yet
+	}
 	if err != nil {
 		return nil, fmt.Errorf("notify: outbox: %w", err)
 	}

@@ -97,6 +97,7 @@ type Admin struct {
 	checker *verify.Checker
 	codes   *sentcode.Sender
 	denied  *accounts.Folder // audit of refused non-admins, folded per user
+	tell    *announcer
 }
 
 // New is a realm's admin use cases.
@@ -108,7 +109,9 @@ func New(cfg Config, p Parts) (*Admin, error) {
 	if p.Policy.Realm() != cfg.Realm {
 		return nil, errors.New("orgadmin: the policy snapshot follows another realm")
 	}
-	return &Admin{cfg: cfg, backend: p.Store, policy: p.Policy, checker: p.Checker, codes: p.Codes, denied: accounts.NewFolder(accounts.FoldWindow, 10_000)}, nil
+	a := &Admin{cfg: cfg, backend: p.Store, policy: p.Policy, checker: p.Checker, codes: p.Codes, denied: accounts.NewFolder(accounts.FoldWindow, 10_000)}
+	a.tell = &announcer{backend: p.Store, cfg: &a.cfg}
+	return a, nil
 }
 
 // Actor is who asks: an org admin, or the operator.
@@ -140,6 +143,12 @@ func (a *Admin) Permission() string { return a.cfg.AdminPermission }
 
 // Policy is the org policy in force.
 func (a *Admin) Policy() policy.Policy { return *a.policy.Current() }
+
+// StoredPolicy is the policy the store holds; found is false while it
+// holds none (the configured initial policy is in force).
+func (a *Admin) StoredPolicy(ctx context.Context) (p policy.Policy, found bool, err error) {
+	return policy.Load(ctx, a.backend, a.cfg.Realm)
+}
 
 // Availability is what the operator can deliver.
 func (a *Admin) Availability() policy.Availability {
@@ -178,7 +187,7 @@ func (a *Admin) ResetUser(ctx context.Context, by Actor, user string) error {
 	a.audit(ctx, accounts.AuditEvent{Actor: by.ID, Action: "user_reset", Subject: user, IP: by.IP})
 	a.cfg.Logger.Info("user's two-factor authentication reset", "realm", a.cfg.Realm, "user", user, "admin", by.ID)
 	if u.Email != "" {
-		a.send(ctx, u.ID, u.Email, notify.ResetEmail(a.cfg.Org, displayName(u), by.name(), a.cfg.Now()), "the reset notice")
+		a.tell.send(ctx, u.ID, u.Email, notify.ResetEmail(a.cfg.Org, displayName(u), by.name(), a.cfg.Now()), "the reset notice")
 	}
 	return nil
 }
@@ -211,24 +220,11 @@ func (a *Admin) MailProgress(ctx context.Context) *notify.Progress {
 	if a.cfg.Mailer == nil || p.Version == 0 || !p.Enabled {
 		return nil
 	}
-	prog, err := a.cfg.Mailer.Progress(ctx, a.setupJob(p))
+	prog, err := a.cfg.Mailer.Progress(ctx, a.tell.setupJob(p))
 	if err != nil || prog.Total == 0 {
 		return nil
 	}
 	return &prog
-}
-
-// send mails m; a failure is logged, not fatal.
-func (a *Admin) send(ctx context.Context, user, to string, m notify.Email, what string) {
-	if a.cfg.Email == nil {
-		return
-	}
-	m.To = to
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := a.cfg.Email.SendEmail(ctx, m); err != nil {
-		a.cfg.Logger.Warn("could not send "+what, "user", user, "error", err)
-	}
 }
 
 func (a *Admin) audit(ctx context.Context, e accounts.AuditEvent) {

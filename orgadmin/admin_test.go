@@ -222,8 +222,8 @@ func TestOperatorEnableSendsSetupInstructions(t *testing.T) {
 	if err != nil || p.ChangedBy != "operator" {
 		t.Fatalf("%+v %v", p, err)
 	}
-	eventually(t, "no setup emails queued", func() bool { return rg.mailer.queued(rg.admin.setupJob(p)) == 2 })
-	item := rg.mailer.queue[rg.admin.setupJob(p)][0]
+	eventually(t, "no setup emails queued", func() bool { return rg.mailer.queued(rg.admin.tell.setupJob(p)) == 2 })
+	item := rg.mailer.queue[rg.admin.tell.setupJob(p)][0]
 	if !strings.Contains(item.Email.Text, "Acme Corp") || !strings.Contains(item.Email.Text, "https://app.acme.example/") {
 		t.Fatalf("the setup email names neither the organisation nor the site:\n%s", item.Email.Text)
 	}

@@ -3,12 +3,8 @@ package orgadmin
 import (
 	"context"
 	"errors"
-	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
-	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/sentcode"
 	"github.com/caddy2fa/caddy2fa/store"
@@ -176,94 +172,5 @@ func (a *Admin) changed(ctx context.Context, by Actor, prev, next policy.Policy)
 	}
 	a.audit(ctx, accounts.AuditEvent{Actor: by.ID, Action: "policy_changed", IP: by.IP, Detail: next.Summary()})
 	a.cfg.Logger.Info("org policy changed", "realm", a.cfg.Realm, "admin", by.ID, "policy", next.Summary(), "version", next.Version)
-	ctx = context.WithoutCancel(ctx)
-	go func() {
-		if next.Enabled && !prev.Enabled && a.cfg.Mailer != nil {
-			if err := a.queueSetupEmails(ctx, by, next); err != nil {
-				a.cfg.Logger.Error("could not queue the setup emails", "error", err)
-			}
-		}
-		a.announce(ctx, by, next)
-	}()
-}
-
-// setupJob names the setup-email job of one enable of one realm (jobs of
-// several realms may share a store).
-func (a *Admin) setupJob(p policy.Policy) string {
-	return fmt.Sprintf("setup/%s/v%d", a.cfg.Realm, p.Version)
-}
-
-var methodNames = map[string]string{
-	policy.MethodTOTP:  "Authenticator app",
-	policy.MethodEmail: "Email",
-	policy.MethodSMS:   "Text message (SMS)",
-}
-
-func (a *Admin) queueSetupEmails(ctx context.Context, by Actor, p policy.Policy) error {
-	job := a.setupJob(p)
-	url := ""
-	if a.cfg.SiteURL != "" {
-		url = strings.TrimRight(a.cfg.SiteURL, "/") + "/"
-	}
-	var names []string
-	for _, m := range p.Ordered() {
-		names = append(names, methodNames[m])
-	}
-	total := 0
-	err := a.eachUser(ctx, func(users []accounts.User) error {
-		items := make([]notify.QueuedEmail, 0, len(users))
-		for _, u := range users {
-			if u.Email == "" {
-				continue
-			}
-			m := notify.SetupEmail(a.cfg.Org, displayName(&u), url, names, by.name())
-			m.To = u.Email
-			items = append(items, notify.QueuedEmail{Key: u.ID, Email: m})
-		}
-		n, err := a.cfg.Mailer.Enqueue(ctx, job, items)
-		total += n
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	a.cfg.Logger.Info("setup emails queued", "realm", a.cfg.Realm, "job", job, "count", total)
-	return nil
-}
-
-// announce emails every other known admin about a change.
-func (a *Admin) announce(ctx context.Context, by Actor, p policy.Policy) {
-	if a.cfg.Email == nil {
-		return
-	}
-	err := a.eachUser(ctx, func(users []accounts.User) error {
-		for _, u := range users {
-			if u.ID == by.ID || u.Email == "" || !slices.Contains(u.Groups, a.cfg.AdminPermission) {
-				continue
-			}
-			a.send(ctx, u.ID, u.Email, notify.PolicyChangedEmail(a.cfg.Org, by.name(), p.Summary(), a.cfg.Now()), "the change announcement")
-		}
-		return nil
-	})
-	if err != nil {
-		a.cfg.Logger.Warn("could not list admins to announce a change", "error", err)
-	}
-}
-
-// eachUser pages through the realm's user records.
-func (a *Admin) eachUser(ctx context.Context, fn func([]accounts.User) error) error {
-	after := ""
-	for {
-		users, next, err := accounts.UserRecords(ctx, a.backend, a.cfg.Realm, after, 1000)
-		if err != nil {
-			return err
-		}
-		if err := fn(users); err != nil {
-			return err
-		}
-		if next == "" {
-			return nil
-		}
-		after = next
-	}
+	go a.tell.changed(context.WithoutCancel(ctx), by, prev, next)
 }

@@ -1,0 +1,86 @@
+package caddymodule
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy2fa/caddy2fa/keyring"
+	"github.com/caddy2fa/caddy2fa/store"
+)
+
+// newTestApp is an app as Provision leaves it, without senders.
+func newTestApp() *App {
+	return &App{logger: zap.NewNop(), slogger: slog.New(slog.DiscardHandler), ready: make(chan struct{}), storage: &FileStorage{}}
+}
+
+// sourceOf builds the identity source a handler's JSON names, without
+// Caddy's module loader.
+func sourceOf(tb testing.TB, raw json.RawMessage) IdentitySource {
+	tb.Helper()
+	raw, err := normalizeIdentity(raw)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var named struct {
+		Source string `json:"source"`
+	}
+	json.Unmarshal(raw, &named)
+	var src interface {
+		IdentitySource
+		provision() error
+	}
+	switch named.Source {
+	case "placeholders":
+		src = new(PlaceholderIdentity)
+	case "lookup":
+		src = new(LookupIdentity)
+	default:
+		tb.Fatalf("no identity source %q", named.Source)
+	}
+	var fields map[string]json.RawMessage
+	json.Unmarshal(raw, &fields)
+	delete(fields, "source")
+	rest, _ := json.Marshal(fields)
+	if err := json.Unmarshal(rest, src); err != nil {
+		tb.Fatal(err)
+	}
+	if err := src.provision(); err != nil {
+		tb.Fatal(err)
+	}
+	return src
+}
+
+// lookupJSON is the identity JSON of a lookup against url.
+func lookupJSON(url, cookie string) json.RawMessage {
+	raw, _ := json.Marshal(map[string]string{"source": "lookup", "url": url, "cookie": cookie})
+	return raw
+}
+
+// setupBenchHandler provisions h on the store and starts its app, as
+// Caddy would.
+func setupBenchHandler(tb testing.TB, b store.Backend, h *Handler) *Handler {
+	tb.Helper()
+	ring, _ := keyring.Parse(keyring.Generate())
+	app := newTestApp()
+	m, err := newMetrics(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := h.provision(app, sourceOf(tb, h.IdentityRaw), zap.NewNop(), slog.New(slog.DiscardHandler), m); err != nil {
+		tb.Fatal(err)
+	}
+	if err := h.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	app.cancel = cancel
+	tb.Cleanup(func() { app.Stop() })
+	if err := app.start(ctx, b, ring); err != nil {
+		tb.Fatal(err)
+	}
+	return h
+}
