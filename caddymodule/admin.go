@@ -41,14 +41,14 @@ func (a *adminAPI) Provision(ctx caddy.Context) error {
 	}
 	a.mux = http.NewServeMux()
 	for pattern, fn := range map[string]operatorFunc{
-		"GET /twofactor/policy":                      getPolicy,
-		"PUT /twofactor/policy":                      putPolicy,
-		"POST /twofactor/policy":                     putPolicy,
-		"GET /twofactor/users":                       listUsers,
-		"POST /twofactor/users/{id}/reset":           resetUser,
-		"POST /twofactor/users/{id}/unlock":          unlockUser,
+		"GET /twofactor/policy":                     getPolicy,
+		"PUT /twofactor/policy":                     putPolicy,
+		"POST /twofactor/policy":                    putPolicy,
+		"GET /twofactor/users":                      listUsers,
+		"POST /twofactor/users/{id}/reset":          resetUser,
+		"POST /twofactor/users/{id}/unlock":         unlockUser,
 		"POST /twofactor/users/{id}/revoke-devices": revokeDevices,
-		"GET /twofactor/audit":                       listAudit,
+		"GET /twofactor/audit":                      listAudit,
 	} {
 		a.mux.Handle(pattern, a.route(fn))
 	}

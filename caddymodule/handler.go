@@ -84,15 +84,26 @@ type Handler struct {
 	// none; emails carry no link.
 	SiteURL string `json:"site_url,omitempty"`
 
-	// Deprecated: realm settings, now in the app's realms. Here they still
-	// apply to the site's realm, with a warning; two sources that differ
-	// are refused.
-	Policy             *PolicyConfig `json:"policy,omitempty"`
-	Issuer             string        `json:"issuer,omitempty"`
-	AdminPermission    string        `json:"admin_permission,omitempty"`
-	SMSCountries       []int         `json:"sms_countries,omitempty"`
-	PhoneRegion        string        `json:"phone_region,omitempty"`
-	EnforceImmediately bool          `json:"enforce_immediately,omitempty"`
+	// The realm settings below belong in the app's realms now. Here they
+	// still apply to the site's realm, with a warning; two sources that
+	// differ are refused. Each defaults to the realm's.
+
+	// Policy is deprecated: use the realm's policy. Default: the realm's.
+	Policy *PolicyConfig `json:"policy,omitempty"`
+	// Issuer is deprecated: use the realm's issuer. Default: the realm's.
+	Issuer string `json:"issuer,omitempty"`
+	// AdminPermission is deprecated: use the realm's admin_permission.
+	// Default: the realm's.
+	AdminPermission string `json:"admin_permission,omitempty"`
+	// SMSCountries is deprecated: use the realm's sms_countries. Default:
+	// the realm's.
+	SMSCountries []int `json:"sms_countries,omitempty"`
+	// PhoneRegion is deprecated: use the realm's phone_region. Default: the
+	// realm's.
+	PhoneRegion string `json:"phone_region,omitempty"`
+	// EnforceImmediately is deprecated: use the realm's
+	// enforce_immediately. Default: the realm's.
+	EnforceImmediately bool `json:"enforce_immediately,omitempty"`
 
 	app     *App
 	logger  *zap.Logger

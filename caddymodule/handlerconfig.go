@@ -26,23 +26,32 @@ type Limits struct {
 	// CodeAttempts are the wrong codes one challenge allows. Default 5, at
 	// most 10.
 	CodeAttempts int `json:"code_attempts,omitempty"`
-	// UserFailures wrong codes per user within UserWindow hold code entry.
-	// Defaults 10 and 15m.
-	UserFailures int            `json:"user_failures,omitempty"`
-	UserWindow   caddy.Duration `json:"user_window,omitempty"`
-	// IPFailures wrong codes per client network within IPWindow, across
-	// accounts, hold that network. Defaults 30 and 10m.
-	IPFailures int            `json:"ip_failures,omitempty"`
-	IPWindow   caddy.Duration `json:"ip_window,omitempty"`
-	// EmailCooldown and SMSCooldown are the waits between two codes to one
-	// user. Defaults 30s and 60s.
+	// UserFailures code attempts per user within UserWindow hold code
+	// entry, across challenges and sessions. Default 10, at most 50.
+	UserFailures int `json:"user_failures,omitempty"`
+	// UserWindow is UserFailures' window. Default 15m.
+	UserWindow caddy.Duration `json:"user_window,omitempty"`
+	// IPFailures code attempts per client network (an IPv4 address or an
+	// IPv6 /64) within IPWindow, across accounts, hold that network.
+	// Default 30, at most 500.
+	IPFailures int `json:"ip_failures,omitempty"`
+	// IPWindow is IPFailures' window. Default 10m.
+	IPWindow caddy.Duration `json:"ip_window,omitempty"`
+	// EmailCooldown is the wait between two emailed codes to one user.
+	// Default 30s.
 	EmailCooldown caddy.Duration `json:"email_cooldown,omitempty"`
-	SMSCooldown   caddy.Duration `json:"sms_cooldown,omitempty"`
-	// EmailPerHour and SMSPerHour cap codes per user per hour; SMSPerDay
-	// caps texts per user and per number per day. Defaults 5, 5 and 10.
+	// SMSCooldown is the wait between two texted codes to one user.
+	// Default 60s.
+	SMSCooldown caddy.Duration `json:"sms_cooldown,omitempty"`
+	// EmailPerHour caps emailed codes per user per hour. Default 5, at
+	// most 60.
 	EmailPerHour int `json:"email_per_hour,omitempty"`
-	SMSPerHour   int `json:"sms_per_hour,omitempty"`
-	SMSPerDay    int `json:"sms_per_day,omitempty"`
+	// SMSPerHour caps texted codes per user per hour. Default 5, at most
+	// 20.
+	SMSPerHour int `json:"sms_per_hour,omitempty"`
+	// SMSPerDay caps texts per user, and per number across users, per
+	// day. Default 10, at most 50.
+	SMSPerDay int `json:"sms_per_day,omitempty"`
 }
 
 func (l *Limits) validate() error {

@@ -25,9 +25,10 @@ func init() {
 // endpoint, asked with the user's cookies, its answers cached briefly and
 // every odd answer refused (fail closed).
 type LookupIdentity struct {
-	// URL of the endpoint, e.g. http://127.0.0.1:9000/api/me. It answers
-	// 200 with {"id","email","phone","name","groups"} for a logged-in
-	// session, and a guest status (401, 403) or a guest answer otherwise.
+	// URL of the endpoint, e.g. http://127.0.0.1:9000/api/me; required. It
+	// answers 200 with {"id","email","phone","name","groups"} for a
+	// logged-in session, and a guest status (401, 403) or a guest answer
+	// otherwise.
 	URL string `json:"url"`
 	// Cookie is the app's session cookie: a new value is a new login.
 	// Required.
@@ -42,6 +43,7 @@ type LookupIdentity struct {
 	// header that is not forwarded is refused.
 	Headers []string `json:"headers,omitempty"`
 	// SetHeaders are sent with every lookup ({"OCS-APIRequest": "true"}).
+	// Default: none.
 	SetHeaders map[string]string `json:"set_headers,omitempty"`
 	// Cache is how long an answer is kept per set of credentials. Default
 	// 30s.
@@ -55,25 +57,28 @@ type LookupIdentity struct {
 	// above.
 	Fields map[string]string `json:"fields,omitempty"`
 	// GuestWhen are answers that mean a guest, besides an id that is
-	// absent, null, "", false or 0.
+	// absent, null, "", false or 0. Default: none.
 	GuestWhen []identity.GuestRule `json:"guest_when,omitempty"`
 	// GuestStatus are the statuses that mean "not logged in"; any other
 	// status but 200 refuses the request (503). Default 401 and 403.
 	GuestStatus []int `json:"guest_status,omitempty"`
 	// LoginURL are the app's login pages: a redirect there means "not
-	// logged in"; any other redirect refuses the request (503).
+	// logged in"; any other redirect refuses the request (503). Default:
+	// none.
 	LoginURL []string `json:"login_url,omitempty"`
 	// LogoutPaths are the app's logout paths: the cached answer for the
-	// request's credentials is dropped before and after them.
+	// request's credentials is dropped before and after them. Default:
+	// none.
 	LogoutPaths []string `json:"logout_paths,omitempty"`
-	// ClientRate and TotalRate bound lookups per second per client (an
-	// IPv4 address or IPv6 /64) and in all; over the bound the request is
-	// refused (503), never let through. Defaults 10 and 200.
+	// ClientRate bounds lookups per second per client (an IPv4 address or
+	// IPv6 /64); over it the request is refused (503), never let through.
+	// Default 10.
 	ClientRate float64 `json:"client_rate,omitempty"`
-	TotalRate  float64 `json:"total_rate,omitempty"`
-	// URLSessionParams are URL session ids the app accepts, refused in
-	// path parameters and queries. Always included: jsessionid, phpsessid
-	// and the names of the forwarded cookies.
+	// TotalRate bounds lookups per second in all, likewise. Default 200.
+	TotalRate float64 `json:"total_rate,omitempty"`
+	// URLSessionParams are more URL session ids the app accepts, refused
+	// in path parameters and queries. Default: jsessionid, phpsessid and
+	// the names of the forwarded cookies, which are always included.
 	URLSessionParams []string `json:"url_session_params,omitempty"`
 
 	lookup                 *identity.Lookup

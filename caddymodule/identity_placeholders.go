@@ -39,15 +39,21 @@ type IdentitySource interface {
 type PlaceholderIdentity struct {
 	// ID is the user's ID, required; without an identity block at all it
 	// is {http.auth.user.id}.
-	ID     string `json:"id,omitempty"`
-	Email  string `json:"email,omitempty"`
-	Phone  string `json:"phone,omitempty"`
-	Name   string `json:"name,omitempty"`
+	ID string `json:"id,omitempty"`
+	// Email is the user's address, for emailed codes. Default: none.
+	Email string `json:"email,omitempty"`
+	// Phone is the user's mobile number, for texted codes. Default: none.
+	Phone string `json:"phone,omitempty"`
+	// Name is how emails greet the user. Default: the ID.
+	Name string `json:"name,omitempty"`
+	// Groups are the user's groups, split on commas and spaces; one of
+	// them may make the user an org admin. Default: none.
 	Groups string `json:"groups,omitempty"`
 	// HeadersFromHandler names the identity headers that a handler running
 	// before twofactor sets, removing client copies (forward_auth with
 	// copy_headers, request_header): those are kept. Every other identity
 	// header is deleted unless the peer is one of trusted_proxies.
+	// Default: none.
 	HeadersFromHandler HeaderNames `json:"headers_from_handler,omitempty"`
 
 	templates identity.Templates

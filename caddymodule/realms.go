@@ -37,7 +37,8 @@ type RealmConfig struct {
 
 // PolicyConfig is an initial org policy.
 type PolicyConfig struct {
-	// Enforce turns two-factor authentication on for every user.
+	// Enforce turns two-factor authentication on for every user. Default
+	// off.
 	Enforce bool `json:"enforce,omitempty"`
 	// Methods users may use: totp, email, sms. Default: totp.
 	Methods []string `json:"methods,omitempty"`

@@ -29,11 +29,13 @@ type SESSender struct {
 	// config).
 	Region string `json:"region,omitempty"`
 	// From is the sender, a verified SES identity: "Acme Security
-	// <security@acme.example>".
+	// <security@acme.example>"; required.
 	From string `json:"from,omitempty"`
-	// ConfigurationSet is an optional SES configuration set.
+	// ConfigurationSet is an SES configuration set (event publishing,
+	// suppression lists). Default: none.
 	ConfigurationSet string `json:"configuration_set,omitempty"`
 	// Endpoint points at an SES-compatible service instead of AWS.
+	// Default: AWS.
 	Endpoint string `json:"endpoint,omitempty"`
 	// Rate caps messages per second (the SES account's rate). Default 14.
 	Rate float64 `json:"rate,omitempty"`
@@ -135,7 +137,7 @@ func (*SMSOutbox) CaddyModule() caddy.ModuleInfo {
 // outbox is what both outboxes are; the folder is made by the first
 // message, so a checked configuration writes nothing.
 type outbox struct {
-	// Dir is the folder; placeholders are resolved.
+	// Dir is the folder; placeholders are resolved. Required.
 	Dir string `json:"dir,omitempty"`
 
 	box *notify.Outbox
@@ -170,12 +172,17 @@ func (o *outbox) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 
 // SNSSender is twofactor.senders.sms.sns: Amazon SNS (a paid add-on).
 type SNSSender struct {
+	// Region is the AWS region; default the SDK's (AWS_REGION, shared
+	// config).
 	Region string `json:"region,omitempty"`
 	// SenderID is the alphanumeric sender shown where countries allow it.
+	// Default: none.
 	SenderID string `json:"sender_id,omitempty"`
-	// MaxPrice caps one message's price in US dollars ("0.50").
+	// MaxPrice caps one message's price in US dollars ("0.50"). Default:
+	// the account's limit only.
 	MaxPrice string `json:"max_price,omitempty"`
 	// Endpoint points at an SNS-compatible service instead of AWS.
+	// Default: AWS.
 	Endpoint string `json:"endpoint,omitempty"`
 
 	sns *notify.SNS

@@ -114,15 +114,17 @@ func (f *FileStorage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 type RedisStorage struct {
 	// URL of Redis: redis://[:password@]host:port/db, rediss:// for TLS,
 	// several hosts with ?master_name=NAME for Sentinel. Placeholders such
-	// as {env.REDIS_PASSWORD} are resolved at start.
+	// as {env.REDIS_PASSWORD} are resolved at start. Required unless
+	// Addrs are given.
 	URL string `json:"url,omitempty"`
-	// Addrs are Redis Cluster nodes (or more Sentinels).
+	// Addrs are Redis Cluster nodes (or more Sentinels). Default: none.
 	Addrs []string `json:"addrs,omitempty"`
-	// MasterName is the Sentinel master's name.
+	// MasterName is the Sentinel master's name. Default: none (no
+	// Sentinel).
 	MasterName string `json:"master_name,omitempty"`
 	// KeyPrefix starts every Redis key. Default "2fa:".
 	KeyPrefix string `json:"key_prefix,omitempty"`
-	// TLS turns on TLS to Redis.
+	// TLS turns on TLS to Redis. Default off (rediss:// URLs turn it on).
 	TLS bool `json:"tls,omitempty"`
 	// Timeout bounds each Redis operation. Default 250ms.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
