@@ -38,31 +38,6 @@ func trimSlash(s string) string {
 	return s
 }
 
-var lockTemplate = newEmailTemplate(`
-{{template "greeting" .}}
-
-Someone entered {{.Count}} in a row for {{if .Org}}your {{.Org}} account{{else}}your account{{end}}'s second step.
-{{- if .Hard}} Code entry is now locked until you unlock it with a code we email you, or your administrator does.{{with .URL}}
-
-To unlock it:
-{{.}}{{end}}{{else}} Code entry is paused for {{.Wait}}.{{end}}
-
-If this was you, there is nothing else to do.
-
-If it wasn't you, someone knows your password: change it now and tell your administrator.
-
-{{template "footer" .}}
-`, `{{define "content" -}}
-`+greeting+`
-<p `+pStyle+`>Someone entered {{.Count}} in a row for {{if .Org}}your {{.Org}} account{{else}}your account{{end}}'s second step.
-{{- if .Hard}} Code entry is now <strong>locked</strong> until you unlock it with a code we email you, or your administrator does.{{else}} Code entry is paused for {{.Wait}}.{{end}}</p>
-{{- if .URL}}
-<p `+pStyle+`><a href="{{.URL}}" style="display:inline-block;padding:10px 16px;background-color:#0969da;color:#ffffff;text-decoration:none;border-radius:6px;font-weight:600;">Unlock code entry</a></p>
-{{- end}}
-<p `+pStyle+`>If this was you, there is nothing else to do.</p>
-<p style="margin:0;">If it wasn't you, <strong>someone knows your password</strong>: change it now and tell your administrator.</p>
-{{- end}}`)
-
 // DevicesRemovedEmail tells user that trusted devices (n of them, or all
 // others when n is 0) no longer skip the second step: every change to how
 // an account is protected is announced to its owner.
@@ -73,20 +48,3 @@ func DevicesRemovedEmail(org, user string, n int, when time.Time) Email {
 	}
 	return devicesRemovedTemplate.render("Trusted devices removed from "+yourAccount(org), d)
 }
-
-var devicesRemovedTemplate = newEmailTemplate(`
-{{template "greeting" .}}
-
-{{.Count}} of {{if .Org}}your {{.Org}} account{{else}}your account{{end}} will be asked for the second step again, from {{.When}}.
-
-If this was you, there is nothing to do.
-
-If this wasn't you, contact your administrator right away: someone may be able to sign in as you.
-
-{{template "footer" .}}
-`, `{{define "content" -}}
-`+greeting+`
-<p `+pStyle+`>{{.Count}} of {{if .Org}}your {{.Org}} account{{else}}your account{{end}} will be asked for the second step again, from {{.When}}.</p>
-<p `+pStyle+`>If this was you, there is nothing to do.</p>
-<p style="margin:0;">If this wasn't you, <strong>contact your administrator right away</strong>: someone may be able to sign in as you.</p>
-{{- end}}`)
