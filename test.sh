@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The test suite: installs its peers, checks formatting and vet, runs every
-# test (unit, store conformance, the real Caddy binary end to end), each
-# fuzz target for a fixed number of inputs, and each benchmark once so they
-# keep compiling.
+# The test suite: installs its peers, lints (gofmt, vet, staticcheck), runs
+# every test (unit, store conformance, the real Caddy binary end to end),
+# each fuzz target for a fixed number of inputs, and each benchmark once so
+# they keep compiling. `make test-unit` is the quick loop without peers.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -11,16 +11,13 @@ cd "$(dirname "$0")"
 # Caddy writes autosave.json and a local CA under these: keep them here.
 export XDG_CONFIG_HOME="$PWD/.xdg/config" XDG_DATA_HOME="$PWD/.xdg/data"
 
-unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
-if [[ -n "$unformatted" ]]; then
-	echo "gofmt needed on:" >&2
-	echo "$unformatted" >&2
-	exit 1
-fi
-go vet ./...
+./scripts/lint.sh
 
-go test -count=1 -race $(go list ./... | grep -v /caddymodule)
-go test -count=1 ./caddymodule/...
+# The packages with the race detector; the end-to-end tests (the Caddy
+# binary, the browser, a Redis cluster, the emulators) without it, as they
+# spend their time in other processes.
+go test -count=1 -race $(go list ./... | grep -v -e /caddymodule -e /e2e)
+go test -count=1 ./caddymodule/... ./e2e/...
 
 # Each fuzz target for a fixed number of inputs, never a time limit: a
 # deadline on a loaded machine fails for nothing. ./scripts/fuzz.sh runs

@@ -4,12 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
+	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/caddy2fa/caddy2fa/keyring"
 	"github.com/caddy2fa/caddy2fa/store"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 )
 
 // newTestApp is an app as Provision leaves it, without senders.
@@ -83,4 +88,25 @@ func setupBenchHandler(tb testing.TB, b store.Backend, h *Handler) *Handler {
 		tb.Fatal(err)
 	}
 	return h
+}
+
+// totpNow is the authenticator code of key at the time at.
+func totpNow(tb testing.TB, key string, at time.Time) string {
+	tb.Helper()
+	c, err := totp.GenerateCodeCustom(strings.ReplaceAll(key, " ", ""), at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// freePort is a port that was free a moment ago.
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

@@ -1,33 +1,23 @@
 package challenge
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/caddy2fa/caddy2fa/internal/testpeer"
 	"github.com/caddy2fa/caddy2fa/keyring"
-	"github.com/caddy2fa/caddy2fa/store"
 )
 
-// Replay across instances: two gateways on one Redis accept a TOTP code
+// Replay across instances: two gateways on one store accept a TOTP code
 // once between them, even when it is submitted to both at the same time.
+// (The end-to-end tests do the same with two Caddy processes on Redis.)
 func TestReplayAcrossTwoInstancesOneSuccess(t *testing.T) {
-	peer := testpeer.Redis(t)
-	open := func() store.Backend {
-		r, err := store.OpenRedis(context.Background(), store.RedisOptions{URL: peer.URL(), KeyPrefix: "replay:", Timeout: 3 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { r.Close() })
-		return r
-	}
+	shared := tempStore(t)
 	ring, _ := keyring.Parse(keyring.Generate())
-	a := newHarnessOn(t, open(), ring)
-	b := newHarnessOn(t, open(), ring)
+	a := newHarnessOn(t, shared, ring)
+	b := newHarnessOn(t, shared, ring)
 	key := a.browser("alice", "s0").enrollTOTP("/")
 	a.advance(30 * time.Second)
 	b.advance(30 * time.Second)

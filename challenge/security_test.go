@@ -3,8 +3,6 @@ package challenge
 import (
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -300,28 +298,6 @@ func TestTOTPMatchesRFC6238Vectors(t *testing.T) {
 		step, ok := totpMatch(seed, v.code, time.Unix(v.unix, 0))
 		if !ok || step != v.unix/30 {
 			t.Errorf("T=%d code %s: ok=%t step=%d", v.unix, v.code, ok, step)
-		}
-	}
-}
-
-func TestTOTPAgreesWithOathtool(t *testing.T) {
-	path, err := exec.LookPath("oathtool")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("oathtool is required in CI (Debian package oathtool)")
-		}
-		t.Skip("oathtool not installed; the test script installs it")
-	}
-	seed := []byte("caddy2fa-oathtool-x")
-	secret := b32.EncodeToString(seed)
-	for _, unix := range []int64{0, 59, 1700000000, 1800000029, 4102444800} {
-		out, err := exec.Command(path, "--totp", "-b", secret, "-N", "@"+itoa(unix)).Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		code := strings.TrimSpace(string(out))
-		if step, ok := totpMatch(seed, code, time.Unix(unix, 0)); !ok || step != unix/30 {
-			t.Errorf("T=%d: oathtool says %s, we disagree", unix, code)
 		}
 	}
 }

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy2fa/caddy2fa/internal/testpeer"
 	"github.com/caddy2fa/caddy2fa/notify"
+	"github.com/caddy2fa/caddy2fa/notify/queuetest"
 	"github.com/caddy2fa/caddy2fa/store"
 )
 
@@ -35,17 +35,6 @@ func openQueueStore(t testing.TB, path string) *store.Bolt {
 func tempQueueStore(t testing.TB) *store.Bolt {
 	t.Helper()
 	return openQueueStore(t, filepath.Join(t.TempDir(), "state.db"))
-}
-
-// setupMails returns n setup emails keyed by user ID, as an enable sends.
-func setupMails(n int) []notify.QueuedEmail {
-	items := make([]notify.QueuedEmail, n)
-	for i := range items {
-		m := notify.SetupEmail("Acme", fmt.Sprintf("User %d", i), "https://app.example/2fa/", []string{"Authenticator app", "Email"}, "admin")
-		m.To = fmt.Sprintf("user%06d@example.com", i)
-		items[i] = notify.QueuedEmail{Key: fmt.Sprintf("u%06d", i), Email: m}
-	}
-	return items
 }
 
 // testLogger writes the queue's log into the test's output, and into buf
@@ -73,54 +62,6 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// recipients counts the emails per address in outbox directories.
-func recipients(t *testing.T, dirs ...string) map[string]int {
-	t.Helper()
-	counts := map[string]int{}
-	for _, dir := range dirs {
-		msgs, err := notify.ReadOutbox(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range msgs {
-			counts[m.To]++
-		}
-	}
-	return counts
-}
-
-// wantEachOnce fails unless every item's address got exactly one email
-// and nobody else got any.
-func wantEachOnce(t *testing.T, items []notify.QueuedEmail, got map[string]int) {
-	t.Helper()
-	for _, it := range items {
-		if n := got[it.Email.To]; n != 1 {
-			t.Errorf("%s got %d emails, want 1", it.Email.To, n)
-		}
-	}
-	if len(got) != len(items) {
-		t.Errorf("%d addresses got email, want %d", len(got), len(items))
-	}
-}
-
-func progress(t testing.TB, q *notify.Queue, job string) notify.Progress {
-	t.Helper()
-	p, err := q.Progress(t.Context(), job)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func enqueue(t testing.TB, q *notify.Queue, job string, items []notify.QueuedEmail) int {
-	t.Helper()
-	n, err := q.Enqueue(t.Context(), job, items)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 // providerOutage stands for a mail provider that refuses each address's
@@ -155,65 +96,44 @@ func (p *providerOutage) triesOf(addr string) []time.Time {
 	return slices.Clone(p.tries[addr])
 }
 
-// runUntil runs workers until done reports true (or fails after 20s).
-func runUntil(t *testing.T, done func() bool, workers ...*notify.Queue) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	var wg sync.WaitGroup
-	for _, q := range workers {
-		wg.Go(func() { q.Run(ctx) })
-	}
-	defer func() {
-		cancel()
-		wg.Wait()
-	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for !done() {
-		if time.Now().After(deadline) {
-			t.Fatal("workers did not finish within 20s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestQueueNeverSendsTwiceForSameEnable(t *testing.T) {
 	t.Parallel()
 	outbox := newOutbox(t)
 	q := notify.NewQueue(tempQueueStore(t), outbox, notify.QueueOptions{Rate: math.Inf(1), Logger: testLogger(t, nil)})
-	items := setupMails(20)
+	items := queuetest.SetupMails(20)
 
 	// The same key twice in one call, then the whole job again (an enable
 	// whose enqueue was retried): nobody is added twice.
 	first := append(slices.Clone(items[:10]), items[3])
-	if n := enqueue(t, q, "setup-v1", first); n != 10 {
+	if n := queuetest.Enqueue(t, q, "setup-v1", first); n != 10 {
 		t.Errorf("first Enqueue added %d, want 10", n)
 	}
-	if n := enqueue(t, q, "setup-v1", items); n != 10 {
+	if n := queuetest.Enqueue(t, q, "setup-v1", items); n != 10 {
 		t.Errorf("second Enqueue added %d, want the 10 new keys", n)
 	}
 	if err := q.Drain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	// After sending, the job still remembers its keys.
-	if n := enqueue(t, q, "setup-v1", items); n != 0 {
+	if n := queuetest.Enqueue(t, q, "setup-v1", items); n != 0 {
 		t.Errorf("Enqueue after sending added %d, want 0", n)
 	}
 	if err := q.Drain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	wantEachOnce(t, items, recipients(t, outbox.Dir()))
-	if p := progress(t, q, "setup-v1"); p.Total != 20 || p.Sent != 20 || !p.Done() {
+	queuetest.WantEachOnce(t, items, queuetest.Recipients(t, outbox.Dir()))
+	if p := queuetest.Progress(t, q, "setup-v1"); p.Total != 20 || p.Sent != 20 || !p.Done() {
 		t.Errorf("progress = %+v, want 20 of 20 sent", p)
 	}
 
 	// Another enable is another job: everyone is told again, once.
-	if n := enqueue(t, q, "setup-v2", items); n != 20 {
+	if n := queuetest.Enqueue(t, q, "setup-v2", items); n != 20 {
 		t.Errorf("Enqueue for the next enable added %d, want 20", n)
 	}
 	if err := q.Drain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	for addr, n := range recipients(t, outbox.Dir()) {
+	for addr, n := range queuetest.Recipients(t, outbox.Dir()) {
 		if n != 2 {
 			t.Errorf("%s got %d emails after two enables, want 2", addr, n)
 		}
@@ -226,12 +146,12 @@ func TestQueueKeysDoNotCollideAcrossJobs(t *testing.T) {
 	q := notify.NewQueue(tempQueueStore(t), outbox, notify.QueueOptions{Rate: math.Inf(1), Logger: testLogger(t, nil)})
 	// ("a/b", "c") and ("a", "b/c") must stay two messages.
 	mail := func(to string) notify.Email { return notify.Email{To: to, Subject: "s", Text: "t"} }
-	enqueue(t, q, "a/b", []notify.QueuedEmail{{Key: "c", Email: mail("one@example.com")}})
-	enqueue(t, q, "a", []notify.QueuedEmail{{Key: "b/c", Email: mail("two@example.com")}})
+	queuetest.Enqueue(t, q, "a/b", []notify.QueuedEmail{{Key: "c", Email: mail("one@example.com")}})
+	queuetest.Enqueue(t, q, "a", []notify.QueuedEmail{{Key: "b/c", Email: mail("two@example.com")}})
 	if err := q.Drain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	got := recipients(t, outbox.Dir())
+	got := queuetest.Recipients(t, outbox.Dir())
 	if got["one@example.com"] != 1 || got["two@example.com"] != 1 {
 		t.Errorf("recipients = %v, want one email each", got)
 	}
@@ -255,7 +175,7 @@ func TestQueueRejectsInvalidItems(t *testing.T) {
 			t.Errorf("%s: Enqueue = %d, %v; want an error and nothing added", name, n, err)
 		}
 	}
-	if p := progress(t, q, "j"); p.Total != 0 {
+	if p := queuetest.Progress(t, q, "j"); p.Total != 0 {
 		t.Errorf("a rejected Enqueue stored something: %+v", p)
 	}
 }
@@ -284,7 +204,7 @@ func (s *storeOutage) PutIfAbsent(ctx context.Context, k store.Key, v []byte, tt
 
 func TestQueueEnqueueAgainCompletesInterruptedEnqueue(t *testing.T) {
 	t.Parallel()
-	items := setupMails(5)
+	items := queuetest.SetupMails(5)
 	// Calls 1-5 write the dedupe markers, 6-10 the messages: the store
 	// fails after the markers and the first two messages.
 	b := &storeOutage{Backend: tempQueueStore(t), failAt: 8}
@@ -294,17 +214,17 @@ func TestQueueEnqueueAgainCompletesInterruptedEnqueue(t *testing.T) {
 		t.Fatal("Enqueue succeeded through a store failure")
 	}
 	// The admin page (or its retry) enqueues the job again.
-	if n := enqueue(t, q, "setup-v1", items); n != 0 {
+	if n := queuetest.Enqueue(t, q, "setup-v1", items); n != 0 {
 		t.Errorf("retried Enqueue added %d, want 0 (the keys were recorded)", n)
 	}
-	if p := progress(t, q, "setup-v1"); p.Total < 3 || p.Total > 5 {
+	if p := queuetest.Progress(t, q, "setup-v1"); p.Total < 3 || p.Total > 5 {
 		t.Errorf("progress = %+v, want the repaired messages counted", p)
 	}
 	if err := q.Drain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	wantEachOnce(t, items, recipients(t, outbox.Dir()))
-	if p := progress(t, q, "setup-v1"); p.Sent != 5 || p.Total != 5 || !p.Done() {
+	queuetest.WantEachOnce(t, items, queuetest.Recipients(t, outbox.Dir()))
+	if p := queuetest.Progress(t, q, "setup-v1"); p.Sent != 5 || p.Total != 5 || !p.Done() {
 		t.Errorf("progress = %+v, want 5 of 5 sent", p)
 	}
 }
@@ -313,18 +233,18 @@ func TestQueueSurvivesRestartMidSend(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "state.db")
 	outbox := newOutbox(t)
-	items := setupMails(50)
+	items := queuetest.SetupMails(50)
 
 	b := openQueueStore(t, path)
 	q := notify.NewQueue(b, outbox, notify.QueueOptions{Rate: 100, Logger: testLogger(t, nil)})
-	enqueue(t, q, "setup-v1", items)
+	queuetest.Enqueue(t, q, "setup-v1", items)
 	ctx, cancel := context.WithCancel(t.Context())
 	stopped := make(chan struct{})
 	go func() {
 		q.Run(ctx)
 		close(stopped)
 	}()
-	for len(recipients(t, outbox.Dir())) < 10 {
+	for len(queuetest.Recipients(t, outbox.Dir())) < 10 {
 		time.Sleep(5 * time.Millisecond)
 	}
 	// The process stops mid-job: its worker ends and the file is closed.
@@ -333,21 +253,21 @@ func TestQueueSurvivesRestartMidSend(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	sentBefore := len(recipients(t, outbox.Dir()))
+	sentBefore := len(queuetest.Recipients(t, outbox.Dir()))
 	if sentBefore >= len(items) {
 		t.Fatalf("all %d sent before the restart: the test stopped too late", sentBefore)
 	}
 
 	b = openQueueStore(t, path)
 	q = notify.NewQueue(b, outbox, notify.QueueOptions{Rate: math.Inf(1), Logger: testLogger(t, nil)})
-	if p := progress(t, q, "setup-v1"); p.Sent != sentBefore || p.Pending != len(items)-sentBefore {
+	if p := queuetest.Progress(t, q, "setup-v1"); p.Sent != sentBefore || p.Pending != len(items)-sentBefore {
 		t.Errorf("progress after restart = %+v, want %d sent, %d pending", p, sentBefore, len(items)-sentBefore)
 	}
 	if err := q.Drain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	wantEachOnce(t, items, recipients(t, outbox.Dir()))
-	if p := progress(t, q, "setup-v1"); p.Sent != len(items) || !p.Done() {
+	queuetest.WantEachOnce(t, items, queuetest.Recipients(t, outbox.Dir()))
+	if p := queuetest.Progress(t, q, "setup-v1"); p.Sent != len(items) || !p.Done() {
 		t.Errorf("progress = %+v, want all %d sent", p, len(items))
 	}
 }
@@ -368,11 +288,11 @@ func (h *hungProvider) SendEmail(context.Context, notify.Email) error {
 func TestQueueTakesOverFromDeadWorker(t *testing.T) {
 	t.Parallel()
 	b := tempQueueStore(t)
-	items := setupMails(3)
+	items := queuetest.SetupMails(3)
 	hung := &hungProvider{called: make(chan struct{}, 1), release: make(chan struct{})}
 	const lease = 300 * time.Millisecond
 	dead := notify.NewQueue(b, hung, notify.QueueOptions{Rate: math.Inf(1), Lease: lease, Logger: testLogger(t, nil)})
-	enqueue(t, dead, "setup-v1", items)
+	queuetest.Enqueue(t, dead, "setup-v1", items)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	deadStopped := make(chan struct{})
@@ -394,14 +314,14 @@ func TestQueueTakesOverFromDeadWorker(t *testing.T) {
 	if err := alive.Drain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if got := recipients(t, outbox.Dir()); len(got) != len(items)-1 {
+	if got := queuetest.Recipients(t, outbox.Dir()); len(got) != len(items)-1 {
 		t.Fatalf("while the lease holds, %d addresses got email, want %d", len(got), len(items)-1)
 	}
 	time.Sleep(lease)
 	if err := alive.Drain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	wantEachOnce(t, items, recipients(t, outbox.Dir()))
+	queuetest.WantEachOnce(t, items, queuetest.Recipients(t, outbox.Dir()))
 }
 
 func TestQueueRetriesWithBackoffAfterFailure(t *testing.T) {
@@ -410,13 +330,13 @@ func TestQueueRetriesWithBackoffAfterFailure(t *testing.T) {
 	const backoff = 150 * time.Millisecond
 	provider := newProviderOutage(outbox, 2)
 	q := notify.NewQueue(tempQueueStore(t), provider, notify.QueueOptions{Rate: math.Inf(1), Backoff: backoff, Logger: testLogger(t, nil)})
-	items := setupMails(3)
-	enqueue(t, q, "setup-v1", items)
+	items := queuetest.SetupMails(3)
+	queuetest.Enqueue(t, q, "setup-v1", items)
 
 	if err := q.Drain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	p := progress(t, q, "setup-v1")
+	p := queuetest.Progress(t, q, "setup-v1")
 	if p.Total != 3 || p.Sent != 0 || p.Failed != 3 || p.Retrying != 3 || p.GaveUp != 0 || p.Pending != 0 || p.Done() {
 		t.Errorf("after the first failures progress = %+v, want 3 failed and retrying", p)
 	}
@@ -428,12 +348,12 @@ func TestQueueRetriesWithBackoffAfterFailure(t *testing.T) {
 		t.Errorf("tried %d times before the backoff ended, want 1", n)
 	}
 
-	runUntil(t, func() bool { return progress(t, q, "setup-v1").Done() }, q)
-	p = progress(t, q, "setup-v1")
+	queuetest.RunUntil(t, func() bool { return queuetest.Progress(t, q, "setup-v1").Done() }, q)
+	p = queuetest.Progress(t, q, "setup-v1")
 	if p.Sent != 3 || p.Failed != 0 || p.Retrying != 0 {
 		t.Errorf("after the outage progress = %+v, want all 3 sent", p)
 	}
-	wantEachOnce(t, items, recipients(t, outbox.Dir()))
+	queuetest.WantEachOnce(t, items, queuetest.Recipients(t, outbox.Dir()))
 	for _, it := range items {
 		tries := provider.triesOf(it.Email.To)
 		if len(tries) != 3 {
@@ -452,7 +372,7 @@ func TestQueueRetriesWithBackoffAfterFailure(t *testing.T) {
 func TestQueueGivesUpAfterMaxAttempts(t *testing.T) {
 	t.Parallel()
 	outbox := newOutbox(t)
-	items := setupMails(4)
+	items := queuetest.SetupMails(4)
 	doomed := items[2].Email.To
 	provider := newProviderOutage(outbox, 0)
 	failing := &addressRefused{addr: doomed, next: provider}
@@ -460,10 +380,10 @@ func TestQueueGivesUpAfterMaxAttempts(t *testing.T) {
 	q := notify.NewQueue(tempQueueStore(t), failing, notify.QueueOptions{
 		Rate: math.Inf(1), MaxAttempts: 3, Backoff: 20 * time.Millisecond, Logger: testLogger(t, &logs),
 	})
-	enqueue(t, q, "setup-v1", items)
-	runUntil(t, func() bool { return progress(t, q, "setup-v1").Done() }, q)
+	queuetest.Enqueue(t, q, "setup-v1", items)
+	queuetest.RunUntil(t, func() bool { return queuetest.Progress(t, q, "setup-v1").Done() }, q)
 
-	p := progress(t, q, "setup-v1")
+	p := queuetest.Progress(t, q, "setup-v1")
 	if p.Sent != 3 || p.GaveUp != 1 || p.Failed != 1 || p.Retrying != 0 || p.Pending != 0 {
 		t.Errorf("progress = %+v, want 3 sent and 1 given up", p)
 	}
@@ -477,7 +397,7 @@ func TestQueueGivesUpAfterMaxAttempts(t *testing.T) {
 	if n := failing.tries(); n != 3 {
 		t.Errorf("tried again after giving up (%d tries)", n)
 	}
-	got := recipients(t, outbox.Dir())
+	got := queuetest.Recipients(t, outbox.Dir())
 	if got[doomed] != 0 || len(got) != 3 {
 		t.Errorf("recipients = %v, want the 3 others", got)
 	}
@@ -512,56 +432,19 @@ func (a *addressRefused) tries() int {
 	return a.n
 }
 
-// sharedStores opens two handles on one store, as two gateway processes
-// have: the same Bolt (bbolt allows one process per file), or two Redis
-// connections.
-func sharedStores(t *testing.T) map[string][2]store.Backend {
-	b := tempQueueStore(t)
-	peer := testpeer.Redis(t)
-	var r [2]store.Backend
-	for i := range r {
-		c, err := store.OpenRedis(t.Context(), store.RedisOptions{URL: peer.URL(), Timeout: 3 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		r[i] = c
-	}
-	return map[string][2]store.Backend{"Bolt": {b, b}, "Redis": r}
-}
-
+// Two workers on two handles of one store (as two gateway processes have
+// on the same Bolt file) never send an email twice; the end-to-end tests
+// run the same on Redis.
 func TestQueueTwoWorkersNeverDoubleSend(t *testing.T) {
 	t.Parallel()
-	for name, stores := range sharedStores(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			items := setupMails(200)
-			var outboxes [2]*notify.Outbox
-			var workers [2]*notify.Queue
-			for i := range workers {
-				outboxes[i] = newOutbox(t)
-				workers[i] = notify.NewQueue(stores[i], outboxes[i], notify.QueueOptions{Rate: 2000, Logger: testLogger(t, nil)})
-			}
-			enqueue(t, workers[0], "setup-v1", items)
-			runUntil(t, func() bool { return progress(t, workers[1], "setup-v1").Done() }, workers[:]...)
-
-			wantEachOnce(t, items, recipients(t, outboxes[0].Dir(), outboxes[1].Dir()))
-			for i, o := range outboxes {
-				if len(recipients(t, o.Dir())) == 0 {
-					t.Logf("worker %d sent nothing (the other was faster)", i)
-				}
-			}
-			if p := progress(t, workers[0], "setup-v1"); p.Sent != 200 || p.Total != 200 {
-				t.Errorf("progress = %+v, want 200 of 200 sent", p)
-			}
-		})
-	}
+	b := tempQueueStore(t)
+	queuetest.TwoWorkersNeverDoubleSend(t, b, b, notify.QueueOptions{Logger: testLogger(t, nil)})
 }
 
 func TestQueueRespectsRate(t *testing.T) {
 	t.Parallel()
 	q := notify.NewQueue(tempQueueStore(t), newOutbox(t), notify.QueueOptions{Rate: 50, Logger: testLogger(t, nil)})
-	enqueue(t, q, "setup-v1", setupMails(25))
+	queuetest.Enqueue(t, q, "setup-v1", queuetest.SetupMails(25))
 	start := time.Now()
 	if err := q.Drain(t.Context()); err != nil {
 		t.Fatal(err)
@@ -570,7 +453,7 @@ func TestQueueRespectsRate(t *testing.T) {
 	if elapsed := time.Since(start); elapsed < 470*time.Millisecond {
 		t.Errorf("25 emails at 50/s took %v, want at least 480ms", elapsed)
 	}
-	if p := progress(t, q, "setup-v1"); p.Sent != 25 {
+	if p := queuetest.Progress(t, q, "setup-v1"); p.Sent != 25 {
 		t.Errorf("progress = %+v, want 25 sent", p)
 	}
 }
@@ -582,9 +465,9 @@ func TestQueueRateIsSharedByWorkers(t *testing.T) {
 	for i := range workers {
 		workers[i] = notify.NewQueue(b, newOutbox(t), notify.QueueOptions{Rate: 20, Logger: testLogger(t, nil)})
 	}
-	enqueue(t, workers[0], "setup-v1", setupMails(20))
+	queuetest.Enqueue(t, workers[0], "setup-v1", queuetest.SetupMails(20))
 	start := time.Now()
-	runUntil(t, func() bool { return progress(t, workers[0], "setup-v1").Done() }, workers[:]...)
+	queuetest.RunUntil(t, func() bool { return queuetest.Progress(t, workers[0], "setup-v1").Done() }, workers[:]...)
 	// Two workers each at 20/s would take half a second; together they
 	// must keep to 20/s: 19 gaps of 50ms.
 	if elapsed := time.Since(start); elapsed < 900*time.Millisecond {
@@ -598,12 +481,12 @@ func TestQueueProgress(t *testing.T) {
 	q := notify.NewQueue(tempQueueStore(t), newProviderOutage(outbox, 1), notify.QueueOptions{
 		Rate: math.Inf(1), Backoff: time.Hour, Logger: testLogger(t, nil),
 	})
-	if p := progress(t, q, "setup-v1"); p != (notify.Progress{Job: "setup-v1"}) {
+	if p := queuetest.Progress(t, q, "setup-v1"); p != (notify.Progress{Job: "setup-v1"}) {
 		t.Errorf("unknown job: progress = %+v, want zero counts", p)
 	}
 	before := time.Now()
-	enqueue(t, q, "setup-v1", setupMails(5))
-	p := progress(t, q, "setup-v1")
+	queuetest.Enqueue(t, q, "setup-v1", queuetest.SetupMails(5))
+	p := queuetest.Progress(t, q, "setup-v1")
 	if p.Total != 5 || p.Pending != 5 || p.Sent != 0 || p.Failed != 0 || p.Done() {
 		t.Errorf("after Enqueue progress = %+v, want 5 pending", p)
 	}
@@ -614,7 +497,7 @@ func TestQueueProgress(t *testing.T) {
 	if err := q.Drain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	p = progress(t, q, "setup-v1")
+	p = queuetest.Progress(t, q, "setup-v1")
 	if p.Total != 5 || p.Failed != 5 || p.Retrying != 5 || p.Pending != 0 || p.Done() {
 		t.Errorf("after failures progress = %+v, want 5 failed and retrying", p)
 	}
@@ -640,7 +523,7 @@ func TestQueueProgress(t *testing.T) {
 // machine or the race detector cannot fail the suite.
 func BenchmarkEnqueueHundredThousand(b *testing.B) {
 	const users = 100_000
-	items := setupMails(users)
+	items := queuetest.SetupMails(users)
 	for range b.N {
 		b.StopTimer()
 		st := tempQueueStore(b)
@@ -649,10 +532,10 @@ func BenchmarkEnqueueHundredThousand(b *testing.B) {
 		start := time.Now()
 		added := 0
 		for page := range slices.Chunk(items, 1000) {
-			added += enqueue(b, q, "setup-v1", page)
+			added += queuetest.Enqueue(b, q, "setup-v1", page)
 		}
 		b.ReportMetric(time.Since(start).Seconds(), "enqueue-s")
-		if p := progress(b, q, "setup-v1"); added != users || p.Total != users || p.Pending != users {
+		if p := queuetest.Progress(b, q, "setup-v1"); added != users || p.Total != users || p.Pending != users {
 			b.Fatalf("added %d, progress %+v; want %d pending", added, p, users)
 		}
 		// How fast the store lets one worker send, with no rate limit.
@@ -661,7 +544,7 @@ func BenchmarkEnqueueHundredThousand(b *testing.B) {
 		start = time.Now()
 		q.Run(ctx)
 		cancel()
-		b.ReportMetric(float64(progress(b, q, "setup-v1").Sent)/time.Since(start).Seconds(), "sends/s")
+		b.ReportMetric(float64(queuetest.Progress(b, q, "setup-v1").Sent)/time.Since(start).Seconds(), "sends/s")
 		b.StartTimer()
 	}
 }

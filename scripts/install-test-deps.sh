@@ -10,8 +10,10 @@
 #   aws-ses-v2-local        Amazon SES v2 emulator (npm, pinned in package-lock.json)
 #   serverless-offline-sns  Amazon SNS emulator that accepts SMS publishes; only its
 #                           SNSServer class is used, so the package is unpacked into
-#                           .testdeps/ without the Serverless framework it depends on,
-#                           and its few runtime dependencies come from package.json.
+#                           internal/testpeer/testdata/node/ without the Serverless
+#                           framework it depends on,
+#                           and its few runtime dependencies come from package.json
+#                           (both in internal/testpeer/testdata/node/).
 # Idempotent: does nothing (quickly) when everything is present; fails loudly
 # when something cannot be installed.
 set -euo pipefail
@@ -51,6 +53,10 @@ if ((node_major < 20)); then
 	exit 1
 fi
 
+# The Node packages live beside the scripts that use them, out of the Go
+# module's way (the go tool skips testdata folders).
+cd internal/testpeer/testdata/node
+
 # npm writes node_modules/.package-lock.json on every install: when it is
 # missing or older than package.json or the lock file, node_modules may not
 # match them (npm ci then installs, or fails if the two disagree).
@@ -62,7 +68,7 @@ fi
 
 sns_version=0.78.2
 sns_integrity=sha512-Phgktr7mJYaXqBpifuzmh/mNZuD89PmYSKHV7Ies/jTMArREfkp2O+2qTJSP7XLy3M/63iffMCgOHOe6LkEWWg==
-sns_dir=.testdeps/serverless-offline-sns
+sns_dir=serverless-offline-sns
 if [[ "$(cat "$sns_dir/.installed" 2>/dev/null)" != "$sns_version $sns_integrity" ]]; then
 	echo "unpacking serverless-offline-sns@$sns_version into $sns_dir"
 	tmp=$(mktemp -d)

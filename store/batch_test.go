@@ -324,3 +324,55 @@ func TestGetManyLargeBatch(t *testing.T) {
 		}
 	})
 }
+
+// TestRedisListManyWithoutCachedScript: a server that has forgotten the
+// list script (restarted, or SCRIPT FLUSH) refuses pipelined EVALSHAs, and
+// a pipeline cannot fall back command by command; ListMany must still
+// answer, on a single server and through a cluster client.
+func TestRedisListManyWithoutCachedScript(t *testing.T) {
+	t.Parallel()
+	for name, cluster := range map[string]bool{"Redis": false, "RedisCluster": true} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var peer *testpeer.RedisPeer
+			var opts store.RedisOptions
+			if cluster {
+				peer = testpeer.Redis(t, testpeer.WithCluster())
+				opts.Addrs = []string{peer.Addr(), peer.Addr()}
+			} else {
+				peer = testpeer.Redis(t)
+				opts.URL = peer.URL()
+			}
+			r := openRedis(t, opts)
+			ctx := t.Context()
+			buckets := []string{"flush/a", "flush/none", "flush/b"}
+			for _, bucket := range []string{"flush/a", "flush/b"} {
+				if err := r.Put(ctx, store.Key{Bucket: bucket, ID: "x"}, []byte(bucket), 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := rawClient(t, peer).ScriptFlush(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+			for _, when := range []string{"after SCRIPT FLUSH", "again"} {
+				got, err := store.ListMany(ctx, r, buckets, 10)
+				if err != nil {
+					t.Fatalf("ListMany %s: %v", when, err)
+				}
+				want := [][]string{{"flush/a"}, nil, {"flush/b"}}
+				if len(got) != len(want) {
+					t.Fatalf("ListMany %s returned %d pages for %d buckets", when, len(got), len(want))
+				}
+				for i, entries := range got {
+					var values []string
+					for _, e := range entries {
+						values = append(values, string(e.Value))
+					}
+					if !slices.Equal(values, want[i]) {
+						t.Errorf("ListMany %s: page %d = %q, want %q", when, i, values, want[i])
+					}
+				}
+			}
+		})
+	}
+}

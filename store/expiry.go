@@ -171,6 +171,24 @@ func (b *Bolt) Sweep() (int, error) {
 	}
 }
 
+// sweepEvery sweeps every interval until Close.
+func (b *Bolt) sweepEvery(interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			// A failed sweep (full disk, I/O) is retried next tick.
+			n, err := b.Sweep()
+			if b.onSweep != nil {
+				b.onSweep(n, err)
+			}
+		}
+	}
+}
+
 // indexExpiries builds the index of a file written before the index
 // existed: one full scan, in short transactions, the first time such a file
 // is opened.

@@ -29,7 +29,7 @@ type CookieParser struct {
 func StartCookieParsers(t testing.TB, token string) []CookieParser {
 	t.Helper()
 	dir := filepath.Join(repoRoot(t), "internal", "testpeer", "cookieparsers")
-	modules := filepath.Join(repoRoot(t), "node_modules")
+	modules := NodeModules(t)
 	requireFile(t, filepath.Join(modules, "cookie", "package.json"), "the npm package cookie")
 	php := requirePath(t, "php", "Debian php-cli")
 	python := requirePath(t, "python3", "Debian python3")

@@ -49,6 +49,28 @@ func FakeAWSEnv() []string {
 	}
 }
 
+// UseFakeAWSEnv sets FakeAWSEnv in this process's environment, for a test
+// binary whose AWS clients must not find the machine's own credentials.
+func UseFakeAWSEnv() {
+	for _, kv := range FakeAWSEnv() {
+		k, v, _ := strings.Cut(kv, "=")
+		if v == "" {
+			os.Unsetenv(k)
+		} else {
+			os.Setenv(k, v)
+		}
+	}
+}
+
+// NodeDir is where the Node packages the tests use are installed (by
+// scripts/install-test-deps.sh), with the scripts that import them.
+func NodeDir(t testing.TB) string {
+	return filepath.Join(repoRoot(t), "internal", "testpeer", "testdata", "node")
+}
+
+// NodeModules is the node_modules folder of those packages.
+func NodeModules(t testing.TB) string { return filepath.Join(NodeDir(t), "node_modules") }
+
 // repoRoot finds the module root (the directory holding go.mod) from the
 // working directory, which is the package directory under go test.
 func repoRoot(t testing.TB) string {

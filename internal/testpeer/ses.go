@@ -31,8 +31,8 @@ type SESEmail struct {
 // Point an SES v2 client at Endpoint() with any region and credentials.
 func SES(t testing.TB) *SESPeer {
 	t.Helper()
-	root := repoRoot(t)
-	bin := filepath.Join(root, "node_modules", ".bin", "aws-ses-v2-local")
+	root := NodeDir(t)
+	bin := filepath.Join(NodeModules(t), ".bin", "aws-ses-v2-local")
 	requireFile(t, bin, "aws-ses-v2-local")
 	requireNode(t) // the binary is a Node script
 	proc := startProcess(t, "aws-ses-v2-local", root, "/health-check", func(port int) []string {

@@ -24,13 +24,13 @@ type SNSMessage struct {
 // Point an SNS client at Endpoint() with any region and credentials.
 func SNS(t testing.TB) *SNSPeer {
 	t.Helper()
-	root := repoRoot(t)
+	root := NodeDir(t)
 	node := requireNode(t)
-	runner := filepath.Join(root, "internal", "testpeer", "sns-emulator.mjs")
+	runner := filepath.Join(root, "sns-emulator.mjs")
 	requireFile(t, runner, "the SNS emulator runner")
-	server := filepath.Join(root, ".testdeps", "serverless-offline-sns", "dist", "sns-server.js")
+	server := filepath.Join(root, "serverless-offline-sns", "dist", "sns-server.js")
 	requireFile(t, server, "serverless-offline-sns")
-	requireFile(t, filepath.Join(root, "node_modules", "express", "package.json"), "serverless-offline-sns's dependencies")
+	requireFile(t, filepath.Join(NodeModules(t), "express", "package.json"), "serverless-offline-sns's dependencies")
 	proc := startProcess(t, "sns-emulator", root, "/_published", func(port int) []string {
 		return []string{node, runner, strconv.Itoa(port), server}
 	})

@@ -1,4 +1,4 @@
-package caddymodule
+package e2e
 
 import (
 	"context"
@@ -41,6 +41,12 @@ const browserCaddyfile = `{
 		{STORE}
 		email outbox {DIR}/outbox
 		sms outbox {DIR}/outbox
+		realm default {
+			issuer "Acme Corp"
+			policy {
+				{POLICY}
+			}
+		}
 	}
 }
 http://127.0.0.1:{PORT} {
@@ -48,10 +54,6 @@ http://127.0.0.1:{PORT} {
 		identity lookup http://{APP}/api/me {
 			cookie legacy_session
 		}
-		policy {
-			{POLICY}
-		}
-		issuer "Acme Corp"
 		logo ../examples/acme-logo.svg
 		accent 0b7a75
 		limits {
@@ -124,12 +126,12 @@ var (
 	axeErr    error
 )
 
-// axeScript is axe-core as npm installed it at the repository root.
+// axeScript is axe-core as npm installed it for the tests.
 func axeScript(t *testing.T) string {
 	t.Helper()
 	axeOnce.Do(func() {
 		var b []byte
-		b, axeErr = os.ReadFile(filepath.Join("..", "node_modules", "axe-core", "axe.min.js"))
+		b, axeErr = os.ReadFile(filepath.Join(testpeer.NodeModules(t), "axe-core", "axe.min.js"))
 		axeSource = string(b)
 	})
 	if axeErr != nil {
@@ -616,7 +618,7 @@ func (u *browserUser) wantFocus(id string) {
 
 // ---- journeys ----
 
-const everyMethod = "enforce\n\t\t\tmethods totp email sms"
+const everyMethod = "enforce\n\t\t\t\tmethods totp email sms"
 
 func TestBrowserFirstLoginEnrollsAnAuthenticatorApp(t *testing.T) {
 	rig := startBrowserRig(t, "totp", rigConfig{policy: everyMethod})
@@ -742,7 +744,7 @@ func TestBrowserSMSCodes(t *testing.T) {
 }
 
 func TestBrowserRememberThisDevice(t *testing.T) {
-	rig := startBrowserRig(t, "remember", rigConfig{policy: "enforce\n\t\t\tmethods totp\n\t\t\tremember 30d"})
+	rig := startBrowserRig(t, "remember", rigConfig{policy: "enforce\n\t\t\t\tmethods totp\n\t\t\t\tremember 30d"})
 	bob := rig.newUser("bob")
 	bob.login("bob-demo", "/reports")
 	// The only method: straight to setting it up.
@@ -834,7 +836,7 @@ func TestBrowserAdminEnablesTwoFactorAndResetsAUser(t *testing.T) {
 }
 
 func TestBrowserLockoutAfterTenAttempts(t *testing.T) {
-	rig := startBrowserRig(t, "lockout", rigConfig{policy: "enforce\n\t\t\tmethods totp"})
+	rig := startBrowserRig(t, "lockout", rigConfig{policy: "enforce\n\t\t\t\tmethods totp"})
 	bob := rig.newUser("bob")
 	bob.login("bob-demo", "/reports")
 	bob.wantPage("/.2fa/enroll/totp")
@@ -887,7 +889,7 @@ func wrongTOTPCode(t *testing.T, key string) string {
 
 func TestBrowserStoreUnavailablePage(t *testing.T) {
 	redis := testpeer.Redis(t)
-	rig := startBrowserRig(t, "unavailable", rigConfig{policy: "enforce\n\t\t\tmethods totp", store: "store redis " + redis.URL() + "\n\t\tkeys " + keyring.Generate()})
+	rig := startBrowserRig(t, "unavailable", rigConfig{policy: "enforce\n\t\t\t\tmethods totp", store: "store redis " + redis.URL() + "\n\t\tkeys " + keyring.Generate()})
 	bob := rig.newUser("bob")
 	bob.login("bob-demo", "/reports")
 	bob.wantPage("/.2fa/enroll/totp")
@@ -909,7 +911,7 @@ func TestBrowserStoreUnavailablePage(t *testing.T) {
 // PHP's: a dot for the underscore) gets a page that says what to do, and
 // the odd cookie is cleared, so signing in again works.
 func TestBrowserMalformedCookiePage(t *testing.T) {
-	rig := startBrowserRig(t, "malformed-cookie", rigConfig{policy: "enforce\n\t\t\tmethods totp", store: "store file {DIR}/2fa.db"})
+	rig := startBrowserRig(t, "malformed-cookie", rigConfig{policy: "enforce\n\t\t\t\tmethods totp", store: "store file {DIR}/2fa.db"})
 	bob := rig.newUser("bob")
 	bob.open("/login")
 	bob.do("planting a cookie", chromedp.Evaluate[chromedp.Void](`document.cookie = "legacy.session=planted; path=/"`))

@@ -1,4 +1,4 @@
-package notify_test
+package e2e
 
 import (
 	"context"

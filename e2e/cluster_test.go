@@ -1,4 +1,4 @@
-package caddymodule
+package e2e
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +38,14 @@ const clusterCaddyfile = `{
 			key_prefix {PREFIX}
 		}
 		keys {KEYS}
+		realm default {
+			issuer "Acme Corp"
+			policy {
+				enforce
+				methods totp
+				remember 30d
+			}
+		}
 	}
 }
 http://127.0.0.1:{PORT} {
@@ -44,12 +53,6 @@ http://127.0.0.1:{PORT} {
 		identity lookup http://{APP}/api/me {
 			cookie legacy_session
 		}
-		policy {
-			enforce
-			methods totp
-			remember 30d
-		}
-		issuer "Acme Corp"
 	}
 	reverse_proxy {APP}
 }
@@ -302,6 +305,45 @@ func TestTwoInstancesShareVerification(t *testing.T) {
 	other.login("bob", "bob-demo", "/reports")
 	if r := other.get("/reports"); r.status != http.StatusFound || r.location != "/.2fa/" {
 		t.Fatalf("unverified bob on B: want 302 /.2fa/, got %d %q", r.status, r.location)
+	}
+}
+
+// One authenticator code, submitted at the same moment to both instances
+// from several new sign-ins, admits exactly one of them: the time step is
+// spent atomically in Redis, not in either instance's memory.
+func TestCodeReplayAcrossInstancesAdmitsOne(t *testing.T) {
+	cl := startCluster(t, 2)
+	var step int64
+	key := cl.enroll(newClient(t, cl.nodes[0].URL), "alice", "alice-demo", &step)
+	code := nextStepCode(t, key, &step)
+	type attempt struct {
+		c          *client
+		action     string
+		csrf, code string
+	}
+	var attempts []attempt
+	for i := range 10 {
+		c := newClient(t, cl.nodes[i%2].URL)
+		c.login("alice", "alice-demo", "/reports")
+		page, at := c.follow("/reports")
+		if at != "/.2fa/verify/totp" {
+			t.Fatalf("sign-in %d: %s", i, at)
+		}
+		action, csrf, _ := htmltest.CodeForm(t, page.body)
+		attempts = append(attempts, attempt{c, action, csrf, code})
+	}
+	wins := make(chan int, len(attempts))
+	var wg sync.WaitGroup
+	for _, a := range attempts {
+		wg.Go(func() {
+			if r := a.c.do(http.MethodPost, a.action, url.Values{"csrf": {a.csrf}, "code": {a.code}}); r.status == http.StatusSeeOther {
+				wins <- 1
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(wins); n != 1 {
+		t.Fatalf("one code admitted %d sign-ins across two instances, want 1", n)
 	}
 }
 

@@ -1,4 +1,4 @@
-package caddymodule
+package e2e
 
 import (
 	"encoding/json"
@@ -26,6 +26,9 @@ const adminCaddyfile = `{
 	twofactor {
 		store file {DIR}/2fa.db
 		email outbox {DIR}/outbox
+		realm default {
+			issuer "Acme Corp"
+		}
 	}
 }
 http://127.0.0.1:{PORT} {
@@ -33,7 +36,6 @@ http://127.0.0.1:{PORT} {
 		identity lookup http://{APP}/api/me {
 			cookie legacy_session
 		}
-		issuer "Acme Corp"
 		site_url http://127.0.0.1:{PORT}
 	}
 	reverse_proxy {APP}

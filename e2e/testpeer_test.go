@@ -1,4 +1,4 @@
-package testpeer_test
+package e2e
 
 import (
 	"encoding/json"

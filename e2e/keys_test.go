@@ -1,4 +1,4 @@
-package caddymodule
+package e2e
 
 import (
 	"context"
@@ -23,6 +23,10 @@ import (
 
 // A one-node install without keys: the generated key is a file of its own
 // beside the store, readable by Caddy's user only, and not in the store.
+// legacyKeysKey is where an earlier version kept a generated key, as the
+// README names it: <key_prefix>keys/cookie.
+var legacyKeysKey = store.Key{Bucket: "keys", ID: "cookie"}
+
 func TestGeneratedKeyIsAFileOfItsOwnNotInTheStore(t *testing.T) {
 	app := startDemoApp(t)
 	dir := t.TempDir()

@@ -1,0 +1,95 @@
+package verify_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/caddy2fa/caddy2fa/store"
+	"github.com/caddy2fa/caddy2fa/verify"
+)
+
+func checker(t *testing.T, limits verify.Limits, onWrong func(verify.Try, verify.Step)) (*verify.Checker, store.Backend) {
+	t.Helper()
+	b, err := store.OpenBolt(filepath.Join(t.TempDir(), "2fa.db"), store.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	now := time.Unix(1_800_000_000, 0)
+	return verify.NewChecker(b, verify.CheckerConfig{
+		Realm: "t", Limits: limits, Now: func() time.Time { return now },
+		OnWrong: func(_ context.Context, try verify.Try, s verify.Step) {
+			if onWrong != nil {
+				onWrong(try, s)
+			}
+		},
+	}), b
+}
+
+func compareWith(right string) func(context.Context, string) (bool, error) {
+	return func(_ context.Context, code string) (bool, error) { return code == right, nil }
+}
+
+// What is not a code costs no attempt and is never compared.
+func TestMalformedCodeCostsNothing(t *testing.T) {
+	c, _ := checker(t, verify.Limits{PerChallenge: 1}, nil)
+	compared := false
+	for _, code := range []string{"", "12345", "1234567", "abcdef", "１２３４５６"} {
+		res, err := c.Check(t.Context(), verify.Try{User: "bob", Challenge: "f1", Code: code}, func(context.Context, string) (bool, error) {
+			compared = true
+			return false, nil
+		})
+		if err != nil || res.Outcome != verify.Malformed {
+			t.Fatalf("%q: %+v %v", code, res, err)
+		}
+	}
+	if compared {
+		t.Fatal("a malformed code was compared")
+	}
+	if res, _ := c.Check(t.Context(), verify.Try{User: "bob", Challenge: "f1", Code: "123 456"}, compareWith("123456")); res.Outcome != verify.Right {
+		t.Fatalf("the one allowed attempt after five malformed ones: %+v", res)
+	}
+}
+
+// A wrong code says how many tries are left; the last one ends the
+// challenge, and the next is held without being compared.
+func TestWrongCodesCountDownToTheChallengesEnd(t *testing.T) {
+	var wrong int
+	c, _ := checker(t, verify.Limits{PerChallenge: 3}, func(verify.Try, verify.Step) { wrong++ })
+	try := verify.Try{User: "bob", IP: "192.0.2.1", Challenge: "f1", Code: "000000"}
+	for left := 2; left >= 0; left-- {
+		res, err := c.Check(t.Context(), try, compareWith("123456"))
+		if err != nil || res.Outcome != verify.Wrong || res.Left != left || res.ChallengeOver() != (left == 0) {
+			t.Fatalf("%d left: %+v %v", left, res, err)
+		}
+	}
+	try.Code = "123456"
+	res, _ := c.Check(t.Context(), try, compareWith("123456"))
+	if res.Outcome != verify.Held || !res.ChallengeOver() || wrong != 3 {
+		t.Fatalf("the right code after the challenge ended: %+v, %d wrong told", res, wrong)
+	}
+}
+
+// An unlock code is not governed by the user's own counter and ladder,
+// which hold the user; a right one lifts the ladder's hold.
+func TestUnlockCodesPassTheUsersHoldAndLiftIt(t *testing.T) {
+	c, b := checker(t, verify.Limits{PerUser: 2}, nil)
+	ctx := t.Context()
+	for i := range 2 {
+		if res, _ := c.Check(ctx, verify.Try{User: "bob", Challenge: "f" + string(rune('a'+i)), Code: "000000"}, compareWith("123456")); res.Outcome != verify.Wrong {
+			t.Fatalf("wrong code %d: %+v", i+1, res)
+		}
+	}
+	if res, _ := c.Check(ctx, verify.Try{User: "bob", Challenge: "fz", Code: "123456"}, compareWith("123456")); res.Outcome != verify.Held {
+		t.Fatalf("the user's counter is spent, yet: %+v", res)
+	}
+	unlock := verify.Try{User: "bob", Challenge: "unlock/bob", Limit: 5, Window: 24 * time.Hour, Unlocking: true, Code: "654321"}
+	if res, err := c.Check(ctx, unlock, compareWith("654321")); err != nil || res.Outcome != verify.Right {
+		t.Fatalf("an unlock code while the user is held: %+v %v", res, err)
+	}
+	if st, _ := c.Ladder("bob").State(ctx, b); st.Streak != 0 {
+		t.Fatalf("the ladder after unlocking: %+v", st)
+	}
+}
