@@ -265,10 +265,15 @@ func (sp *sentPages) checkPhone(raw string) (string, error) {
 		return "", err
 	}
 	if !notify.AllowedCountry(n, sp.smsCountries) {
-		return "", errors.New("We can't send text messages to numbers in that country. Choose another method.")
+		return "", phoneRefusal("We can't send text messages to numbers in that country. Choose another method.")
 	}
 	return n, nil
 }
+
+// phoneRefusal says why a number cannot be used, in the user's words.
+type phoneRefusal string
+
+func (p phoneRefusal) Error() string { return string(p) }
 
 // help is what to do when a code does not arrive.
 func (sp *sentPages) help(method, target string) []string {

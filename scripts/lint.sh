@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 staticcheck_version=v0.8.2 # staticcheck 2026.2.2
 
-unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path '*/testdata/*'))
+# Every Go file of the checkout (tracked or new), none of the npm ones.
+files=$(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path '*/node_modules/*')
+unformatted=$(for f in $files; do [[ -e "$f" ]] && echo "$f"; done | xargs gofmt -l)
 if [[ -n "$unformatted" ]]; then
 	echo "gofmt needed on:" >&2
 	echo "$unformatted" >&2
