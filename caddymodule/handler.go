@@ -208,7 +208,7 @@ func normalizeIdentity(raw json.RawMessage) (json.RawMessage, error) {
 func (h *Handler) start(rs *realmState, run *running) error {
 	g, err := gate.New(gate.Config{
 		PathPrefix: h.PathPrefix, SessionLifetime: time.Duration(h.SessionLifetime),
-		EnforceImmediately: rs.cfg.EnforceImmediately, Bypass: h.bypass, OnEvent: h.metrics.event,
+		EnforceImmediately: rs.cfg.EnforceImmediately, Bypass: h.bypass, OnEvent: h.metrics.event, ClientIP: clientIP,
 	}, rs.gate)
 	if err != nil {
 		return err
@@ -235,7 +235,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	h.headers.Strip(r)
 	cookies, cookieErr := h.cookies.Read(r.Header["Cookie"])
 	v := p.gate.Decide(r.Context(), gate.Facts{
-		Request: r, Path: r.URL.Path, RawPath: r.URL.EscapedPath(), Secure: r.TLS != nil, ClientIP: clientIP(r),
+		Request: r, Path: r.URL.Path, RawPath: r.URL.EscapedPath(), Secure: r.TLS != nil,
 		CookieLines: r.Header["Cookie"], Cookies: cookies, CookieErr: cookieErr, Who: h,
 	})
 	for _, c := range v.Cookies {

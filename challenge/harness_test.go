@@ -191,7 +191,7 @@ func newHarnessOn(t *testing.T, b store.Backend, ring *keyring.Ring, mutate ...f
 	go realm.Run(ctx)
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The gate and the pages, as the Caddy handler puts them together.
-		v := h.gate.Decide(r.Context(), gate.Facts{Request: r, Path: r.URL.Path, RawPath: r.URL.EscapedPath(), Secure: r.TLS != nil, CookieLines: r.Header["Cookie"], ClientIP: hostOnly(r.RemoteAddr), Who: testIdentities{}})
+		v := h.gate.Decide(r.Context(), gate.Facts{Request: r, Path: r.URL.Path, RawPath: r.URL.EscapedPath(), Secure: r.TLS != nil, CookieLines: r.Header["Cookie"], Who: testIdentities{}})
 		id := v.Identity
 		for _, c := range v.Cookies {
 			http.SetCookie(w, c)

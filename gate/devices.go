@@ -16,7 +16,7 @@ import (
 
 // trustedDevice returns a new session cookie when the request comes from a
 // device this user trusts under the current policy; nil when it does not.
-func (g *Gate) trustedDevice(ctx context.Context, f Facts, p *policy.Policy) (*http.Cookie, error) {
+func (g *Gate) trustedDevice(ctx context.Context, f *Facts, p *policy.Policy) (*http.Cookie, error) {
 	raw := f.ownCookie(accounts.DeviceCookie)
 	if raw == "" || p.RememberDays <= 0 {
 		return nil, nil

@@ -29,6 +29,9 @@ type Config struct {
 	Bypass *Bypass
 	// OnEvent is told of notable events (metrics).
 	OnEvent func(string)
+	// ClientIP is a request's client address, for the audit of refusals
+	// (asked only then); default the peer's address.
+	ClientIP func(*http.Request) string
 }
 
 // Gate decides, for every request of one site, whether it may go on to
@@ -53,6 +56,9 @@ func New(cfg Config, realm *Realm) (*Gate, error) {
 	}
 	if cfg.OnEvent == nil {
 		cfg.OnEvent = func(string) {}
+	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = peerAddress
 	}
 	return &Gate{cfg: cfg, realm: realm}, nil
 }
@@ -113,8 +119,6 @@ type Facts struct {
 	RawPath string // as sent (escaped)
 	// Secure: the request came over TLS, so our cookies are __Host-.
 	Secure bool
-	// ClientIP is the client's address, for the audit of refusals.
-	ClientIP string
 	// CookieLines are the request's Cookie header lines, as sent.
 	CookieLines []string
 	// Cookies is the Cookie header as the gateway read it; CookieErr says
@@ -175,7 +179,8 @@ type Verdict struct {
 }
 
 // Decide is the gate, the README's request diagram case by case.
-func (g *Gate) Decide(ctx context.Context, f Facts) Verdict {
+func (g *Gate) Decide(ctx context.Context, facts Facts) Verdict {
+	f := &facts
 	own := g.OwnPath(f.Path)
 	switch {
 	case CheckPath(f.Path) != nil:
@@ -187,12 +192,9 @@ func (g *Gate) Decide(ctx context.Context, f Facts) Verdict {
 		return Verdict{Kind: Pass, Bypassed: true}
 	}
 	id, err := f.Who.Identify(f.Request, f.Cookies, !own)
-	var unchecked *Unchecked
 	switch {
-	case errors.As(err, &unchecked):
-		return g.refuseCredential(ctx, f, unchecked)
 	case err != nil:
-		return g.unavailable(err)
+		return g.unidentified(ctx, f, err)
 	case own:
 		return Verdict{Kind: Pages, Identity: id}
 	case !id.Known():
@@ -228,6 +230,17 @@ func (g *Gate) Decide(ctx context.Context, f Facts) Verdict {
 	}
 	g.cfg.OnEvent("challenge_required")
 	return Verdict{Kind: Challenge, Identity: id}
+}
+
+// unidentified answers a request whose identity could not be known: a
+// credential the identity source does not see is refused, anything else
+// is unavailable. (Apart from Decide, so the hot path allocates nothing
+// for the error it does not have.)
+func (g *Gate) unidentified(ctx context.Context, f *Facts, err error) Verdict {
+	if unchecked, ok := errors.AsType[*Unchecked](err); ok {
+		return g.refuseCredential(ctx, f, unchecked)
+	}
+	return g.unavailable(err)
 }
 
 func (g *Gate) unavailable(err error) Verdict {

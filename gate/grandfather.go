@@ -28,7 +28,7 @@ const seenMaxAge = 400 * 24 * time.Hour
 
 // noteAppSession records a user's app session once (its first request),
 // and returns the note's cookie, if one is due.
-func (g *Gate) noteAppSession(ctx context.Context, f Facts) []*http.Cookie {
+func (g *Gate) noteAppSession(ctx context.Context, f *Facts) []*http.Cookie {
 	if _, ok := g.seenNote(f); ok {
 		return nil
 	}
@@ -50,7 +50,7 @@ func (g *Gate) noteAppSession(ctx context.Context, f Facts) []*http.Cookie {
 // that opened and matched are cached by the note, the user and the app
 // session together (as verified sessions are), so while 2FA is off a
 // request costs neither a decryption nor a keyed hash.
-func (g *Gate) seenNote(f Facts) (accounts.SeenNote, bool) {
+func (g *Gate) seenNote(f *Facts) (accounts.SeenNote, bool) {
 	raw := f.ownCookie(accounts.SeenCookie)
 	if raw == "" {
 		return accounts.SeenNote{}, false
@@ -73,7 +73,7 @@ func (g *Gate) seenNote(f Facts) (accounts.SeenNote, bool) {
 // immediately); nil when there is none. Only app sessions the gate can see
 // qualify: with identities from headers and no session_cookie there is
 // nothing to bind the note to.
-func (g *Gate) grandfathered(ctx context.Context, f Facts, enabledAt time.Time) (*http.Cookie, error) {
+func (g *Gate) grandfathered(ctx context.Context, f *Facts, enabledAt time.Time) (*http.Cookie, error) {
 	id := f.Identity
 	if g.cfg.EnforceImmediately || id.AppSession == "" || enabledAt.IsZero() {
 		return nil, nil
@@ -92,7 +92,7 @@ func (g *Gate) grandfathered(ctx context.Context, f Facts, enabledAt time.Time) 
 
 // sessionCookie issues a session cookie from a pass without a code: a
 // trusted device's, or a grandfathered app session's (carried).
-func (g *Gate) sessionCookie(f Facts, id identity.Identity, epoch uint64, device string, carried bool) (*http.Cookie, error) {
+func (g *Gate) sessionCookie(f *Facts, id identity.Identity, epoch uint64, device string, carried bool) (*http.Cookie, error) {
 	now := g.realm.now()
 	v, err := g.realm.codec.EncodeSession(accounts.Session{
 		User: id.ID, App: g.realm.codec.AppBinding(id.AppSession), Epoch: epoch, Device: device, Carried: carried,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
@@ -17,7 +18,7 @@ import (
 
 // refuseCookie refuses a look-alike of a credential cookie, and expires
 // the odd cookie where it can be named.
-func (g *Gate) refuseCookie(ctx context.Context, f Facts, err error) Verdict {
+func (g *Gate) refuseCookie(ctx context.Context, f *Facts, err error) Verdict {
 	v := Verdict{Kind: RefuseCookie, Err: err}
 	detail := err.Error()
 	var amb *identity.AmbiguousCookieError
@@ -32,24 +33,28 @@ func (g *Gate) refuseCookie(ctx context.Context, f Facts, err error) Verdict {
 }
 
 // refuseCredential refuses a credential the identity source does not see.
-func (g *Gate) refuseCredential(ctx context.Context, f Facts, u *Unchecked) Verdict {
+func (g *Gate) refuseCredential(ctx context.Context, f *Facts, u *Unchecked) Verdict {
 	g.refused(ctx, f, "credential_refused", u.What)
 	return Verdict{Kind: RefuseCredential, Err: u}
 }
 
 // refused counts a refusal and audits it, folded per client address.
-func (g *Gate) refused(ctx context.Context, f Facts, action, detail string) {
+func (g *Gate) refused(ctx context.Context, f *Facts, action, detail string) {
 	g.cfg.OnEvent(action)
 	r := g.realm
-	folded, ok := r.refusals.Admit(action+"\x00"+f.ClientIP, r.now())
+	ip := ""
+	if f.Request != nil {
+		ip = g.cfg.ClientIP(f.Request)
+	}
+	folded, ok := r.refusals.Admit(action+"\x00"+ip, r.now())
 	if !ok {
 		return
 	}
 	if folded > 0 {
 		detail = fmt.Sprintf("%s (and %d more from this address since the last entry)", detail, folded)
 	}
-	r.logger.Warn("request refused", "action", action, "ip", f.ClientIP, "detail", detail)
-	e := accounts.AuditEvent{Action: action, IP: f.ClientIP, Detail: accounts.ClipText(detail, 256), Time: r.now()}
+	r.logger.Warn("request refused", "action", action, "ip", ip, "detail", detail)
+	e := accounts.AuditEvent{Action: action, IP: ip, Detail: accounts.ClipText(detail, 256), Time: r.now()}
 	if err := accounts.Audit(context.WithoutCancel(ctx), r.backend, r.name, e); err != nil {
 		r.logger.Warn("could not write an audit event", "action", action, "error", err)
 	}
@@ -67,4 +72,12 @@ func isCookieToken(name string) bool {
 		}
 	}
 	return true
+}
+
+// peerAddress is the host part of the request's peer address.
+func peerAddress(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }

@@ -2,6 +2,8 @@ package gate
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -17,7 +19,7 @@ func TestRefusalFloodIsAuditedOncePerWindow(t *testing.T) {
 	rg := newRig(t, policy.Policy{Enabled: true, Methods: []string{policy.MethodTOTP}})
 	refuse := func() Verdict {
 		return rg.gate.Decide(context.Background(), Facts{
-			Path: "/reports", RawPath: "/reports", ClientIP: "203.0.113.7", Who: &who{},
+			Request: fromAddr("203.0.113.7:4000"), Path: "/reports", RawPath: "/reports", Who: &who{},
 			CookieErr: &identity.AmbiguousCookieError{Resembles: "legacy_session", Sent: "legacy.session"},
 		})
 	}
@@ -46,7 +48,7 @@ func TestRefusalFloodIsAuditedOncePerWindow(t *testing.T) {
 // app is asked, and audited.
 func TestUncheckedCredentialIsRefusedAndAudited(t *testing.T) {
 	rg := newRig(t, policy.Policy{Enabled: true, Methods: []string{policy.MethodTOTP}})
-	v := rg.gate.Decide(context.Background(), Facts{Path: "/api/x", RawPath: "/api/x", ClientIP: "198.51.100.2", Who: &who{err: &Unchecked{What: "an Authorization header"}}})
+	v := rg.gate.Decide(context.Background(), Facts{Request: fromAddr("198.51.100.2:4000"), Path: "/api/x", RawPath: "/api/x", Who: &who{err: &Unchecked{What: "an Authorization header"}}})
 	if v.Kind != RefuseCredential {
 		t.Fatalf("verdict %v", v.Kind)
 	}
@@ -54,4 +56,10 @@ func TestUncheckedCredentialIsRefusedAndAudited(t *testing.T) {
 	if len(events) != 1 || events[0].Action != "credential_refused" || events[0].Detail != "an Authorization header" {
 		t.Fatalf("audit: %+v", events)
 	}
+}
+
+func fromAddr(addr string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.RemoteAddr = addr
+	return r
 }

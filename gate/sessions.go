@@ -27,7 +27,7 @@ type cachedSession struct {
 // validSession reports whether the request's session cookie is this
 // user's, for this app session, under the user's epoch, unexpired, and (if
 // a trusted device issued it) on a device still trusted.
-func (g *Gate) validSession(ctx context.Context, f Facts) (bool, error) {
+func (g *Gate) validSession(ctx context.Context, f *Facts) (bool, error) {
 	raw := f.ownCookie(accounts.SessionCookie)
 	if raw == "" {
 		return false, nil
