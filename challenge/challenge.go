@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/keyring"
 	"github.com/caddy2fa/caddy2fa/pages"
 	"github.com/caddy2fa/caddy2fa/policy"
@@ -89,7 +90,7 @@ func (c *Config) setDefaults() {
 		c.FreshFor = DefaultFreshFor
 	}
 	if c.ClientIP == nil {
-		c.ClientIP = func(r *http.Request) string { return hostOnly(r.RemoteAddr) }
+		c.ClientIP = identity.PeerIP
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -190,11 +191,4 @@ func (p *Pages) Register(mux *http.ServeMux) {
 		}
 	})
 	mux.HandleFunc(pre+"/", p.web.site.NotFound)
-}
-
-func hostOnly(addr string) string {
-	if i := strings.LastIndexByte(addr, ':'); i > 0 && !strings.HasSuffix(addr, "]") {
-		addr = addr[:i]
-	}
-	return strings.Trim(addr, "[]")
 }

@@ -74,7 +74,7 @@ func (n *Notices) WrongCode(ctx context.Context, t verify.Try, step verify.Step)
 		return
 	}
 	m := notify.LockNotice(notify.LockMessage{Org: n.cfg.Org, Wrong: step.Streak, Wait: step.Wait, Hard: step.Hard, SiteURL: n.cfg.SiteURL, UnlockPath: n.cfg.PathPrefix + "/unlock"})
-	n.send(ctx, u.ID, u.Email, m, "the code-entry hold notice")
+	n.send(ctx, u.Email, m, "the code-entry hold notice")
 }
 
 // HeldTry is the code checker's word of a try it did not compare.
@@ -87,7 +87,7 @@ func (n *Notices) enrolled(ctx context.Context, u *accounts.User, method string)
 	n.cfg.OnEvent("enrolled_" + method)
 	n.audit(ctx, accounts.AuditEvent{Actor: u.ID, Action: "enrolled", Subject: u.ID, Detail: methodNames[method]})
 	if u.Email != "" {
-		n.send(ctx, u.ID, u.Email, notify.MethodAddedEmail(n.cfg.Org, displayName(u), methodNames[method], n.cfg.Now()), "the method-added notice")
+		n.send(ctx, u.Email, notify.MethodAddedEmail(n.cfg.Org, displayName(u), methodNames[method], n.cfg.Now()), "the method-added notice")
 	}
 }
 
@@ -97,7 +97,7 @@ func (n *Notices) deviceTrusted(ctx context.Context, u *accounts.User, d account
 	n.audit(ctx, accounts.AuditEvent{Actor: u.ID, Action: "device_trusted", Subject: u.ID, IP: d.IP, Detail: d.UserAgent})
 	n.cfg.Logger.Info("device trusted", "realm", n.cfg.Realm, "user", u.ID, "device", d.UserAgent, "client_ip", d.IP, "days", days)
 	if u.Email != "" {
-		n.send(ctx, u.ID, u.Email, notify.NewDeviceEmail(n.cfg.Org, displayName(u), d.UserAgent, d.IP, d.Created, days), "the new-device notice")
+		n.send(ctx, u.Email, notify.NewDeviceEmail(n.cfg.Org, displayName(u), d.UserAgent, d.IP, d.Created, days), "the new-device notice")
 	}
 }
 
@@ -110,22 +110,14 @@ func (n *Notices) devicesRemoved(ctx context.Context, id identity.Identity, ip s
 	}
 	n.audit(ctx, accounts.AuditEvent{Actor: id.ID, Action: action, Subject: id.ID, IP: ip})
 	if id.Email != "" {
-		n.send(ctx, id.ID, id.Email, notify.DevicesRemovedEmail(n.cfg.Org, id.Name, count, n.cfg.Now()), "the devices-removed notice")
+		n.send(ctx, id.Email, notify.DevicesRemovedEmail(n.cfg.Org, id.Name, count, n.cfg.Now()), "the devices-removed notice")
 	}
 }
 
-// send mails m to a user; a failure is logged, not fatal (what it tells of
-// already happened).
-func (n *Notices) send(ctx context.Context, user, to string, m notify.Email, what string) {
-	if n.cfg.Email == nil {
-		return
-	}
+// send mails m to a user.
+func (n *Notices) send(ctx context.Context, to string, m notify.Email, what string) {
 	m.To = to
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := n.cfg.Email.SendEmail(ctx, m); err != nil {
-		n.cfg.Logger.Warn("could not send "+what, "user", user, "error", err)
-	}
+	notify.SendNotice(ctx, n.cfg.Email, m, n.cfg.Logger, what)
 }
 
 // audit writes an event; a failure is logged, not fatal.

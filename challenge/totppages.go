@@ -55,6 +55,16 @@ var totpHelp = []string{
 	"Lost your phone or removed the app? Contact your administrator to reset your two-factor setup.",
 }
 
+// form renders a code page's form again with a message (or none).
+func (tp *totpPages) form(w http.ResponseWriter, r *http.Request, id identity.Identity, data *codePage, page, title string) func(status int, msg string) {
+	return func(status int, msg string) {
+		data.CSRF = tp.web.token(w, r, id.ID)
+		data.Error = msg
+		data.RememberDays = tp.policy.Current().RememberDays
+		tp.web.render(w, status, page, title, *data)
+	}
+}
+
 func (tp *totpPages) enroll(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
 	if r.Method == http.MethodPost {
 		r = tp.flows.readAhead(r, id, tp.check.checker.Ladder(id.ID).Key)
@@ -92,12 +102,7 @@ func (tp *totpPages) enroll(w http.ResponseWriter, r *http.Request, id identity.
 		return err
 	}
 	data.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
-	render := func(status int, msg string) {
-		data.CSRF = tp.web.token(w, r, id.ID)
-		data.Error = msg
-		data.RememberDays = tp.policy.Current().RememberDays
-		tp.web.render(w, status, "enroll_totp", "Set up your authenticator app", data)
-	}
+	render := tp.form(w, r, id, &data, "enroll_totp", "Set up your authenticator app")
 	if r.Method != http.MethodPost {
 		render(http.StatusOK, "")
 		return nil
@@ -164,12 +169,7 @@ func (tp *totpPages) verify(w http.ResponseWriter, r *http.Request, id identity.
 		return err
 	}
 	data := codePage{Method: policy.MethodTOTP, Action: tp.web.path("/verify/totp"), Help: totpHelp, Others: tp.methods.others(u, policy.MethodTOTP)}
-	render := func(status int, msg string) {
-		data.CSRF = tp.web.token(w, r, id.ID)
-		data.Error = msg
-		data.RememberDays = tp.policy.Current().RememberDays
-		tp.web.render(w, status, "verify", "Enter your code", data)
-	}
+	render := tp.form(w, r, id, &data, "verify", "Enter your code")
 	if r.Method != http.MethodPost {
 		render(http.StatusOK, "")
 		return nil

@@ -58,7 +58,7 @@ func New(cfg Config, realm *Realm) (*Gate, error) {
 		cfg.OnEvent = func(string) {}
 	}
 	if cfg.ClientIP == nil {
-		cfg.ClientIP = peerAddress
+		cfg.ClientIP = identity.PeerIP
 	}
 	return &Gate{cfg: cfg, realm: realm}, nil
 }

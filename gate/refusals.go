@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
@@ -72,12 +71,4 @@ func isCookieToken(name string) bool {
 		}
 	}
 	return true
-}
-
-// peerAddress is the host part of the request's peer address.
-func peerAddress(r *http.Request) string {
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
-	}
-	return r.RemoteAddr
 }

@@ -1,6 +1,10 @@
 package identity
 
-import "context"
+import (
+	"context"
+	"net"
+	"net/http"
+)
 
 type contextKey struct{}
 
@@ -14,4 +18,13 @@ func NewContext(ctx context.Context, id Identity) context.Context {
 func FromContext(ctx context.Context) Identity {
 	id, _ := ctx.Value(contextKey{}).(Identity)
 	return id
+}
+
+// PeerIP is the address of the request's peer, without its port: the
+// client's address when no proxy is trusted to say otherwise.
+func PeerIP(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }

@@ -6,6 +6,8 @@ package notify
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"time"
 )
 
 // Email is one message to one address.
@@ -36,3 +38,18 @@ type SMSSender interface {
 // (refused, throttled past retries, timed out). The message was not sent;
 // callers tell the user to try again or use another method.
 var ErrDelivery = errors.New("notify: message not delivered")
+
+// SendNotice mails a notice to a person, without waiting on the caller's
+// request past the provider's answer (at most 10 seconds): a notice tells
+// of something that already happened, so a failure is logged (what names
+// it: "the reset notice") and not returned.
+func SendNotice(ctx context.Context, s EmailSender, m Email, log *slog.Logger, what string) {
+	if s == nil || m.To == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.SendEmail(ctx, m); err != nil {
+		log.Warn("could not send "+what, "to", MaskEmail(m.To), "error", err)
+	}
+}

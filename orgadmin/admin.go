@@ -187,7 +187,7 @@ func (a *Admin) ResetUser(ctx context.Context, by Actor, user string) error {
 	a.audit(ctx, accounts.AuditEvent{Actor: by.ID, Action: "user_reset", Subject: user, IP: by.IP})
 	a.cfg.Logger.Info("user's two-factor authentication reset", "realm", a.cfg.Realm, "user", user, "admin", by.ID)
 	if u.Email != "" {
-		a.tell.send(ctx, u.ID, u.Email, notify.ResetEmail(a.cfg.Org, displayName(u), by.name(), a.cfg.Now()), "the reset notice")
+		a.tell.send(ctx, u.Email, notify.ResetEmail(a.cfg.Org, displayName(u), by.name(), a.cfg.Now()), "the reset notice")
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/notify"
@@ -86,7 +85,7 @@ func (t *announcer) announce(ctx context.Context, by Actor, p policy.Policy) {
 			if u.ID == by.ID || u.Email == "" || !slices.Contains(u.Groups, t.cfg.AdminPermission) {
 				continue
 			}
-			t.send(ctx, u.ID, u.Email, notify.PolicyChangedEmail(t.cfg.Org, by.name(), p.Summary(), t.cfg.Now()), "the change announcement")
+			t.send(ctx, u.Email, notify.PolicyChangedEmail(t.cfg.Org, by.name(), p.Summary(), t.cfg.Now()), "the change announcement")
 		}
 		return nil
 	})
@@ -113,15 +112,8 @@ func (t *announcer) eachUser(ctx context.Context, fn func([]accounts.User) error
 	}
 }
 
-// send mails m; a failure is logged, not fatal.
-func (t *announcer) send(ctx context.Context, user, to string, m notify.Email, what string) {
-	if t.cfg.Email == nil {
-		return
-	}
+// send mails m to a user.
+func (t *announcer) send(ctx context.Context, to string, m notify.Email, what string) {
 	m.To = to
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := t.cfg.Email.SendEmail(ctx, m); err != nil {
-		t.cfg.Logger.Warn("could not send "+what, "user", user, "error", err)
-	}
+	notify.SendNotice(ctx, t.cfg.Email, m, t.cfg.Logger, what)
 }

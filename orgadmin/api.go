@@ -20,7 +20,7 @@ type API struct{ access }
 // NewAPI is a site's settings API; clientIP nil takes the peer's address.
 func NewAPI(a *Admin, site *pages.Site, guard Guard, clientIP func(*http.Request) string) *API {
 	if clientIP == nil {
-		clientIP = peerIP
+		clientIP = identity.PeerIP
 	}
 	return &API{access{admin: a, site: site, guard: guard, clientIP: clientIP}}
 }

@@ -4,7 +4,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
@@ -32,7 +31,7 @@ func NewHTML(a *Admin, site *pages.Site, csrf pages.CSRF, guard Guard, clientIP 
 		return nil, err
 	}
 	if clientIP == nil {
-		clientIP = peerIP
+		clientIP = identity.PeerIP
 	}
 	return &HTML{access: access{admin: a, site: site, guard: guard, clientIP: clientIP}, tpl: tpl, csrf: csrf}, nil
 }
@@ -168,12 +167,4 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
-}
-
-// peerIP is the address of the request's peer.
-func peerIP(r *http.Request) string {
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
-	}
-	return r.RemoteAddr
 }

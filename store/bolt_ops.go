@@ -251,14 +251,8 @@ func boltResetsAt(exp int64) time.Time {
 
 // List implements Backend.
 func (b *Bolt) List(ctx context.Context, bucket string, after string, limit int, reverse bool) ([]Entry, error) {
-	if err := ctx.Err(); err != nil {
+	if err := checkListOne(ctx, bucket, limit); err != nil {
 		return nil, err
-	}
-	if err := CheckBucket(bucket); err != nil {
-		return nil, err
-	}
-	if limit <= 0 {
-		return nil, fmt.Errorf("store: list %q: limit must be positive, not %d", bucket, limit)
 	}
 	limit = min(limit, MaxListLimit)
 	var out []Entry

@@ -59,3 +59,18 @@ func checkList(ctx context.Context, buckets []string, limit int) error {
 	}
 	return nil
 }
+
+// checkListOne rejects a list of one bucket with an invalid bucket or
+// limit before reading.
+func checkListOne(ctx context.Context, bucket string, limit int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := CheckBucket(bucket); err != nil {
+		return err
+	}
+	if limit <= 0 {
+		return fmt.Errorf("store: list %q: limit must be positive, not %d", bucket, limit)
+	}
+	return nil
+}

@@ -244,14 +244,8 @@ func (r *Redis) readCounter(ctx, cctx context.Context, k Key) (int64, time.Time,
 
 // List implements Backend.
 func (r *Redis) List(ctx context.Context, bucket string, after string, limit int, reverse bool) ([]Entry, error) {
-	if err := ctx.Err(); err != nil {
+	if err := checkListOne(ctx, bucket, limit); err != nil {
 		return nil, err
-	}
-	if err := CheckBucket(bucket); err != nil {
-		return nil, err
-	}
-	if limit <= 0 {
-		return nil, fmt.Errorf("store: list %q: limit must be positive, not %d", bucket, limit)
 	}
 	if r.closed.Load() {
 		return nil, errRedisClosed
