@@ -86,6 +86,9 @@ func TestDecideFollowsTheRequestDiagram(t *testing.T) {
 	}
 	device := accounts.DeviceCookie + "=" + must(t)(codec.EncodeDevice(accounts.DeviceRef{User: "alice", Device: "d1", Epoch: u.Epoch, Expires: rg.now.Add(time.Hour).Unix()}))
 	note := accounts.SeenCookie + "=" + must(t)(codec.EncodeSeen(accounts.SeenNote{User: "alice", App: codec.AppBinding("app-1"), Epoch: u.Epoch, Since: rg.now.Add(-time.Minute).Unix()}))
+	// With identities from headers and no session_cookie there is no app
+	// session: a note names none, and grandfathers nobody.
+	noSessionNote := accounts.SeenCookie + "=" + must(t)(codec.EncodeSeen(accounts.SeenNote{User: "alice", App: codec.AppBinding(""), Epoch: u.Epoch, Since: rg.now.Add(-time.Minute).Unix()}))
 	// The note predates 2FA only if 2FA came on after it.
 	on.EnabledAt = rg.now
 	rg.realm.policy = policy.NewSnapshot(rg.b, "default", on)
@@ -109,6 +112,7 @@ func TestDecideFollowsTheRequestDiagram(t *testing.T) {
 		{"valid session", "/reports", &who{id: alice}, []string{session}, Pass, false, true},
 		{"session of another app session", "/reports", &who{id: identity.Identity{ID: "alice", AppSession: "app-2"}}, []string{session}, Challenge, false, true},
 		{"grandfathered app session", "/reports", &who{id: alice}, []string{note}, Pass, true, true},
+		{"a note, but no app session to bind it to", "/reports", &who{id: identity.Identity{ID: "alice"}}, []string{noSessionNote}, Challenge, false, true},
 		{"trusted device", "/reports", &who{id: identity.Identity{ID: "alice", AppSession: "app-9"}}, []string{device}, Pass, true, true},
 		{"otherwise", "/reports", &who{id: alice}, nil, Challenge, false, true},
 	} {

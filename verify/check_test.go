@@ -93,3 +93,22 @@ func TestUnlockCodesPassTheUsersHoldAndLiftIt(t *testing.T) {
 		t.Fatalf("the ladder after unlocking: %+v", st)
 	}
 }
+
+// Guessing from many IPv6 addresses of one network is one client: the
+// network counter spans the /64, and another /64 has its own.
+func TestNetworkCounterSpansAnIPv6Slash64(t *testing.T) {
+	c, _ := checker(t, verify.Limits{PerNetwork: 3, PerUser: 50}, nil)
+	for i, ip := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::9"} {
+		res, _ := c.Check(t.Context(), verify.Try{User: "u" + string(rune('a'+i)), IP: ip, Challenge: "f" + string(rune('a'+i)), Code: "000000"}, compareWith("123456"))
+		if res.Outcome != verify.Wrong {
+			t.Fatalf("attempt %d from %s: %+v", i+1, ip, res)
+		}
+	}
+	res, _ := c.Check(t.Context(), verify.Try{User: "ud", IP: "2001:db8:1:2:abcd::1", Challenge: "fd", Code: "123456"}, compareWith("123456"))
+	if res.Outcome != verify.Held || res.Hold.Counter != "ip" {
+		t.Fatalf("a fourth address of the same /64: %+v, want held by the network counter", res)
+	}
+	if res, _ := c.Check(t.Context(), verify.Try{User: "ue", IP: "2001:db8:1:3::1", Challenge: "fe", Code: "123456"}, compareWith("123456")); res.Outcome != verify.Right {
+		t.Fatalf("another /64: %+v", res)
+	}
+}
