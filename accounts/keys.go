@@ -24,6 +24,7 @@ import "github.com/caddy2fa/caddy2fa/store"
 //	sends per hour                  sends-hour/<realm>        method/user id     1 h
 //	texts per day                   sends-day/<realm>         sms/user id        24 h
 //	texts per day to one number     sends-day-phone           E.164 number       24 h (every realm)
+//	recovery codes to show once     recovery-shown/<realm>    user id            15 min, or until shown
 //	audit event                     audit/<realm>             time-ordered id    400 days, bounded in number
 //	audit event count               audit-count               realm              durable
 //	(org policy and proposals live with package policy; the mail queue with package notify)
@@ -82,6 +83,12 @@ func (k Keys) TextsPerDay(user string) store.Key {
 // TextsPerDayTo counts texts to one number across users and realms: a
 // number must not be pumped through many accounts.
 func TextsPerDayTo(number string) store.Key { return store.Key{Bucket: "sends-day-phone", ID: number} }
+
+// RecoveryShown holds a new set of recovery codes, sealed, until the
+// user's page has shown it.
+func (k Keys) RecoveryShown(user string) store.Key {
+	return store.Key{Bucket: "recovery-shown/" + k.Realm, ID: user}
+}
 
 func (k Keys) Audit(id string) store.Key { return store.Key{Bucket: k.AuditBucket(), ID: id} }
 

@@ -111,6 +111,7 @@ func ResetUser(ctx context.Context, b store.Backend, realm, user string) (*User,
 	u, err := EndSessions(ctx, b, realm, user, "", func(u *User) {
 		u.Methods = nil
 		u.Preferred = ""
+		u.Recovery = nil
 	})
 	if err != nil {
 		return nil, err

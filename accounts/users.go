@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/recovery"
 	"github.com/caddy2fa/caddy2fa/store"
 )
 
@@ -31,6 +32,8 @@ type User struct {
 	// TOTPStep is the last authenticator time step accepted: a code from it
 	// or an earlier one is a replay, in any session and on any instance.
 	TOTPStep int64 `json:"totp_step,omitempty"`
+	// Recovery holds the keyed hashes of the user's recovery codes.
+	Recovery *recovery.Set `json:"recovery,omitempty"`
 }
 
 // Enrollment is one enrolled method.
@@ -41,6 +44,8 @@ type Enrollment struct {
 	// Secret is the TOTP seed, sealed with the realm's at-rest key (never clear).
 	Secret     []byte    `json:"secret,omitempty"`
 	EnrolledAt time.Time `json:"enrolled_at"`
+	// LastUsed is the last time the method passed a challenge.
+	LastUsed time.Time `json:"last_used,omitzero"`
 }
 
 // Enrollment returns the user's enrollment of a method, if any.
@@ -62,6 +67,16 @@ func (u *User) SetEnrollment(e Enrollment) {
 		}
 	}
 	u.Methods = append(u.Methods, e)
+}
+
+// Used records that the method passed a challenge at now.
+func (u *User) Used(method string, now time.Time) {
+	for i := range u.Methods {
+		if u.Methods[i].Method == method {
+			u.Methods[i].LastUsed = now.UTC()
+		}
+	}
+	u.LastVerified = now.UTC()
 }
 
 // Enrolled reports whether the user has any method enrolled.

@@ -235,8 +235,14 @@ func unmarshalPolicy(d *caddyfile.Dispenser, r *RealmConfig) error {
 				return err
 			}
 			p.Remember = dur
+		case "recovery_codes":
+			if !d.NextArg() || (d.Val() != "on" && d.Val() != "off") || d.NextArg() {
+				return d.Err("recovery_codes takes on or off")
+			}
+			off := d.Val() == "off"
+			p.RecoveryCodesOff = off
 		default:
-			return d.Errf("unrecognized policy option %q (enforce, methods, remember)", d.Val())
+			return d.Errf("unrecognized policy option %q (enforce, methods, remember, recovery_codes)", d.Val())
 		}
 	}
 	return nil

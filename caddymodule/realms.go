@@ -40,8 +40,11 @@ type PolicyConfig struct {
 	// Enforce turns two-factor authentication on for every user. Default
 	// off.
 	Enforce bool `json:"enforce,omitempty"`
-	// Methods users may use: totp, email, sms. Default: totp.
+	// Methods users may use: webauthn, totp, email, sms. Default: totp.
 	Methods []string `json:"methods,omitempty"`
+	// RecoveryCodesOff gives users no recovery codes. Default: every user
+	// gets a set after their first enrollment.
+	RecoveryCodesOff bool `json:"recovery_codes_off,omitempty"`
 	// Remember is how long a device may be trusted ("remember me").
 	// Default 0: off.
 	Remember caddy.Duration `json:"remember,omitempty"`
@@ -63,6 +66,7 @@ func (c *RealmConfig) initialPolicy() policy.Policy {
 		if len(c.Policy.Methods) > 0 {
 			p.Methods = c.Policy.Methods
 		}
+		p.RecoveryCodesOff = c.Policy.RecoveryCodesOff
 		if r := time.Duration(c.Policy.Remember); r > 0 {
 			p.RememberDays = int((r + 24*time.Hour - 1) / (24 * time.Hour))
 		}

@@ -18,7 +18,9 @@ func assemble(cfg Config, p Parts, tpl *pages.Templates) *Pages {
 	st := &stepUp{web: w, sessions: ss, flows: fl, methods: ms, freshFor: cfg.FreshFor, onEvent: cfg.OnEvent}
 	cc := &codeCheck{web: w, checker: p.Checker, flows: fl, clientIP: cfg.ClientIP, now: cfg.Now}
 	trust := &deviceTrust{backend: p.Store, codec: codec, realm: cfg.Realm, policy: p.Policy, notices: p.Notices, clientIP: cfg.ClientIP, now: cfg.Now}
-	fin := &finish{web: w, sessions: ss, flows: fl, trust: trust, notices: p.Notices, backend: p.Store, realm: cfg.Realm, now: cfg.Now, onUserChanged: cfg.OnUserChanged}
+	rc := &recoveryCodes{backend: p.Store, ring: p.Keys, keys: keys, policy: p.Policy, now: cfg.Now}
+	ms.recovery = rc
+	fin := &finish{web: w, sessions: ss, flows: fl, trust: trust, notices: p.Notices, recovery: rc, methods: ms, backend: p.Store, realm: cfg.Realm, now: cfg.Now, onUserChanged: cfg.OnUserChanged}
 	auth := &authenticator{backend: p.Store, realm: cfg.Realm, issuer: cfg.Issuer, now: cfg.Now}
 	return &Pages{
 		cfg: cfg, web: w, flows: fl, sessions: ss, stepUp: st,
@@ -26,7 +28,9 @@ func assemble(cfg Config, p Parts, tpl *pages.Templates) *Pages {
 		totp:  &totpPages{web: w, users: us, flows: fl, methods: ms, stepUp: st, check: cc, finish: fin, auth: auth, ring: p.Keys, policy: p.Policy, onEvent: cfg.OnEvent},
 		sent: &sentPages{web: w, users: us, flows: fl, methods: ms, stepUp: st, check: cc, finish: fin, codes: p.Codes, backend: p.Store, realm: cfg.Realm,
 			policy: p.Policy, smsCountries: cfg.SMSCountries, phoneRegion: cfg.PhoneRegion, now: cfg.Now, onEvent: cfg.OnEvent},
-		methods: &methodsPage{web: w, stepUp: st, users: us, methods: ms, backend: p.Store, realm: cfg.Realm},
+		recovery: &recoveryPages{web: w, users: us, flows: fl, methods: ms, stepUp: st, check: cc, finish: fin, codes: rc, notices: p.Notices,
+			backend: p.Store, realm: cfg.Realm, clientIP: cfg.ClientIP, onUserChanged: cfg.OnUserChanged},
+		methods: &methodsPage{web: w, stepUp: st, users: us, methods: ms, codes: rc, backend: p.Store, realm: cfg.Realm},
 		devices: &devicePages{web: w, sessions: ss, stepUp: st, trust: trust, notices: p.Notices, backend: p.Store, realm: cfg.Realm, policy: p.Policy, clientIP: cfg.ClientIP, now: cfg.Now},
 		unlock:  &unlockPage{web: w, users: us, check: cc, codes: p.Codes, notices: p.Notices, backend: p.Store, clientIP: cfg.ClientIP, now: cfg.Now, onEvent: cfg.OnEvent},
 	}

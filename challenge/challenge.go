@@ -141,6 +141,7 @@ type Pages struct {
 	entry    *entryPages
 	totp     *totpPages
 	sent     *sentPages
+	recovery *recoveryPages
 	methods  *methodsPage
 	devices  *devicePages
 	unlock   *unlockPage
@@ -182,6 +183,10 @@ func (p *Pages) Register(mux *http.ServeMux) {
 		page("/enroll/"+m, p.sent.page(m, true))
 		page("/verify/"+m, p.sent.page(m, false))
 	}
+	page("/verify/recovery", p.recovery.verify)
+	page("/recovery-codes", p.recovery.show)
+	page("/recovery-codes/new", p.recovery.regenerate)
+	page("/recovery-codes/used", p.recovery.used)
 	page("/methods", p.methods.serve)
 	page("/devices", p.devices.serve)
 	page("/unlock", p.unlock.serve)

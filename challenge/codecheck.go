@@ -27,13 +27,28 @@ type codeCheck struct {
 // known (the page fails closed).
 func (cc *codeCheck) check(w http.ResponseWriter, r *http.Request, id identity.Identity, f *accounts.Flow,
 	render func(status int, msg string), compare func(ctx context.Context, code string) (bool, error)) error {
-	res, err := cc.checker.Check(r.Context(), verify.Try{User: id.ID, IP: cc.clientIP(r), Challenge: f.ID, Code: r.PostFormValue("code")}, compare)
+	return cc.checkKind(w, r, id, f, sixDigitCode, render, compare)
+}
+
+// codeKind is what a form's code looks like.
+type codeKind struct {
+	normalize func(string) (string, bool)
+	malformed string // what to say of anything else
+}
+
+var sixDigitCode = codeKind{verify.NormalizeCode, "Enter the 6-digit code, using numbers only."}
+
+// checkKind is check for a code of another kind than six digits.
+func (cc *codeCheck) checkKind(w http.ResponseWriter, r *http.Request, id identity.Identity, f *accounts.Flow, kind codeKind,
+	render func(status int, msg string), compare func(ctx context.Context, code string) (bool, error)) error {
+	try := verify.Try{User: id.ID, IP: cc.clientIP(r), Challenge: f.ID, Code: r.PostFormValue("code"), Normalize: kind.normalize}
+	res, err := cc.checker.Check(r.Context(), try, compare)
 	if err != nil {
 		return err
 	}
 	switch res.Outcome {
 	case verify.Malformed:
-		render(http.StatusUnprocessableEntity, "Enter the 6-digit code, using numbers only.")
+		render(http.StatusUnprocessableEntity, kind.malformed)
 	case verify.Held:
 		cc.held(w, r, res, f)
 	case verify.Wrong:

@@ -97,6 +97,11 @@ func (ep *entryPages) verifyChoice(w http.ResponseWriter, r *http.Request, id id
 			method = m
 		}
 	}
+	// A step-up asks for the strongest method the user has, not the
+	// handiest: it guards changes to how the account is protected.
+	if f, err := ep.flows.load(r, id); err == nil && f.StepUp {
+		method, _ = ep.methods.strongest(u)
+	}
 	ep.web.redirect(w, r, ep.web.path("/verify/"+method))
 	return nil
 }

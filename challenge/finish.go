@@ -18,6 +18,8 @@ type finish struct {
 	flows         *flows
 	trust         *deviceTrust
 	notices       *Notices
+	recovery      *recoveryCodes
+	methods       *methodSet
 	backend       store.Backend
 	realm         string
 	now           func() time.Time
@@ -28,6 +30,11 @@ type finish struct {
 // (and, when asked and allowed, a trusted device), and back to where the
 // user was going.
 func (fn *finish) succeed(w http.ResponseWriter, r *http.Request, id identity.Identity, f *accounts.Flow, u *accounts.User) error {
+	return fn.succeedTo(w, r, id, f, u, pages.SafeReturnPath(f.Return, fn.web.prefix))
+}
+
+// succeedTo finishes a challenge like succeed, going on to next.
+func (fn *finish) succeedTo(w http.ResponseWriter, r *http.Request, id identity.Identity, f *accounts.Flow, u *accounts.User, next string) error {
 	device := ""
 	if r.PostFormValue("remember") != "" {
 		var err error
@@ -39,18 +46,47 @@ func (fn *finish) succeed(w http.ResponseWriter, r *http.Request, id identity.Id
 		return err
 	}
 	fn.flows.end(w, r, f)
-	fn.web.redirect(w, r, pages.SafeReturnPath(f.Return, fn.web.prefix))
+	fn.web.redirect(w, r, next)
 	return nil
 }
 
-// newMethod records an enrollment. A change of methods ends the trust of
-// every device and every other session (a new epoch): whoever set up a
-// method must not inherit sessions from before.
-func (fn *finish) newMethod(ctx context.Context, user string, e accounts.Enrollment) (*accounts.User, error) {
+// enroll records a new method and finishes the challenge. A user's first
+// method comes with a set of recovery codes, shown once on the way back.
+func (fn *finish) enroll(w http.ResponseWriter, r *http.Request, id identity.Identity, f *accounts.Flow, e accounts.Enrollment) error {
+	ctx := r.Context()
+	codes, set := fn.recovery.draw(id.ID)
+	drawn := false
+	u, err := fn.newMethod(ctx, id.ID, e, func(u *accounts.User) {
+		drawn = u.Recovery == nil && fn.recovery.offered(u, fn.methods.usable(u))
+		if drawn {
+			u.Recovery = &set
+		}
+	})
+	if err != nil {
+		return err
+	}
+	next := pages.SafeReturnPath(f.Return, fn.web.prefix)
+	if drawn {
+		if err := fn.recovery.keep(ctx, id.ID, codes, next); err != nil {
+			return err
+		}
+		fn.notices.recoveryCodesMade(ctx, u, false)
+		next = fn.web.path("/recovery-codes")
+	}
+	return fn.succeedTo(w, r, id, f, u, next)
+}
+
+// newMethod records an enrollment (and more, when also is given). A change
+// of methods ends the trust of every device and every other session (a new
+// epoch): whoever set up a method must not inherit sessions from before.
+func (fn *finish) newMethod(ctx context.Context, user string, e accounts.Enrollment, also func(*accounts.User)) (*accounts.User, error) {
 	u, err := accounts.EndSessions(ctx, fn.backend, fn.realm, user, "", func(u *accounts.User) {
 		u.SetEnrollment(e)
 		u.Preferred = e.Method
 		u.LastVerified = e.EnrolledAt
+		if also != nil {
+			also(u)
+		}
 	})
 	if err != nil {
 		return nil, err

@@ -416,11 +416,27 @@ func (b *browser) startEnrollment(path string) (string, reply) {
 	return key, page
 }
 
+// savedRecoveryCodes passes the page that shows a first enrollment's
+// recovery codes, as a user does who saved them, and returns where it
+// sends them on to. Any other reply is returned as it is.
+func (b *browser) savedRecoveryCodes(r reply) reply {
+	b.h.t.Helper()
+	if r.status != http.StatusSeeOther || r.location != b.h.cfg.PathPrefix+"/recovery-codes" {
+		return r
+	}
+	page := b.follow(r.location)
+	if n := strings.Count(page.body, "<li><code>"); n != 10 {
+		b.h.t.Fatalf("the recovery codes page shows %d codes, want 10:\n%s", n, page.body)
+	}
+	_, csrf, _ := htmltest.CodeForm(b.h.t, page.body)
+	return b.do(http.MethodPost, b.h.cfg.PathPrefix+"/recovery-codes", url.Values{"csrf": {csrf}, "saved": {"1"}})
+}
+
 // enrollTOTP completes a first login for path and returns the TOTP key.
 func (b *browser) enrollTOTP(path string) string {
 	b.h.t.Helper()
 	key, page := b.startEnrollment(path)
-	r := b.submitCode(page, b.h.code(key, 0))
+	r := b.savedRecoveryCodes(b.submitCode(page, b.h.code(key, 0)))
 	if r.status != http.StatusSeeOther || r.location != path {
 		b.h.t.Fatalf("after enrollment: want 303 to %s, got %d %q\n%s", path, r.status, r.location, r.body)
 	}

@@ -35,7 +35,7 @@ func TestFirstLoginEnrollsAuthenticatorAndReturnsToOriginalPage(t *testing.T) {
 		t.Errorf("otpauth link %q does not carry the key and issuer", link)
 	}
 	before := h.upstream.Load()
-	r := b.submitCode(page, h.code(key, 0))
+	r := b.savedRecoveryCodes(b.submitCode(page, h.code(key, 0)))
 	if r.status != http.StatusSeeOther || r.location != "/reports/q3?year=2026" {
 		t.Fatalf("want 303 back to the original page, got %d %q", r.status, r.location)
 	}

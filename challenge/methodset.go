@@ -12,13 +12,24 @@ import (
 // allows and the operator can deliver.
 type methodSet struct {
 	policy *policy.Snapshot
-	codes  *sentcode.Sender
-	prefix string
+	codes    *sentcode.Sender
+	recovery *recoveryCodes
+	prefix   string
 }
 
 // available reports whether the operator can deliver the method.
 func (ms *methodSet) available(method string) bool {
 	return method == policy.MethodTOTP || ms.codes.Can(method)
+}
+
+// strongest is the usable method a step-up asks for: the first in
+// policy.AllMethods' order, strongest first.
+func (ms *methodSet) strongest(u *accounts.User) (string, bool) {
+	usable := ms.usable(u)
+	if len(usable) == 0 {
+		return "", false
+	}
+	return usable[0], true
 }
 
 // allowed: the policy allows the method and it can be delivered.
@@ -48,13 +59,18 @@ func (ms *methodSet) toEnroll(except []string) []methodChoice {
 	return out
 }
 
-// others offers "Try another method" on a verify page.
+// others offers "Try another method" on a verify page, recovery codes
+// last.
 func (ms *methodSet) others(u *accounts.User, current string) []methodChoice {
 	var out []methodChoice
-	for _, m := range ms.usable(u) {
+	usable := ms.usable(u)
+	for _, m := range usable {
 		if m != current {
 			out = append(out, methodChoice{Method: m, Name: methodNames[m], URL: ms.prefix + "/verify/" + m})
 		}
+	}
+	if current != policy.MethodRecovery && len(usable) > 0 && ms.recovery.left(u) > 0 {
+		out = append(out, methodChoice{Method: policy.MethodRecovery, Name: "Use a recovery code", URL: ms.prefix + "/verify/recovery"})
 	}
 	return out
 }

@@ -17,6 +17,7 @@ type methodsPage struct {
 	stepUp  *stepUp
 	users   *users
 	methods *methodSet
+	codes   *recoveryCodes
 	backend store.Backend
 	realm   string
 }
@@ -26,6 +27,11 @@ type methodsData struct {
 	Notice    string
 	Enrolled  []methodRow
 	Available []methodChoice
+	// Recovery codes: offered, how many are left of a set made when.
+	Recovery        bool
+	RecoveryLeft    int
+	RecoveryCreated string
+	RecoveryURL     string
 }
 
 type methodRow struct {
@@ -58,6 +64,12 @@ func (mp *methodsPage) serve(w http.ResponseWriter, r *http.Request, id identity
 		data.Enrolled = append(data.Enrolled, methodRow{Method: m, Name: methodNames[m], Target: sentcode.Mask(m, e.Target), Preferred: m == u.Preferred || (u.Preferred == "" && m == usable[0])})
 	}
 	data.Available = mp.methods.toEnroll(usable)
+	if mp.codes.offered(u, usable) {
+		data.Recovery, data.RecoveryLeft, data.RecoveryURL = true, mp.codes.left(u), mp.web.path("/recovery-codes/new")
+		if u.Recovery != nil {
+			data.RecoveryCreated = u.Recovery.Created.Format("2 January 2006")
+		}
+	}
 	mp.web.render(w, http.StatusOK, "methods", "Your sign-in methods", data)
 	return nil
 }

@@ -114,6 +114,30 @@ func (n *Notices) devicesRemoved(ctx context.Context, id identity.Identity, ip s
 	}
 }
 
+// recoveryCodesMade audits a new set of recovery codes (never the codes);
+// a set that replaced another is mailed to the user.
+func (n *Notices) recoveryCodesMade(ctx context.Context, u *accounts.User, replaced bool) {
+	action := "recovery_codes_generated"
+	if replaced {
+		action = "recovery_codes_regenerated"
+	}
+	n.cfg.OnEvent(action)
+	n.audit(ctx, accounts.AuditEvent{Actor: u.ID, Action: action, Subject: u.ID})
+	if replaced && u.Email != "" {
+		n.send(ctx, u.Email, notify.RecoveryNewEmail(n.cfg.Org, displayName(u), n.cfg.Now()), "the new-recovery-codes notice")
+	}
+}
+
+// recoveryCodeUsed audits and mails a sign-in with a recovery code.
+func (n *Notices) recoveryCodeUsed(ctx context.Context, u *accounts.User, ip string, left int) {
+	n.cfg.OnEvent("verified_recovery")
+	n.audit(ctx, accounts.AuditEvent{Actor: u.ID, Action: "recovery_code_used", Subject: u.ID, IP: ip, Detail: fmt.Sprintf("%d left", left)})
+	n.cfg.Logger.Info("recovery code used", "realm", n.cfg.Realm, "user", u.ID, "client_ip", ip, "left", left)
+	if u.Email != "" {
+		n.send(ctx, u.Email, notify.RecoveryUsedEmail(n.cfg.Org, displayName(u), ip, left, n.cfg.Now()), "the recovery-code notice")
+	}
+}
+
 // send mails m to a user.
 func (n *Notices) send(ctx context.Context, to string, m notify.Email, what string) {
 	m.To = to

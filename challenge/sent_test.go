@@ -152,7 +152,7 @@ func TestEmailEnrollmentWithCodeFromOutbox(t *testing.T) {
 	if !strings.Contains(page.body, "We sent a 6-digit code") {
 		t.Fatalf("after sending: %s", page.body)
 	}
-	r = b.submitCode(page, h.lastCode("email", "bob@acme.example"))
+	r = b.savedRecoveryCodes(b.submitCode(page, h.lastCode("email", "bob@acme.example")))
 	if r.status != http.StatusSeeOther || r.location != "/reports" {
 		t.Fatalf("email enrollment: %d %q %s", r.status, r.location, r.body)
 	}
@@ -471,9 +471,9 @@ func TestEmailCodeParallelSubmissionsOneSuccess(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			r := b.do(http.MethodPost, action, url.Values{"csrf": {csrf}, "code": {code}})
-			// A success returns to the page asked for; a late request may
-			// instead be sent to verify, as the user now has a method.
-			if r.status == http.StatusSeeOther && r.location == "/" {
+			// A success goes on to the new recovery codes; a late request
+			// may instead be sent to verify, as the user now has a method.
+			if r.status == http.StatusSeeOther && r.location == "/.2fa/recovery-codes" {
 				mu.Lock()
 				wins++
 				mu.Unlock()

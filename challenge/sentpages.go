@@ -220,16 +220,14 @@ func (sp *sentPages) accept(ctx context.Context, w http.ResponseWriter, r *http.
 		return false, err
 	}
 	now := sp.now().UTC()
-	var u *accounts.User
 	if v.enroll {
-		u, err = sp.finish.newMethod(ctx, v.id.ID, accounts.Enrollment{Method: v.method, Target: usedTarget, EnrolledAt: now})
-	} else {
-		u, err = accounts.UpdateUser(ctx, sp.backend, sp.realm, v.id.ID, func(u *accounts.User) error {
-			u.LastVerified = now
-			return nil
-		})
-		sp.onEvent("verified_" + v.method)
+		return true, sp.finish.enroll(w, r, v.id, v.f, accounts.Enrollment{Method: v.method, Target: usedTarget, EnrolledAt: now})
 	}
+	u, err := accounts.UpdateUser(ctx, sp.backend, sp.realm, v.id.ID, func(u *accounts.User) error {
+		u.Used(v.method, now)
+		return nil
+	})
+	sp.onEvent("verified_" + v.method)
 	if err != nil {
 		return false, err
 	}

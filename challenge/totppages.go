@@ -111,11 +111,7 @@ func (tp *totpPages) enroll(w http.ResponseWriter, r *http.Request, id identity.
 		if _, ok, err := tp.auth.accept(ctx, id.ID, seed, code, nil); !ok || err != nil {
 			return false, err
 		}
-		u, err := tp.finish.newMethod(ctx, id.ID, accounts.Enrollment{Method: policy.MethodTOTP, Secret: f.PendingSecret, EnrolledAt: tp.auth.now().UTC()})
-		if err != nil {
-			return false, err
-		}
-		return true, tp.finish.succeed(w, r, id, f, u)
+		return true, tp.finish.enroll(w, r, id, f, accounts.Enrollment{Method: policy.MethodTOTP, Secret: f.PendingSecret, EnrolledAt: tp.auth.now().UTC()})
 	})
 }
 
@@ -180,7 +176,7 @@ func (tp *totpPages) verify(w http.ResponseWriter, r *http.Request, id identity.
 	}
 	return tp.check.check(w, r, id, f, render, func(ctx context.Context, code string) (bool, error) {
 		u, ok, err := tp.auth.accept(ctx, id.ID, seed, code, func(u *accounts.User) {
-			u.LastVerified = tp.auth.now().UTC()
+			u.Used(policy.MethodTOTP, tp.auth.now())
 		})
 		if !ok || err != nil {
 			return false, err

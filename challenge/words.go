@@ -12,9 +12,10 @@ import (
 // The words the pages use for methods, durations and people.
 
 var methodNames = map[string]string{
-	policy.MethodTOTP:  "Authenticator app",
-	policy.MethodEmail: "Email",
-	policy.MethodSMS:   "Text message (SMS)",
+	policy.MethodTOTP:     "Authenticator app",
+	policy.MethodEmail:    "Email",
+	policy.MethodSMS:      "Text message (SMS)",
+	policy.MethodRecovery: "Recovery codes",
 }
 
 var methodDescriptions = map[string]string{

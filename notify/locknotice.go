@@ -48,3 +48,17 @@ func DevicesRemovedEmail(org, user string, n int, when time.Time) Email {
 	}
 	return devicesRemovedTemplate.render("Trusted devices removed from "+yourAccount(org), d)
 }
+
+// RecoveryUsedEmail tells user a recovery code signed them in (from ip,
+// at when) and how many are left: a use they did not make means someone
+// has their password and their paper.
+func RecoveryUsedEmail(org, user, ip string, left int, when time.Time) Email {
+	d := emailData{Org: org, User: user, IP: ip, When: formatWhen(when), Count: plural(left, "recovery code")}
+	return recoveryUsedTemplate.render("A recovery code was used for "+yourAccount(org), d)
+}
+
+// RecoveryNewEmail tells user a new set of recovery codes replaced theirs.
+func RecoveryNewEmail(org, user string, when time.Time) Email {
+	d := emailData{Org: org, User: user, When: formatWhen(when)}
+	return recoveryNewTemplate.render("New recovery codes for "+yourAccount(org), d)
+}

@@ -147,6 +147,8 @@ func allEmails(s string, when time.Time) map[string]notify.Email {
 		"ResetEmail":         notify.ResetEmail(s, s, s, when),
 		"LockNotice":         notify.LockNotice(notify.LockMessage{Org: s, User: s, Wrong: 10, Wait: time.Minute}),
 		"DevicesRemoved":     notify.DevicesRemovedEmail(s, s, 1, when),
+		"RecoveryUsed":       notify.RecoveryUsedEmail(s, s, s, 2, when),
+		"RecoveryNew":        notify.RecoveryNewEmail(s, s, when),
 	}
 }
 
@@ -183,6 +185,12 @@ func TestNoticeEmailsSayWhatHappenedAndWhatToDo(t *testing.T) {
 		{"devices removed", notify.DevicesRemovedEmail("Acme Corp", "alice", 0, when),
 			"Trusted devices removed from your Acme Corp account",
 			[]string{"Every other device of your Acme Corp account will be asked for the second step again", "contact your administrator"}},
+		{"recovery code used", notify.RecoveryUsedEmail("Acme Corp", "alice", "203.0.113.7", 3, when),
+			"A recovery code was used for your Acme Corp account",
+			[]string{"A recovery code was used to sign in", "from 203.0.113.7", "3 recovery codes left", "trusted device will be asked", "contact your administrator"}},
+		{"new recovery codes", notify.RecoveryNewEmail("Acme Corp", "alice", when),
+			"New recovery codes for your Acme Corp account",
+			[]string{"A new set of recovery codes was made", "no longer work", "contact your administrator"}},
 		{"reset", notify.ResetEmail("Acme Corp", "alice", "Bob", when),
 			"Your Acme Corp two-factor authentication was reset",
 			[]string{"Bob reset two-factor authentication", "set up two-factor authentication again", "contact your administrator"}},

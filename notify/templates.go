@@ -26,6 +26,8 @@ var (
 	resetTemplate          = newEmailTemplate("reset")
 	lockTemplate           = newEmailTemplate("lock")
 	devicesRemovedTemplate = newEmailTemplate("devices_removed")
+	recoveryUsedTemplate   = newEmailTemplate("recovery_used")
+	recoveryNewTemplate    = newEmailTemplate("recovery_new")
 )
 
 // emailData is what every email template may use.

@@ -107,16 +107,20 @@ type PolicyBody struct {
 	Enabled      bool     `json:"enabled"`
 	Methods      []string `json:"methods"`
 	RememberDays int      `json:"remember_days"`
+	// RecoveryCodes: false stops offering recovery codes; absent, they
+	// are offered.
+	RecoveryCodes *bool `json:"recovery_codes,omitempty"`
 }
 
 // Policy is the body as a policy.
 func (b PolicyBody) Policy() policy.Policy {
-	return policy.Policy{Enabled: b.Enabled, Methods: b.Methods, RememberDays: b.RememberDays}
+	off := b.RecoveryCodes != nil && !*b.RecoveryCodes
+	return policy.Policy{Enabled: b.Enabled, Methods: b.Methods, RememberDays: b.RememberDays, RecoveryCodesOff: off}
 }
 
 func (api *API) policy(*http.Request, Actor) (int, any, error) {
 	avail := api.admin.Availability()
-	return http.StatusOK, map[string]any{"policy": api.admin.Policy(), "sms_available": avail.SMS, "email_available": avail.Email}, nil
+	return http.StatusOK, map[string]any{"policy": api.admin.Policy(), "sms_available": avail.SMS, "email_available": avail.Email, "webauthn_available": avail.WebAuthn}, nil
 }
 
 func (api *API) propose(r *http.Request, by Actor) (int, any, error) {

@@ -25,6 +25,10 @@ type editPage struct {
 	Choices      []methodChoice
 	Remember     bool
 	RememberDays int
+	Recovery     bool
+	// Warning asks the admin to confirm a policy that locks out users who
+	// have no passkey yet.
+	Warning bool
 }
 
 type methodChoice struct {
@@ -33,6 +37,7 @@ type methodChoice struct {
 }
 
 var choiceNames = map[string]string{
+	policy.MethodWebAuthn: "Passkeys and security keys",
 	policy.MethodEmail: "Email verification",
 	policy.MethodSMS:   "SMS verification",
 	policy.MethodTOTP:  "Authenticator app",
@@ -43,15 +48,20 @@ func (h *HTML) edit(w http.ResponseWriter, r *http.Request, id identity.Identity
 	data := editPage{CSRF: h.csrf.Token(w, r, id.ID), Policy: cur, Immediately: h.admin.cfg.EnforceImmediately, Prefix: h.site.Prefix()}
 	checked := cur.Methods
 	remember, days := cur.RememberDays > 0, cur.RememberDays
+	recovery := cur.OffersRecovery()
 	status := http.StatusOK
 	if r.Method == http.MethodPost {
 		checked = r.PostForm["method"]
 		remember = r.PostFormValue("remember") != ""
+		recovery = r.PostFormValue("recovery") != ""
 		days, _ = strconv.Atoi(strings.TrimSpace(r.PostFormValue("remember_days")))
-		next := policy.Policy{Enabled: true, Methods: policy.Policy{Methods: checked}.Ordered()}
+		next := policy.Policy{Enabled: true, Methods: policy.Policy{Methods: checked}.Ordered(), RecoveryCodesOff: !recovery}
 		switch {
 		case len(next.Methods) == 0:
 			data.Error = "Choose at least one verification method."
+		case next.PhishingResistant() && !cur.PhishingResistant() && r.PostFormValue("phishing_resistant_ok") == "":
+			data.Warning = true
+			data.Error = "Confirm that only passkeys and security keys will be accepted."
 		case remember && (days < 1 || days > policy.MaxRememberDays):
 			data.Error = fmt.Sprintf("Enter how many days to remember devices, from 1 to %d.", policy.MaxRememberDays)
 		default:
@@ -79,9 +89,16 @@ func (h *HTML) edit(w http.ResponseWriter, r *http.Request, id identity.Identity
 		if m == policy.MethodEmail && c.Disabled {
 			c.Note = "No email sender is configured."
 		}
+		if m == policy.MethodWebAuthn {
+			c.Note = "Phishing-resistant: a passkey only works on this site. Choose it alone to accept nothing else."
+			if c.Disabled {
+				c.Note = "Needs the site's address (site_url) in the gateway's configuration."
+				c.Checked = false
+			}
+		}
 		data.Choices = append(data.Choices, c)
 	}
-	data.Remember, data.RememberDays = remember, max(days, 1)
+	data.Remember, data.RememberDays, data.Recovery = remember, max(days, 1), recovery
 	if days == 0 {
 		data.RememberDays = 30
 	}
@@ -103,7 +120,7 @@ func (h *HTML) disable(w http.ResponseWriter, r *http.Request, id identity.Ident
 	data := disablePage{CSRF: h.csrf.Token(w, r, id.ID), Prefix: h.site.Prefix()}
 	if r.Method == http.MethodPost {
 		cur := h.admin.Policy()
-		msg, err := h.propose(w, r, id, policy.Policy{Enabled: false, Methods: cur.Methods, RememberDays: cur.RememberDays})
+		msg, err := h.propose(w, r, id, policy.Policy{Enabled: false, Methods: cur.Methods, RememberDays: cur.RememberDays, RecoveryCodesOff: cur.RecoveryCodesOff})
 		if msg == "" || err != nil {
 			return err
 		}

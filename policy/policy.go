@@ -16,13 +16,18 @@ import (
 
 // Methods of second factor, as stored and as used in URLs.
 const (
-	MethodTOTP  = "totp"
-	MethodEmail = "email"
-	MethodSMS   = "sms"
+	MethodWebAuthn = "webauthn"
+	MethodTOTP     = "totp"
+	MethodEmail    = "email"
+	MethodSMS      = "sms"
+	// MethodRecovery is the recovery codes: never a user's only method,
+	// offered beside the others unless the policy turns them off.
+	MethodRecovery = "recovery"
 )
 
-// AllMethods lists the methods in the order pages offer them.
-var AllMethods = []string{MethodTOTP, MethodEmail, MethodSMS}
+// AllMethods lists the methods in the order pages offer them, the
+// strongest first.
+var AllMethods = []string{MethodWebAuthn, MethodTOTP, MethodEmail, MethodSMS}
 
 // MaxRememberDays bounds the remember-me duration admins may set.
 const MaxRememberDays = 90
@@ -35,6 +40,9 @@ type Policy struct {
 	Methods []string `json:"methods"`
 	// RememberDays is how long a trusted device skips the challenge; 0 = off.
 	RememberDays int `json:"remember_days"`
+	// RecoveryCodesOff stops offering recovery codes (users who have some
+	// can no longer use them).
+	RecoveryCodesOff bool `json:"recovery_codes_off,omitempty"`
 	// Version increases with every stored change; 0 means "never stored"
 	// (the configured initial policy).
 	Version   int64     `json:"version"`
@@ -46,8 +54,9 @@ type Policy struct {
 
 // Availability says which methods the operator can deliver.
 type Availability struct {
-	Email bool // an email sender is configured
-	SMS   bool // an SMS sender is configured (a paid add-on)
+	Email    bool // an email sender is configured
+	SMS      bool // an SMS sender is configured (a paid add-on)
+	WebAuthn bool // every site of the realm has a site_url to bind passkeys to
 }
 
 // Offers reports whether the operator can deliver the method (TOTP needs
@@ -56,6 +65,8 @@ func (a Availability) Offers(method string) bool {
 	switch method {
 	case MethodTOTP:
 		return true
+	case MethodWebAuthn:
+		return a.WebAuthn
 	case MethodEmail:
 		return a.Email
 	case MethodSMS:
@@ -66,6 +77,10 @@ func (a Availability) Offers(method string) bool {
 
 // ErrSMSUnavailable: a policy asks for SMS but no SMS sender is configured.
 var ErrSMSUnavailable = errors.New("SMS verification is a paid add-on that is not enabled for this organization; ask your account manager to enable SMS")
+
+// ErrWebAuthnUnavailable: passkeys are bound to the site's address, so
+// every site of the realm must say what it is.
+var ErrWebAuthnUnavailable = errors.New("passkeys and security keys need site_url on every site of the realm")
 
 // Validate checks the policy against what the operator can deliver.
 func (p Policy) Validate(avail Availability) error {
@@ -87,6 +102,9 @@ func (p Policy) Validate(avail Availability) error {
 		if m == MethodEmail && !avail.Email {
 			return errors.New("email verification needs an email sender (email ses or email outbox)")
 		}
+		if m == MethodWebAuthn && !avail.WebAuthn {
+			return ErrWebAuthnUnavailable
+		}
 	}
 	if p.RememberDays < 0 || p.RememberDays > MaxRememberDays {
 		return fmt.Errorf("remember me must be between 0 (off) and %d days", MaxRememberDays)
@@ -96,6 +114,15 @@ func (p Policy) Validate(avail Availability) error {
 
 // Allows reports whether users may use the method.
 func (p Policy) Allows(method string) bool { return slices.Contains(p.Methods, method) }
+
+// OffersRecovery reports whether users get recovery codes.
+func (p Policy) OffersRecovery() bool { return !p.RecoveryCodesOff }
+
+// PhishingResistant: passkeys and security keys are the only method, so a
+// code typed into a look-alike site is worth nothing.
+func (p Policy) PhishingResistant() bool {
+	return len(p.Methods) == 1 && p.Methods[0] == MethodWebAuthn
+}
 
 // RememberFor is the remember-me duration, 0 when off.
 func (p Policy) RememberFor() time.Duration {

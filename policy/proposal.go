@@ -42,7 +42,11 @@ const MaxProposalAttempts = 5
 func (p Policy) Hash() string {
 	methods := slices.Clone(p.Methods)
 	slices.Sort(methods)
-	sum := sha256.Sum256(fmt.Appendf(nil, "enabled=%t\x00methods=%s\x00remember=%d", p.Enabled, strings.Join(methods, ","), p.RememberDays))
+	text := fmt.Appendf(nil, "enabled=%t\x00methods=%s\x00remember=%d", p.Enabled, strings.Join(methods, ","), p.RememberDays)
+	if p.RecoveryCodesOff {
+		text = append(text, "\x00recovery=off"...)
+	}
+	sum := sha256.Sum256(text)
 	return hex.EncodeToString(sum[:])
 }
 
@@ -56,6 +60,9 @@ func (p Policy) Summary() string {
 		s += fmt.Sprintf("; remember me for %d days", p.RememberDays)
 	} else {
 		s += "; remember me off"
+	}
+	if p.RecoveryCodesOff {
+		s += "; recovery codes off"
 	}
 	return s
 }

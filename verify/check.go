@@ -77,6 +77,8 @@ type Try struct {
 	Unlocking bool
 	// Code is what was typed.
 	Code string
+	// Normalize reads Code; nil: NormalizeCode (six digits).
+	Normalize func(raw string) (string, bool)
 }
 
 // Outcome is what a try came to.
@@ -162,7 +164,11 @@ func (c *Checker) Ladder(user string) *Ladder {
 // An error (from the store or from compare) means the answer is unknown:
 // the caller fails closed.
 func (c *Checker) Check(ctx context.Context, t Try, compare func(ctx context.Context, code string) (bool, error)) (Result, error) {
-	code, ok := NormalizeCode(t.Code)
+	normalize := t.Normalize
+	if normalize == nil {
+		normalize = NormalizeCode
+	}
+	code, ok := normalize(t.Code)
 	if !ok {
 		return Result{Outcome: Malformed}, nil
 	}

@@ -40,4 +40,25 @@
     });
     key.parentNode.append(" ", button, " ", said);
   }
+
+  // Print and copy beside the recovery codes (Download needs no script).
+  var codes = document.getElementById("recovery-codes");
+  if (codes) {
+    var print = document.getElementById("print-codes");
+    print.hidden = false;
+    print.addEventListener("click", function () { window.print(); });
+    var copy = document.getElementById("copy-codes");
+    var copySaid = document.getElementById("copy-said");
+    if (navigator.clipboard) {
+      copy.hidden = false;
+      copy.addEventListener("click", function () {
+        var text = Array.prototype.map.call(codes.querySelectorAll("code"), function (c) { return c.textContent; }).join("\n");
+        navigator.clipboard.writeText(text).then(function () {
+          copySaid.textContent = "Copied.";
+        }, function () {
+          copySaid.textContent = "Couldn't copy: select the codes and copy them.";
+        });
+      });
+    }
+  }
 })();
