@@ -11,7 +11,7 @@ import (
 // methodSet says which methods a user may use: those the org policy
 // allows and the operator can deliver.
 type methodSet struct {
-	policy *policy.Snapshot
+	policy   *policy.Snapshot
 	codes    *sentcode.Sender
 	recovery *recoveryCodes
 	prefix   string

@@ -38,9 +38,9 @@ type methodChoice struct {
 
 var choiceNames = map[string]string{
 	policy.MethodWebAuthn: "Passkeys and security keys",
-	policy.MethodEmail: "Email verification",
-	policy.MethodSMS:   "SMS verification",
-	policy.MethodTOTP:  "Authenticator app",
+	policy.MethodEmail:    "Email verification",
+	policy.MethodSMS:      "SMS verification",
+	policy.MethodTOTP:     "Authenticator app",
 }
 
 func (h *HTML) edit(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
