@@ -14,17 +14,47 @@ import (
 
 // UserSummary is one row of the admin users table.
 type UserSummary struct {
-	ID             string    `json:"id"`
-	Email          string    `json:"email,omitempty"`
-	Name           string    `json:"name,omitempty"`
-	Methods        []string  `json:"methods"`
-	Preferred      string    `json:"preferred,omitempty"`
-	LastVerified   time.Time `json:"last_verified,omitzero"`
-	LastSeen       time.Time `json:"last_seen,omitzero"`
-	TrustedDevices int       `json:"trusted_devices"`
+	ID      string   `json:"id"`
+	Email   string   `json:"email,omitempty"`
+	Name    string   `json:"name,omitempty"`
+	Methods []string `json:"methods"`
+	// MethodDetails say when each method was set up and last used; never
+	// a secret, an address or a code.
+	MethodDetails  []MethodSummary `json:"method_details"`
+	Preferred      string          `json:"preferred,omitempty"`
+	LastVerified   time.Time       `json:"last_verified,omitzero"`
+	LastSeen       time.Time       `json:"last_seen,omitzero"`
+	TrustedDevices int             `json:"trusted_devices"`
 	// Locked: code entry is held until unlocked (the lock ladder's last
 	// step).
 	Locked bool `json:"locked"`
+}
+
+// MethodSummary is one of a user's methods, as admins see it.
+type MethodSummary struct {
+	Kind     string    `json:"kind"`
+	Created  time.Time `json:"created"`
+	LastUsed time.Time `json:"last_used,omitzero"`
+	// Left is how many recovery codes are unused (recovery only).
+	Left *int `json:"left,omitempty"`
+}
+
+// MethodSummaries are the user's methods for admins, recovery codes last.
+func (u *User) MethodSummaries() []MethodSummary {
+	out := make([]MethodSummary, 0, len(u.Methods)+1)
+	for _, m := range u.Methods {
+		out = append(out, MethodSummary{Kind: m.Method, Created: m.EnrolledAt, LastUsed: m.LastUsed})
+	}
+	if u.Recovery != nil {
+		left, last := u.Recovery.Left(), time.Time{}
+		for _, c := range u.Recovery.Codes {
+			if c.Used.After(last) {
+				last = c.Used
+			}
+		}
+		out = append(out, MethodSummary{Kind: "recovery", Created: u.Recovery.Created, LastUsed: last, Left: &left})
+	}
+	return out
 }
 
 // ListUsers returns up to limit users after the ID after, in ID order,
@@ -54,6 +84,7 @@ func ListUsers(ctx context.Context, b store.Backend, realm, after string, limit 
 		for _, m := range u.Methods {
 			row.Methods = append(row.Methods, m.Method)
 		}
+		row.MethodDetails = u.MethodSummaries()
 		var state LadderState
 		row.Locked = held[i] != nil && json.Unmarshal(held[i], &state) == nil && state.Hard
 		out = append(out, row)

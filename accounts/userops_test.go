@@ -2,12 +2,16 @@ package accounts
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/caddy2fa/caddy2fa/keyring"
+	"github.com/caddy2fa/caddy2fa/recovery"
 	"github.com/caddy2fa/caddy2fa/store"
 )
 
@@ -123,5 +127,43 @@ func TestListUsersCountsEachUsersDevices(t *testing.T) {
 	// other user's devices came in the one batch.
 	if lists, batches := counted.lists.Load(), counted.batches.Load(); lists != 3 || batches != 1 {
 		t.Errorf("ListUsers made %d List calls and %d ListBatch calls, want 3 and 1", lists, batches)
+	}
+}
+
+func TestAdminsSeeEachMethodsDatesButNoSecret(t *testing.T) {
+	b := tempStore(t)
+	ctx := t.Context()
+	enrolled := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	ring, err := keyring.Parse(keyring.Generate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes, set := recovery.New(ring, "default", "alice", enrolled)
+	code, _ := recovery.Normalize(codes[0])
+	set.Spend(ring, "default", "alice", code, enrolled.Add(time.Hour))
+	if _, err := UpdateUser(ctx, b, "default", "alice", func(u *User) error {
+		u.SetEnrollment(Enrollment{Method: "totp", Secret: []byte("sealed-seed"), EnrolledAt: enrolled})
+		u.Used("totp", enrolled.Add(2*time.Hour))
+		u.Recovery = &set
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rows, _, err := ListUsers(ctx, b, "default", "", 10)
+	if err != nil || len(rows) != 1 {
+		t.Fatal(rows, err)
+	}
+	got := rows[0].MethodDetails
+	if len(got) != 2 || got[0].Kind != "totp" || !got[0].Created.Equal(enrolled) || !got[0].LastUsed.Equal(enrolled.Add(2*time.Hour)) {
+		t.Fatalf("totp row: %+v", got)
+	}
+	if got[1].Kind != "recovery" || got[1].Left == nil || *got[1].Left != 9 || !got[1].LastUsed.Equal(enrolled.Add(time.Hour)) {
+		t.Fatalf("recovery row: %+v", got[1])
+	}
+	raw, _ := json.Marshal(rows)
+	for _, secret := range []string{"sealed-seed", base64.StdEncoding.EncodeToString([]byte("sealed-seed")), base64.StdEncoding.EncodeToString(set.Codes[1].Sum), `"sum"`, `"secret"`} {
+		if strings.Contains(string(raw), secret) {
+			t.Fatalf("the users list shows %s: %s", secret, raw)
+		}
 	}
 }
