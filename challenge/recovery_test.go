@@ -1,7 +1,7 @@
 package challenge
 
 import (
-		"net/http"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
