@@ -91,11 +91,15 @@ func (k *Key) Register(options []byte) ([]byte, error) {
 		return nil, errors.New("softkey: user.id is not base64url")
 	}
 	k.Handle = handle
+	point, err := k.private.PublicKey.Bytes() // 0x04 || X || Y
+	if err != nil {
+		return nil, err
+	}
 	cose, err := webauthncbor.Marshal(webauthncose.EC2PublicKeyData{
 		PublicKeyData: webauthncose.PublicKeyData{KeyType: int64(webauthncose.EllipticKey), Algorithm: int64(webauthncose.AlgES256)},
 		Curve:         1, // P-256
-		XCoord:        k.private.PublicKey.X.FillBytes(make([]byte, 32)),
-		YCoord:        k.private.PublicKey.Y.FillBytes(make([]byte, 32)),
+		XCoord:        point[1:33],
+		YCoord:        point[33:],
 	})
 	if err != nil {
 		return nil, err
