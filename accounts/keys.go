@@ -15,6 +15,7 @@ import "github.com/caddy2fa/caddy2fa/store"
 //	user                            users/<realm>             user id            durable
 //	trusted device                  devices/<realm>/<user>    device id          remember-me days
 //	open challenge (flow)           flows/<realm>             flow id            15 min
+//	passkey ceremony                ceremonies/<realm>        flow id            5 min, or until answered
 //	sent code                       codes/<realm>             flow id/method     10 min
 //	attempts at a challenge's code  attempts/<realm>          flow id            the flow's
 //	wrong-code window, per user     fail-user/<realm>         user id            15 min
@@ -45,6 +46,10 @@ func (k Keys) Device(user, id string) store.Key {
 func (k Keys) DevicesBucket(user string) string { return "devices/" + k.Realm + "/" + user }
 
 func (k Keys) Flow(id string) store.Key { return store.Key{Bucket: "flows/" + k.Realm, ID: id} }
+
+func (k Keys) Ceremony(flowID string) store.Key {
+	return store.Key{Bucket: "ceremonies/" + k.Realm, ID: flowID}
+}
 
 func (k Keys) Code(flowID, method string) store.Key {
 	return store.Key{Bucket: "codes/" + k.Realm, ID: flowID + "/" + method}

@@ -143,6 +143,7 @@ func ResetUser(ctx context.Context, b store.Backend, realm, user string) (*User,
 		u.Methods = nil
 		u.Preferred = ""
 		u.Recovery = nil
+		u.Passkeys = nil
 	})
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/passkey"
 	"github.com/caddy2fa/caddy2fa/recovery"
 	"github.com/caddy2fa/caddy2fa/store"
 )
@@ -32,6 +33,11 @@ type User struct {
 	// TOTPStep is the last authenticator time step accepted: a code from it
 	// or an earlier one is a replay, in any session and on any instance.
 	TOTPStep int64 `json:"totp_step,omitempty"`
+	// PasskeyHandle is the user's WebAuthn user handle: 64 random bytes,
+	// drawn at their first passkey (never the user id).
+	PasskeyHandle []byte `json:"passkey_handle,omitempty"`
+	// Passkeys are the user's passkeys and security keys.
+	Passkeys []passkey.Key `json:"passkeys,omitempty"`
 	// Recovery holds the keyed hashes of the user's recovery codes.
 	Recovery *recovery.Set `json:"recovery,omitempty"`
 }
@@ -67,6 +73,14 @@ func (u *User) SetEnrollment(e Enrollment) {
 		}
 	}
 	u.Methods = append(u.Methods, e)
+}
+
+// RemoveEnrollment drops the user's enrollment of a method.
+func (u *User) RemoveEnrollment(method string) {
+	u.Methods = slices.DeleteFunc(u.Methods, func(e Enrollment) bool { return e.Method == method })
+	if u.Preferred == method {
+		u.Preferred = ""
+	}
 }
 
 // Used records that the method passed a challenge at now.

@@ -14,7 +14,7 @@ func assemble(cfg Config, p Parts, tpl *pages.Templates) *Pages {
 	us := &users{backend: p.Store, keys: keys, now: cfg.Now, reads: reads}
 	fl := &flows{backend: p.Store, ring: p.Keys, codec: codec, keys: keys, prefix: cfg.PathPrefix, lifetime: cfg.FlowLifetime, now: cfg.Now, logger: cfg.Logger, users: us, reads: reads}
 	ss := &sessions{backend: p.Store, codec: codec, realm: cfg.Realm, policy: p.Policy, lifetime: cfg.SessionLifetime, freshFor: cfg.FreshFor, now: cfg.Now, onUserChanged: cfg.OnUserChanged}
-	ms := &methodSet{policy: p.Policy, codes: p.Codes, prefix: cfg.PathPrefix}
+	ms := &methodSet{policy: p.Policy, codes: p.Codes, passkeys: p.Passkeys != nil, prefix: cfg.PathPrefix}
 	st := &stepUp{web: w, sessions: ss, flows: fl, methods: ms, freshFor: cfg.FreshFor, onEvent: cfg.OnEvent}
 	cc := &codeCheck{web: w, checker: p.Checker, flows: fl, clientIP: cfg.ClientIP, now: cfg.Now}
 	trust := &deviceTrust{backend: p.Store, codec: codec, realm: cfg.Realm, policy: p.Policy, notices: p.Notices, clientIP: cfg.ClientIP, now: cfg.Now}
@@ -30,6 +30,8 @@ func assemble(cfg Config, p Parts, tpl *pages.Templates) *Pages {
 			policy: p.Policy, smsCountries: cfg.SMSCountries, phoneRegion: cfg.PhoneRegion, now: cfg.Now, onEvent: cfg.OnEvent},
 		recovery: &recoveryPages{web: w, users: us, flows: fl, methods: ms, stepUp: st, check: cc, finish: fin, codes: rc, notices: p.Notices,
 			backend: p.Store, realm: cfg.Realm, clientIP: cfg.ClientIP, onUserChanged: cfg.OnUserChanged},
+		passkeys: &passkeyPages{web: w, users: us, flows: fl, methods: ms, stepUp: st, check: cc, finish: fin, rp: p.Passkeys, notices: p.Notices,
+			backend: p.Store, realm: cfg.Realm, policy: p.Policy, now: cfg.Now, logger: cfg.Logger.Info, onChange: cfg.OnUserChanged},
 		methods: &methodsPage{web: w, stepUp: st, users: us, methods: ms, codes: rc, backend: p.Store, realm: cfg.Realm},
 		devices: &devicePages{web: w, sessions: ss, stepUp: st, trust: trust, notices: p.Notices, backend: p.Store, realm: cfg.Realm, policy: p.Policy, clientIP: cfg.ClientIP, now: cfg.Now},
 		unlock:  &unlockPage{web: w, users: us, check: cc, codes: p.Codes, notices: p.Notices, backend: p.Store, clientIP: cfg.ClientIP, now: cfg.Now, onEvent: cfg.OnEvent},

@@ -20,6 +20,7 @@ import (
 	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/keyring"
 	"github.com/caddy2fa/caddy2fa/pages"
+	"github.com/caddy2fa/caddy2fa/passkey"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/sentcode"
 	"github.com/caddy2fa/caddy2fa/store"
@@ -129,6 +130,9 @@ type Parts struct {
 	Codes   *sentcode.Sender
 	// Notices tell users by email of changes to their account.
 	Notices *Notices
+	// Passkeys is the site's relying party; nil: the site has no
+	// site_url, so passkeys are not offered here.
+	Passkeys *passkey.RP
 }
 
 // Pages are one site's challenge pages.
@@ -142,6 +146,7 @@ type Pages struct {
 	totp     *totpPages
 	sent     *sentPages
 	recovery *recoveryPages
+	passkeys *passkeyPages
 	methods  *methodsPage
 	devices  *devicePages
 	unlock   *unlockPage
@@ -183,6 +188,9 @@ func (p *Pages) Register(mux *http.ServeMux) {
 		page("/enroll/"+m, p.sent.page(m, true))
 		page("/verify/"+m, p.sent.page(m, false))
 	}
+	page("/enroll/webauthn", p.passkeys.enroll)
+	page("/verify/webauthn", p.passkeys.verify)
+	page("/passkeys/remove", p.passkeys.remove)
 	page("/verify/recovery", p.recovery.verify)
 	page("/recovery-codes", p.recovery.show)
 	page("/recovery-codes/new", p.recovery.regenerate)

@@ -30,18 +30,25 @@ func (cc *codeCheck) check(w http.ResponseWriter, r *http.Request, id identity.I
 	return cc.checkKind(w, r, id, f, sixDigitCode, render, compare)
 }
 
-// codeKind is what a form's code looks like.
+// codeKind is what a form's code looks like, and what to say of it.
 type codeKind struct {
+	field     string // the form field; "" is "code"
 	normalize func(string) (string, bool)
 	malformed string // what to say of anything else
+	wrong     string // what to say of a wrong one, before the tries left
 }
 
-var sixDigitCode = codeKind{verify.NormalizeCode, "Enter the 6-digit code, using numbers only."}
+var sixDigitCode = codeKind{normalize: verify.NormalizeCode, malformed: "Enter the 6-digit code, using numbers only.",
+	wrong: "That code didn't work. Check that you entered the newest code and try again."}
 
 // checkKind is check for a code of another kind than six digits.
 func (cc *codeCheck) checkKind(w http.ResponseWriter, r *http.Request, id identity.Identity, f *accounts.Flow, kind codeKind,
 	render func(status int, msg string), compare func(ctx context.Context, code string) (bool, error)) error {
-	try := verify.Try{User: id.ID, IP: cc.clientIP(r), Challenge: f.ID, Code: r.PostFormValue("code"), Normalize: kind.normalize}
+	field := kind.field
+	if field == "" {
+		field = "code"
+	}
+	try := verify.Try{User: id.ID, IP: cc.clientIP(r), Challenge: f.ID, Code: r.PostFormValue(field), Normalize: kind.normalize}
 	res, err := cc.checker.Check(r.Context(), try, compare)
 	if err != nil {
 		return err
@@ -56,7 +63,7 @@ func (cc *codeCheck) checkKind(w http.ResponseWriter, r *http.Request, id identi
 			cc.held(w, r, res, f)
 			return nil
 		}
-		msg := fmt.Sprintf("That code didn't work. Check that you entered the newest code and try again. %d %s left.", res.Left, plural(res.Left, "try", "tries"))
+		msg := fmt.Sprintf("%s %d %s left.", kind.wrong, res.Left, plural(res.Left, "try", "tries"))
 		render(http.StatusUnprocessableEntity, msg)
 	}
 	return nil

@@ -53,10 +53,19 @@ func (fn *finish) succeedTo(w http.ResponseWriter, r *http.Request, id identity.
 // enroll records a new method and finishes the challenge. A user's first
 // method comes with a set of recovery codes, shown once on the way back.
 func (fn *finish) enroll(w http.ResponseWriter, r *http.Request, id identity.Identity, f *accounts.Flow, e accounts.Enrollment) error {
+	return fn.enrollWith(w, r, id, f, e, nil)
+}
+
+// enrollWith is enroll, with more changes to the user record in the same
+// update (a passkey's key).
+func (fn *finish) enrollWith(w http.ResponseWriter, r *http.Request, id identity.Identity, f *accounts.Flow, e accounts.Enrollment, also func(*accounts.User)) error {
 	ctx := r.Context()
 	codes, set := fn.recovery.draw(id.ID)
 	drawn := false
 	u, err := fn.newMethod(ctx, id.ID, e, func(u *accounts.User) {
+		if also != nil {
+			also(u)
+		}
 		drawn = u.Recovery == nil && fn.recovery.offered(u, fn.methods.usable(u))
 		if drawn {
 			u.Recovery = &set

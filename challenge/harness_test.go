@@ -26,6 +26,7 @@ import (
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/orgadmin"
 	"github.com/caddy2fa/caddy2fa/pages"
+	"github.com/caddy2fa/caddy2fa/passkey"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/sentcode"
 	"github.com/caddy2fa/caddy2fa/store"
@@ -140,7 +141,12 @@ type siteConfig struct {
 	SiteURL                      string
 	// Queue sends the setup emails through a durable queue.
 	Queue bool
+	// Passkeys offers passkeys, as a site with site_url PasskeySite.
+	Passkeys bool
 }
+
+// PasskeySite is the site_url of harnesses that offer passkeys.
+const PasskeySite = "https://app.example.com"
 
 func newHarness(t *testing.T, mutate ...func(*siteConfig, *policy.Policy)) *harness {
 	t.Helper()
@@ -231,12 +237,18 @@ func (h *harness) assemble(cfg siteConfig, realm *gate.Realm) *http.ServeMux {
 		Realm: cfg.Realm, Org: cfg.Issuer, Email: cfg.EmailSender, SMS: cfg.SMSSender, Lifetime: cfg.CodeLifetime,
 		Limits: accounts.SendLimits{EmailCooldown: cfg.EmailCooldown, SMSCooldown: cfg.SMSCooldown}, Logger: cfg.Logger, Now: h.clock,
 	})
-	h.pages, err = New(cfg.Config, Parts{Store: h.backend, Keys: h.ring, Policy: h.snap, Site: h.look, Checker: h.checker, Codes: h.codes, Notices: notices})
+	parts := Parts{Store: h.backend, Keys: h.ring, Policy: h.snap, Site: h.look, Checker: h.checker, Codes: h.codes, Notices: notices}
+	if cfg.Passkeys {
+		if parts.Passkeys, err = passkey.New(passkey.Config{SiteURL: PasskeySite, Name: cfg.Issuer}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.pages, err = New(cfg.Config, parts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	adminCfg := orgadmin.Config{Realm: cfg.Realm, Org: cfg.Issuer, AdminPermission: cfg.AdminPermission, SiteURL: cfg.SiteURL,
-		EnforceImmediately: cfg.EnforceImmediately, Email: cfg.EmailSender, SMS: cfg.SMSSender != nil, Logger: cfg.Logger, OnUserChanged: realm.Forget, Now: h.clock}
+		EnforceImmediately: cfg.EnforceImmediately, Email: cfg.EmailSender, SMS: cfg.SMSSender != nil, WebAuthn: cfg.Passkeys, Logger: cfg.Logger, OnUserChanged: realm.Forget, Now: h.clock}
 	if cfg.Queue {
 		h.queue = notify.NewQueue(h.backend, cfg.EmailSender, notify.QueueOptions{Rate: 1000})
 		adminCfg.Mailer = h.queue

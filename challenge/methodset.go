@@ -14,12 +14,19 @@ type methodSet struct {
 	policy   *policy.Snapshot
 	codes    *sentcode.Sender
 	recovery *recoveryCodes
+	passkeys bool // the site can take passkeys (it has a site_url)
 	prefix   string
 }
 
 // available reports whether the operator can deliver the method.
 func (ms *methodSet) available(method string) bool {
-	return method == policy.MethodTOTP || ms.codes.Can(method)
+	switch method {
+	case policy.MethodTOTP:
+		return true
+	case policy.MethodWebAuthn:
+		return ms.passkeys
+	}
+	return ms.codes.Can(method)
 }
 
 // strongest is the usable method a step-up asks for: the first in

@@ -6,6 +6,7 @@ import (
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/sentcode"
 	"github.com/caddy2fa/caddy2fa/store"
 )
@@ -27,6 +28,9 @@ type methodsData struct {
 	Notice    string
 	Enrolled  []methodRow
 	Available []methodChoice
+	// Passkeys are the user's keys; AddPasskey offers another.
+	Passkeys   []passkeyRow
+	AddPasskey string
 	// Recovery codes: offered, how many are left of a set made when.
 	Recovery        bool
 	RecoveryLeft    int
@@ -64,6 +68,9 @@ func (mp *methodsPage) serve(w http.ResponseWriter, r *http.Request, id identity
 		data.Enrolled = append(data.Enrolled, methodRow{Method: m, Name: methodNames[m], Target: sentcode.Mask(m, e.Target), Preferred: m == u.Preferred || (u.Preferred == "" && m == usable[0])})
 	}
 	data.Available = mp.methods.toEnroll(usable)
+	if slices.Contains(usable, policy.MethodWebAuthn) {
+		data.Passkeys, data.AddPasskey = passkeyRows(u), mp.web.path("/enroll/webauthn")
+	}
 	if mp.codes.offered(u, usable) {
 		data.Recovery, data.RecoveryLeft, data.RecoveryURL = true, mp.codes.left(u), mp.web.path("/recovery-codes/new")
 		if u.Recovery != nil {

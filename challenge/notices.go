@@ -138,6 +138,20 @@ func (n *Notices) recoveryCodeUsed(ctx context.Context, u *accounts.User, ip str
 	}
 }
 
+// passkeyCloned audits a passkey whose counter went backwards: a copy of
+// it may be in someone else's hands.
+func (n *Notices) passkeyCloned(ctx context.Context, u *accounts.User, ip string) {
+	n.cfg.OnEvent("passkey_clone_suspected")
+	n.cfg.Logger.Warn("passkey refused: its signature counter went backwards (a cloned authenticator?)", "realm", n.cfg.Realm, "user", u.ID, "client_ip", ip)
+	n.audit(ctx, accounts.AuditEvent{Actor: u.ID, Action: "passkey_clone_suspected", Subject: u.ID, IP: ip})
+}
+
+// passkeyRemoved audits a passkey the user removed.
+func (n *Notices) passkeyRemoved(ctx context.Context, u *accounts.User, name, ip string) {
+	n.cfg.OnEvent("passkey_removed")
+	n.audit(ctx, accounts.AuditEvent{Actor: u.ID, Action: "passkey_removed", Subject: u.ID, IP: ip, Detail: name})
+}
+
 // send mails m to a user.
 func (n *Notices) send(ctx context.Context, to string, m notify.Email, what string) {
 	m.To = to

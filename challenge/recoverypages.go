@@ -34,7 +34,8 @@ type recoveryPages struct {
 	onUserChanged func(string)
 }
 
-var recoveryKind = codeKind{recovery.Normalize, "Enter a recovery code as it is written, for example ABCDE-fghjk: 10 letters and digits."}
+var recoveryKind = codeKind{normalize: recovery.Normalize, malformed: "Enter a recovery code as it is written, for example ABCDE-fghjk: 10 letters and digits.",
+	wrong: "That recovery code didn't work: check it against your saved list (letters are case-sensitive), or use another one."}
 
 var recoveryHelp = []string{
 	"Recovery codes were shown once, after you first set up two-factor authentication. You may have saved them as a file, printed them or kept them in a password manager.",

@@ -12,6 +12,7 @@ import (
 // The words the pages use for methods, durations and people.
 
 var methodNames = map[string]string{
+	policy.MethodWebAuthn: "Passkey or security key",
 	policy.MethodTOTP:     "Authenticator app",
 	policy.MethodEmail:    "Email",
 	policy.MethodSMS:      "Text message (SMS)",
@@ -19,9 +20,10 @@ var methodNames = map[string]string{
 }
 
 var methodDescriptions = map[string]string{
-	policy.MethodTOTP:  "Use an app such as Google Authenticator, Microsoft Authenticator, 1Password or Authy to get a code.",
-	policy.MethodEmail: "Get a code by email.",
-	policy.MethodSMS:   "Get a code by text message.",
+	policy.MethodWebAuthn: "Use your phone's or computer's screen lock, or a security key such as a YubiKey. Nothing to type, and it can't be phished.",
+	policy.MethodTOTP:     "Use an app such as Google Authenticator, Microsoft Authenticator, 1Password or Authy to get a code.",
+	policy.MethodEmail:    "Get a code by email.",
+	policy.MethodSMS:      "Get a code by text message.",
 }
 
 // MethodName is a method's name as users read it.

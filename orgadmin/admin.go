@@ -47,6 +47,8 @@ type Config struct {
 	// can be sent (the paid add-on), so the policy may offer them.
 	Email notify.EmailSender
 	SMS   bool
+	// WebAuthn: the site takes passkeys (it has a site_url).
+	WebAuthn bool
 	// Mailer sends the setup emails when 2FA is turned on.
 	Mailer BulkMailer
 	Logger *slog.Logger
@@ -152,7 +154,7 @@ func (a *Admin) StoredPolicy(ctx context.Context) (p policy.Policy, found bool, 
 
 // Availability is what the operator can deliver.
 func (a *Admin) Availability() policy.Availability {
-	return policy.Availability{Email: a.cfg.Email != nil, SMS: a.cfg.SMS}
+	return policy.Availability{Email: a.cfg.Email != nil, SMS: a.cfg.SMS, WebAuthn: a.cfg.WebAuthn}
 }
 
 // ListUsers returns up to limit users after the ID after, and the ID to

@@ -80,7 +80,7 @@ func (s *Site) retryLink(r *http.Request) string {
 
 // returnablePages are our pages a user may be sent back to after passing
 // a challenge; every other path under the prefix would loop.
-var returnablePages = []string{"/admin", "/methods", "/devices", "/enroll", "/enroll/totp", "/enroll/email", "/enroll/sms", "/recovery-codes/new"}
+var returnablePages = []string{"/admin", "/methods", "/devices", "/enroll", "/enroll/totp", "/enroll/email", "/enroll/sms", "/enroll/webauthn", "/recovery-codes/new"}
 
 // SafeReturnPath turns a would-be return URL into a path on this site:
 // anything that a browser could read as another origin, or that points

@@ -194,8 +194,10 @@ type page struct {
 	CSSPath  string
 	JSPath   string
 	LogoPath string
-	Wide     bool // tables: the admin pages
-	Data     any
+	// PasskeyJSPath is the passkey script, on the pages that need it.
+	PasskeyJSPath string
+	Wide          bool // tables: the admin pages
+	Data          any
 }
 
 // Render writes the named page.
@@ -205,6 +207,15 @@ func (t *Templates) Render(w http.ResponseWriter, status int, name, title string
 		panic("pages: no template " + name)
 	}
 	t.site.render(w, status, p, name, page{Title: title, Wide: t.wide, Data: data})
+}
+
+// RenderPasskey writes the named page with the passkey script.
+func (t *Templates) RenderPasskey(w http.ResponseWriter, status int, name, title string, data any) {
+	p, ok := t.pages[name]
+	if !ok {
+		panic("pages: no template " + name)
+	}
+	t.site.render(w, status, p, name, page{Title: title, Wide: t.wide, Data: data, PasskeyJSPath: t.site.versioned("/static/passkey.js")})
 }
 
 func (s *Site) render(w http.ResponseWriter, status int, t *template.Template, name string, p page) {

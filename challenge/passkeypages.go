@@ -1,0 +1,254 @@
+package challenge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/caddy2fa/caddy2fa/accounts"
+	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/passkey"
+	"github.com/caddy2fa/caddy2fa/policy"
+	"github.com/caddy2fa/caddy2fa/store"
+)
+
+// passkeyPages register passkeys and security keys and sign in with them.
+// The browser's part needs a script (static/passkey.js): the page carries
+// the ceremony's options, the script asks the browser and posts its answer
+// in the form. Without a script the pages point to the other methods.
+type passkeyPages struct {
+	web      *web
+	users    *users
+	flows    *flows
+	methods  *methodSet
+	stepUp   *stepUp
+	check    *codeCheck
+	finish   *finish
+	rp       *passkey.RP // nil: this site has no site_url, so no passkeys
+	notices  *Notices
+	backend  store.Backend
+	realm    string
+	policy   *policy.Snapshot
+	now      func() time.Time
+	logger   func(msg string, args ...any)
+	onChange func(string)
+}
+
+type passkeyPage struct {
+	CSRF    string
+	Error   string
+	Action  string
+	Enroll  bool
+	Options string // the ceremony's options, JSON, for the script
+	Name    string
+	Others  []methodChoice
+	// RememberDays offers "Remember this device" when above zero.
+	RememberDays int
+}
+
+// maxAnswer bounds a browser's answer: a passkey's is a few kilobytes.
+const maxAnswer = 64 << 10
+
+var passkeyKind = codeKind{
+	field: "credential",
+	normalize: func(raw string) (string, bool) {
+		return raw, raw != "" && len(raw) <= maxAnswer
+	},
+	malformed: "Your browser didn't use a passkey. Try again, or choose another method below.",
+	wrong:     "Your passkey wasn't accepted. Try again with the passkey or security key you registered, or choose another method.",
+}
+
+// owner is the user as a relying party sees them.
+func passkeyOwner(u *accounts.User) passkey.Owner {
+	return passkey.Owner{Handle: u.PasskeyHandle, Name: accountName(u), DisplayName: displayName(u), Keys: u.Passkeys}
+}
+
+// keyName is what the user called a new key, made safe to show.
+func keyName(raw string) string {
+	name := strings.Join(strings.Fields(strings.ToValidUTF8(raw, "")), " ")
+	if utf8.RuneCountInString(name) > 64 {
+		name = string([]rune(name)[:64])
+	}
+	if name == "" {
+		return "Passkey"
+	}
+	return name
+}
+
+func (pp *passkeyPages) enroll(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
+	if r.Method == http.MethodPost {
+		r = pp.flows.readAhead(r, id, pp.check.checker.Ladder(id.ID).Key)
+	}
+	u, err := pp.users.get(r, id)
+	if err != nil {
+		return err
+	}
+	if !pp.methods.allowed(policy.MethodWebAuthn) {
+		pp.web.redirect(w, r, pp.web.path("/enroll"))
+		return nil
+	}
+	if ok, err := pp.stepUp.mayEnroll(w, r, id, u); !ok || err != nil {
+		return err
+	}
+	f, err := pp.flows.current(w, r, id)
+	if err != nil {
+		return err
+	}
+	if u.PasskeyHandle == nil {
+		handle := passkey.NewHandle()
+		if u, err = accounts.UpdateUser(r.Context(), pp.backend, pp.realm, id.ID, func(u *accounts.User) error {
+			if u.PasskeyHandle == nil {
+				u.PasskeyHandle = handle
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	data := passkeyPage{Action: pp.web.path("/enroll/webauthn"), Enroll: true, Name: keyName(r.PostFormValue("name")), Others: pp.methods.toEnroll([]string{policy.MethodWebAuthn})}
+	if r.Method == http.MethodPost && r.PostFormValue("name") == "" {
+		data.Name = ""
+	}
+	render := func(status int, msg string) {
+		opts, s, err := pp.rp.BeginRegistration(passkeyOwner(u))
+		if err == nil {
+			err = accounts.PutCeremony(r.Context(), pp.backend, pp.realm, f.ID, &accounts.Ceremony{User: id.ID, App: f.App, Register: true, Session: *s})
+		}
+		if err != nil {
+			pp.web.site.Fail(w, r, err)
+			return
+		}
+		data.CSRF, data.Error, data.Options = pp.web.token(w, r, id.ID), msg, string(opts)
+		data.RememberDays = pp.policy.Current().RememberDays
+		pp.web.tpl.RenderPasskey(w, status, "passkey", "Set up a passkey", data)
+	}
+	if r.Method != http.MethodPost {
+		render(http.StatusOK, "")
+		return nil
+	}
+	return pp.check.checkKind(w, r, id, f, passkeyKind, render, func(ctx context.Context, answer string) (bool, error) {
+		cer, err := pp.ceremony(ctx, id, f, true)
+		if err != nil || cer == nil {
+			return false, err
+		}
+		cred, err := pp.rp.FinishRegistration(passkeyOwner(u), cer.Session, []byte(answer))
+		if err != nil {
+			pp.logger("passkey registration refused", "realm", pp.realm, "user", id.ID, "error", err)
+			return false, nil
+		}
+		now := pp.now().UTC()
+		key := passkey.Key{Name: keyName(r.PostFormValue("name")), Created: now, Credential: *cred}
+		e := accounts.Enrollment{Method: policy.MethodWebAuthn, EnrolledAt: now}
+		if old, ok := u.Enrollment(policy.MethodWebAuthn); ok {
+			e.EnrolledAt = old.EnrolledAt
+		}
+		var dup bool
+		err = pp.finish.enrollWith(w, r, id, f, e, func(u *accounts.User) {
+			dup = false
+			for _, k := range u.Passkeys {
+				dup = dup || bytes.Equal(k.Credential.ID, cred.ID)
+			}
+			if !dup {
+				u.Passkeys = append(u.Passkeys, key)
+			}
+		})
+		return err == nil && !dup, err
+	})
+}
+
+// ceremony takes the flow's open ceremony if it is of the kind wanted and
+// for this user and app session; nil when there is none to finish.
+func (pp *passkeyPages) ceremony(ctx context.Context, id identity.Identity, f *accounts.Flow, register bool) (*accounts.Ceremony, error) {
+	c, err := accounts.TakeCeremony(ctx, pp.backend, pp.realm, f.ID)
+	if errors.Is(err, accounts.ErrNoCeremony) {
+		return nil, nil
+	}
+	if err != nil || c.User != id.ID || c.App != f.App || c.Register != register {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (pp *passkeyPages) verify(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
+	if r.Method == http.MethodPost {
+		r = pp.flows.readAhead(r, id, pp.check.checker.Ladder(id.ID).Key)
+	}
+	u, err := pp.users.get(r, id)
+	if err != nil {
+		return err
+	}
+	if _, ok := u.Enrollment(policy.MethodWebAuthn); !ok || len(u.Passkeys) == 0 || !pp.methods.allowed(policy.MethodWebAuthn) {
+		pp.web.redirect(w, r, pp.web.path("/"))
+		return nil
+	}
+	if need, err := pp.stepUp.needsCode(r, id); err != nil || !need {
+		if err == nil {
+			pp.web.redirect(w, r, pp.web.path("/"))
+		}
+		return err
+	}
+	f, err := pp.flows.current(w, r, id)
+	if err != nil {
+		return err
+	}
+	data := passkeyPage{Action: pp.web.path("/verify/webauthn"), Others: pp.methods.others(u, policy.MethodWebAuthn)}
+	render := func(status int, msg string) {
+		opts, s, err := pp.rp.BeginLogin(passkeyOwner(u))
+		if err == nil {
+			err = accounts.PutCeremony(r.Context(), pp.backend, pp.realm, f.ID, &accounts.Ceremony{User: id.ID, App: f.App, Session: *s})
+		}
+		if err != nil {
+			pp.web.site.Fail(w, r, err)
+			return
+		}
+		data.CSRF, data.Error, data.Options = pp.web.token(w, r, id.ID), msg, string(opts)
+		data.RememberDays = pp.policy.Current().RememberDays
+		pp.web.tpl.RenderPasskey(w, status, "passkey", "Use your passkey", data)
+	}
+	if r.Method != http.MethodPost {
+		render(http.StatusOK, "")
+		return nil
+	}
+	return pp.check.checkKind(w, r, id, f, passkeyKind, render, func(ctx context.Context, answer string) (bool, error) {
+		cer, err := pp.ceremony(ctx, id, f, false)
+		if err != nil || cer == nil {
+			return false, err
+		}
+		used, err := pp.rp.FinishLogin(passkeyOwner(u), cer.Session, []byte(answer))
+		if errors.Is(err, passkey.ErrCloned) {
+			pp.notices.passkeyCloned(ctx, u, pp.check.clientIP(r))
+			return false, nil
+		}
+		if err != nil {
+			pp.logger("passkey sign-in refused", "realm", pp.realm, "user", id.ID, "error", err)
+			return false, nil
+		}
+		now := pp.now()
+		u, err := accounts.UpdateUser(ctx, pp.backend, pp.realm, id.ID, func(u *accounts.User) error {
+			for i, k := range u.Passkeys {
+				if bytes.Equal(k.Credential.ID, used.Credential.ID) {
+					if !passkey.Newer(k, used) {
+						return passkey.ErrCloned
+					}
+					used.LastUsed = now.UTC()
+					u.Passkeys[i] = used
+					u.Used(policy.MethodWebAuthn, now)
+					return nil
+				}
+			}
+			return passkey.ErrCloned
+		})
+		if errors.Is(err, passkey.ErrCloned) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		pp.notices.cfg.OnEvent("verified_webauthn")
+		return true, pp.finish.succeed(w, r, id, f, u)
+	})
+}
