@@ -232,7 +232,8 @@ func (a *App) Cleanup() error { return a.Stop() }
 
 // availability is what the app's senders can deliver.
 func (a *App) availability() policy.Availability {
-	return policy.Availability{Email: a.emailSender != nil, SMS: a.smsSender != nil}
+	// Passkeys are checked site by site (each needs its site_url).
+	return policy.Availability{Email: a.emailSender != nil, SMS: a.smsSender != nil, WebAuthn: true}
 }
 
 // started waits for the app to start, up to ctx; nil when it did not.

@@ -136,9 +136,15 @@ func (a *App) unmarshalRealm(d *caddyfile.Dispenser) error {
 	r := &RealmConfig{}
 	a.Realms[name] = r
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if d.Val() == "webauthn" {
+			if err := unmarshalWebAuthn(d, r); err != nil {
+				return err
+			}
+			continue
+		}
 		known, err := unmarshalRealmSetting(d, r)
 		if !known {
-			return d.Errf("unrecognized realm option %q (issuer, admin_permission, policy, sms_countries, phone_region, enforce_immediately)", d.Val())
+			return d.Errf("unrecognized realm option %q (issuer, admin_permission, policy, sms_countries, phone_region, enforce_immediately, webauthn)", d.Val())
 		}
 		if err != nil {
 			return err

@@ -33,6 +33,9 @@ type RealmConfig struct {
 	// EnforceImmediately challenges app sessions already open when 2FA is
 	// turned on. Default: they continue until the user's next login.
 	EnforceImmediately bool `json:"enforce_immediately,omitempty"`
+	// WebAuthn tunes passkeys and security keys. Default: see
+	// WebAuthnConfig.
+	WebAuthn *WebAuthnConfig `json:"webauthn,omitempty"`
 }
 
 // PolicyConfig is an initial org policy.
@@ -133,6 +136,11 @@ func (a *App) addSite(h *Handler) error {
 	if err := cur.validate(name, a.availability()); err != nil {
 		return err
 	}
+	// Nothing is opened yet: this only checks that the site can take the
+	// passkeys its realm's policy names.
+	if _, err := h.relyingParty(cur, cur.issuer()); err != nil {
+		return fmt.Errorf("realm %s: %w", name, err)
+	}
 	a.sites = append(a.sites, h)
 	return nil
 }
@@ -179,5 +187,5 @@ func mergeRealm(cur, site *RealmConfig) error {
 }
 
 func samePolicy(a, b *PolicyConfig) bool {
-	return a.Enforce == b.Enforce && slices.Equal(a.Methods, b.Methods) && a.Remember == b.Remember
+	return a.Enforce == b.Enforce && slices.Equal(a.Methods, b.Methods) && a.Remember == b.Remember && a.RecoveryCodesOff == b.RecoveryCodesOff
 }

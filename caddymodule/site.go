@@ -57,18 +57,22 @@ func (h *Handler) buildSite(rs *realmState, run *running) (*site, error) {
 		},
 		Logger: slogger, OnEvent: event,
 	})
+	rp, err := h.relyingParty(cfg, look.Org())
+	if err != nil {
+		return nil, err
+	}
 	pagesSvc, err := challenge.New(challenge.Config{
 		Realm: name, PathPrefix: prefix, Issuer: look.Org(),
 		SessionLifetime: time.Duration(h.SessionLifetime), FreshFor: time.Duration(h.FreshFor),
 		SMSCountries: cfg.SMSCountries, PhoneRegion: cfg.PhoneRegion, ClientIP: clientIP,
 		Logger: slogger, OnEvent: event, OnUserChanged: rs.gate.Forget,
-	}, challenge.Parts{Store: run.backend, Keys: run.ring, Policy: rs.snapshot, Site: look, Checker: checker, Codes: codes, Notices: notices})
+	}, challenge.Parts{Store: run.backend, Keys: run.ring, Policy: rs.snapshot, Site: look, Checker: checker, Codes: codes, Notices: notices, Passkeys: rp})
 	if err != nil {
 		return nil, err
 	}
 	adminCfg := orgadmin.Config{
 		Realm: name, Org: look.Org(), AdminPermission: cfg.AdminPermission, SiteURL: h.SiteURL,
-		EnforceImmediately: cfg.EnforceImmediately, Email: app.emailSender, SMS: app.smsSender != nil,
+		EnforceImmediately: cfg.EnforceImmediately, Email: app.emailSender, SMS: app.smsSender != nil, WebAuthn: rp != nil,
 		Logger: slogger, OnEvent: event, OnUserChanged: rs.gate.Forget,
 	}
 	if run.queue != nil {

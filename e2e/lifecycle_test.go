@@ -220,3 +220,46 @@ http://127.0.0.1:1 {
 		})
 	}
 }
+
+// A policy that names passkeys needs every site of its realm to say where
+// keys are bound: caddy validate refuses it otherwise, before anything runs.
+func TestPasskeyPolicyNeedsSiteURL(t *testing.T) {
+	bin := caddyBinary(t)
+	for name, tc := range map[string]struct{ site, want string }{
+		"no site_url":     {"", "passkeys and security keys need site_url"},
+		"an IP address":   {"site_url https://127.0.0.1", "browsers refuse an IP address"},
+		"a foreign rp_id": {"site_url https://app.acme.example", "must be the site's host"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			rpID := ""
+			if name == "a foreign rp_id" {
+				rpID = "webauthn {\n\t\t\t\trp_id other.example\n\t\t\t}"
+			}
+			cf := fmt.Sprintf(`{
+	twofactor {
+		store file %s/2fa.db
+		realm default {
+			policy {
+				methods webauthn totp
+			}
+			%s
+		}
+	}
+}
+http://127.0.0.1:1 {
+	twofactor {
+		%s
+	}
+}`, dir, rpID, tc.site)
+			path := filepath.Join(dir, "Caddyfile")
+			os.WriteFile(path, []byte(cf), 0o600)
+			cmd := exec.Command(bin, "validate", "--config", path, "--adapter", "caddyfile")
+			cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+filepath.Join(dir, "c"), "XDG_DATA_HOME="+filepath.Join(dir, "d"), "HOME="+dir)
+			out, err := cmd.CombinedOutput()
+			if err == nil || !strings.Contains(string(out), tc.want) {
+				t.Fatalf("want refused with %q: %v\n%s", tc.want, err, out)
+			}
+		})
+	}
+}
