@@ -193,6 +193,9 @@ type rigConfig struct {
 	// cooldown between two codes sent to one person: 1s when empty, so
 	// journeys move on quickly.
 	cooldown time.Duration
+	// localhost serves the site as http://localhost:PORT, with that as its
+	// site_url: passkeys need a domain (Caddy still listens on 127.0.0.1).
+	localhost bool
 }
 
 func startBrowserRig(t *testing.T, journey string, cfg rigConfig) *browserRig {
@@ -211,7 +214,13 @@ func startBrowserRig(t *testing.T, journey string, cfg rigConfig) *browserRig {
 	}
 	rig.cooldown = cfg.cooldown
 	caddyfile := strings.NewReplacer("{STORE}", cfg.store, "{POLICY}", cfg.policy, "{COOLDOWN}", cfg.cooldown.String()).Replace(withApp(browserCaddyfile, rig.app))
+	if cfg.localhost {
+		caddyfile = strings.Replace(caddyfile, "http://127.0.0.1:{PORT} {\n\ttwofactor {", "http://localhost:{PORT} {\n\ttwofactor {\n\t\tsite_url http://localhost:{PORT}", 1)
+	}
 	rig.caddy = startCaddy(t, dir, caddyfile)
+	if cfg.localhost {
+		rig.caddy.URL = strings.Replace(rig.caddy.URL, "127.0.0.1", "localhost", 1)
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("caddy's log:\n%s", rig.caddy.logs)
@@ -648,6 +657,7 @@ func TestBrowserFirstLoginEnrollsAnAuthenticatorApp(t *testing.T) {
 	// Our script adds a copy button beside the key.
 	alice.wantText("#copy-key", "Copy key")
 	alice.enterCode(rig.totpCode("alice", key))
+	alice.saveRecoveryCodes()
 	alice.wantApp("/reports")
 	firstTime := time.Since(submitted) - (alice.checking - checkingBefore)
 	t.Logf("a scripted first-time user took %v from submitting the app's login to the app page, TOTP enrollment included (not counting %v of axe and screenshots)",
@@ -690,6 +700,7 @@ func TestBrowserPagesWorkWithoutJavaScript(t *testing.T) {
 		t.Fatal("a copy button without JavaScript: the page should show only the key")
 	}
 	bob.enterCode(rig.totpCode("bob", bob.totpKey()))
+	bob.saveRecoveryCodes()
 	bob.wantApp("/reports")
 }
 
@@ -718,6 +729,7 @@ func TestBrowserEmailCodes(t *testing.T) {
 		t.Errorf("the resend wait did not count down: still %q", after)
 	}
 	bob.enterCode(rig.codeSentTo("bob@acme.example"))
+	bob.saveRecoveryCodes()
 	bob.wantApp("/reports")
 
 	bob.logout()
@@ -740,6 +752,7 @@ func TestBrowserSMSCodes(t *testing.T) {
 	carol.sendCode("#send", "+14155550103")
 	carol.wantText("#sent-to", "We sent a 6-digit code")
 	carol.enterCode(rig.codeSentTo("+14155550103"))
+	carol.saveRecoveryCodes()
 	carol.wantApp("/account")
 }
 
@@ -752,6 +765,7 @@ func TestBrowserRememberThisDevice(t *testing.T) {
 	bob.setChecked("remember", true)
 	key := bob.totpKey()
 	bob.enterCode(rig.totpCode("bob", key))
+	bob.saveRecoveryCodes()
 	bob.wantApp("/reports")
 
 	// A new app session on this device: no challenge.
@@ -805,6 +819,7 @@ func TestBrowserAdminEnablesTwoFactorAndResetsAUser(t *testing.T) {
 	alice.wantPage("/.2fa/enroll")
 	alice.press("#choose-totp")
 	alice.enterCode(rig.totpCode("alice", alice.totpKey()))
+	alice.saveRecoveryCodes()
 	alice.wantPage("/.2fa/admin")
 	alice.wantText("#tfa-status", "On")
 
@@ -815,6 +830,7 @@ func TestBrowserAdminEnablesTwoFactorAndResetsAUser(t *testing.T) {
 	bob.wantText("#choose-email", "Email")
 	bob.press("#choose-totp")
 	bob.enterCode(rig.totpCode("bob", bob.totpKey()))
+	bob.saveRecoveryCodes()
 	bob.wantApp("/reports")
 
 	alice.open("/.2fa/admin")
@@ -842,6 +858,7 @@ func TestBrowserLockoutAfterTenAttempts(t *testing.T) {
 	bob.wantPage("/.2fa/enroll/totp")
 	key := bob.totpKey()
 	bob.enterCode(rig.totpCode("bob", key))
+	bob.saveRecoveryCodes()
 	bob.wantApp("/reports")
 	bob.logout()
 	bob.login("bob-demo", "/reports")

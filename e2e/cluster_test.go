@@ -243,7 +243,7 @@ func enrollAuthenticator(t *testing.T, c *client, user, password string, step *i
 	if key == "" {
 		t.Fatalf("enrollment page without a key:\n%s", page.body)
 	}
-	if r := c.submitCode(page, nextStepCode(t, key, step)); r.status != http.StatusSeeOther || r.location != "/reports" {
+	if r := c.savedRecoveryCodes(c.submitCode(page, nextStepCode(t, key, step))); r.status != http.StatusSeeOther || r.location != "/reports" {
 		t.Fatalf("%s enrollment: want 303 to /reports, got %d %q", user, r.status, r.location)
 	}
 	return key
@@ -499,7 +499,7 @@ func TestRedisDownFailsClosedAndRecovers(t *testing.T) {
 	t.Logf("enrollment served %v after Redis restarted", time.Since(back).Round(time.Millisecond))
 	key := htmltest.Text(page.body, "totp-key")
 	var bobStep int64
-	if r := bob.submitCode(page, nextStepCode(t, key, &bobStep)); r.status != http.StatusSeeOther || r.location != "/reports" {
+	if r := bob.savedRecoveryCodes(bob.submitCode(page, nextStepCode(t, key, &bobStep))); r.status != http.StatusSeeOther || r.location != "/reports" {
 		t.Fatalf("enrollment after recovery: want 303 to /reports, got %d %q", r.status, r.location)
 	}
 	if r := bob.get("/reports"); !reachedApp(r, "bob") {

@@ -125,7 +125,7 @@ func TestEmailCodesThroughSESEmulator(t *testing.T) {
 		t.Fatalf("send: %d %s", r.status, r.body)
 	}
 	page, _ = c.follow("/.2fa/enroll/email")
-	r := c.submitCode(page, rig.lastEmailCode(t, "bob@acme.example"))
+	r := c.savedRecoveryCodes(c.submitCode(page, rig.lastEmailCode(t, "bob@acme.example")))
 	if r.status != http.StatusSeeOther || r.location != "/reports" {
 		t.Fatalf("email enrollment: %d %q %s", r.status, r.location, r.body)
 	}
@@ -168,7 +168,7 @@ func TestSMSCodesThroughSNSEmulator(t *testing.T) {
 		t.Fatalf("send: %d %s", r.status, r.body)
 	}
 	page, _ = c.follow("/.2fa/enroll/sms")
-	if r := c.submitCode(page, rig.lastSMSCode(t, "+14155550103")); r.status != http.StatusSeeOther || r.location != "/account" {
+	if r := c.savedRecoveryCodes(c.submitCode(page, rig.lastSMSCode(t, "+14155550103"))); r.status != http.StatusSeeOther || r.location != "/account" {
 		t.Fatalf("SMS enrollment: %d %q %s", r.status, r.location, r.body)
 	}
 	msgs := rig.sns.Published()
