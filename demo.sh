@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo: builds Caddy with caddy2fa (./xcaddy.sh), then runs the sample
 # legacy app on 127.0.0.1:9000 and Caddy with Caddyfile.example in front of
-# it on http://127.0.0.1:8080/. Ctrl-C stops both. State lives in ./.demo.
+# it on http://localhost:8080/. Ctrl-C stops both. State lives in ./.demo.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -30,13 +30,15 @@ cat <<'TXT'
 
   caddy2fa demo is running.
 
-  Open   http://127.0.0.1:8080/
+  Open   http://localhost:8080/
   Users  alice / alice-demo   (org admin)
          bob   / bob-demo
          carol / carol-demo
 
-  After the app's login you are asked to set up an authenticator app
-  (scan the QR code, or type the key shown), then to enter its code.
+  After the app's login you are asked to set up a method: a passkey (your
+  device's screen lock or a security key), or an authenticator app (scan
+  the QR code, or type the key shown, then enter its code). Save the
+  recovery codes shown next.
   Log out and in again: you are asked for a code, not to enroll again.
 
   Ctrl-C stops the demo. Its state is in ./.demo (delete it to start over).

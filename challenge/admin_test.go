@@ -42,7 +42,8 @@ func (h *outboxHarness) propose(b *browser, methods []string, rememberDays int) 
 	h.t.Helper()
 	page := b.page("/.2fa/admin/edit")
 	_, csrf := csrfOf(h.t, page.body)
-	form := url.Values{"csrf": {csrf}, "method": methods}
+	// Recovery codes are ticked, as the dialog shows them by default.
+	form := url.Values{"csrf": {csrf}, "method": methods, "recovery": {"1"}}
 	if rememberDays > 0 {
 		form.Set("remember", "1")
 		form.Set("remember_days", itoa(int64(rememberDays)))

@@ -1,8 +1,10 @@
 package challenge
 
 import (
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -247,4 +249,46 @@ func TestPasskeyPageWithoutJavaScriptPointsToOtherMethods(t *testing.T) {
 	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "choose another method") {
 		t.Fatalf("a form sent without a passkey: %d\n%s", r.status, r.body)
 	}
+}
+
+func TestPasskeysOnlyPolicyAsksTheAdminToConfirmTheWarning(t *testing.T) {
+	h, _ := adminHarness(t, func(c *siteConfig, _ *policy.Policy) { c.Passkeys = true })
+	a := h.admin("a1")
+	a.get("/")
+	page := a.page("/.2fa/admin/edit")
+	if hasBoolAttr(page.body, "method-webauthn", "disabled") {
+		t.Fatal("passkeys are not offered on a site that takes them")
+	}
+	if !hasBoolAttr(page.body, "recovery", "checked") {
+		t.Fatal("recovery codes are not ticked by default")
+	}
+	_, csrf := csrfOf(t, page.body)
+	form := url.Values{"csrf": {csrf}, "method": {policy.MethodWebAuthn}, "recovery": {"1"}}
+	r := a.do(http.MethodPost, "/.2fa/admin/edit", form)
+	if r.status != http.StatusUnprocessableEntity || htmltest.Text(r.body, "phishing-resistant-warning") == "" {
+		t.Fatalf("passkeys only, unconfirmed: %d\n%s", r.status, r.body)
+	}
+	form.Set("phishing_resistant_ok", "1")
+	if r := a.do(http.MethodPost, "/.2fa/admin/edit", form); r.status != http.StatusSeeOther || !strings.Contains(r.location, "/admin/confirm?change=") {
+		t.Fatalf("passkeys only, confirmed: %d %q", r.status, r.location)
+	}
+}
+
+func TestPasskeysNotOfferedOnASiteWithoutSiteURL(t *testing.T) {
+	h, _ := adminHarness(t)
+	a := h.admin("a1")
+	a.get("/")
+	page := a.page("/.2fa/admin/edit")
+	if !hasBoolAttr(page.body, "method-webauthn", "disabled") || !strings.Contains(html.UnescapeString(page.body), "Needs the site's address") {
+		t.Fatalf("passkeys offered on a site that cannot take them:\n%s", page.body)
+	}
+	if r := h.browser("bob", "b1").get("/.2fa/enroll/webauthn"); r.status != http.StatusSeeOther {
+		t.Fatalf("the passkey enrollment page on such a site: %d", r.status)
+	}
+}
+
+// hasBoolAttr reports whether the element with the id has a boolean
+// attribute (checked, disabled), which has no value to read.
+func hasBoolAttr(body, id, attr string) bool {
+	return regexp.MustCompile(`<[^>]*\bid="` + regexp.QuoteMeta(id) + `"[^>]*\s` + attr + `[\s>]`).MatchString(body)
 }
