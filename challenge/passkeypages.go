@@ -27,6 +27,7 @@ type passkeyPages struct {
 	methods  *methodSet
 	stepUp   *stepUp
 	check    *codeCheck
+	entry    *verifyEntry
 	finish   *finish
 	rp       *passkey.RP // nil: this site has no site_url, so no passkeys
 	notices  *Notices
@@ -113,19 +114,7 @@ func (pp *passkeyPages) enroll(w http.ResponseWriter, r *http.Request, id identi
 	if r.Method == http.MethodPost && r.PostFormValue("name") == "" {
 		data.Name = ""
 	}
-	render := func(status int, msg string) {
-		opts, s, err := pp.rp.BeginRegistration(passkeyOwner(u))
-		if err == nil {
-			err = accounts.PutCeremony(r.Context(), pp.backend, pp.realm, f.ID, &accounts.Ceremony{User: id.ID, App: f.App, Register: true, Session: *s})
-		}
-		if err != nil {
-			pp.web.site.Fail(w, r, err)
-			return
-		}
-		data.CSRF, data.Error, data.Options = pp.web.token(w, r, id.ID), msg, string(opts)
-		data.RememberDays = pp.policy.Current().RememberDays
-		pp.web.tpl.RenderPasskey(w, status, "passkey", "Set up a passkey", data)
-	}
+	render := pp.page(w, r, id, f, &data, "Set up a passkey", func() ([]byte, *passkey.Session, error) { return pp.rp.BeginRegistration(passkeyOwner(u)) })
 	if r.Method != http.MethodPost {
 		render(http.StatusOK, "")
 		return nil
@@ -160,6 +149,25 @@ func (pp *passkeyPages) enroll(w http.ResponseWriter, r *http.Request, id identi
 	})
 }
 
+// page renders a passkey page (again, with a message): each rendering
+// begins a new ceremony, which replaces the flow's earlier one.
+func (pp *passkeyPages) page(w http.ResponseWriter, r *http.Request, id identity.Identity, f *accounts.Flow, data *passkeyPage, title string,
+	begin func() ([]byte, *passkey.Session, error)) func(status int, msg string) {
+	return func(status int, msg string) {
+		opts, s, err := begin()
+		if err == nil {
+			err = accounts.PutCeremony(r.Context(), pp.backend, pp.realm, f.ID, &accounts.Ceremony{User: id.ID, App: f.App, Register: data.Enroll, Session: *s})
+		}
+		if err != nil {
+			pp.web.site.Fail(w, r, err)
+			return
+		}
+		data.CSRF, data.Error, data.Options = pp.web.token(w, r, id.ID), msg, string(opts)
+		data.RememberDays = pp.policy.Current().RememberDays
+		pp.web.tpl.RenderPasskey(w, status, "passkey", title, *data)
+	}
+}
+
 // ceremony takes the flow's open ceremony if it is of the kind wanted and
 // for this user and app session; nil when there is none to finish.
 func (pp *passkeyPages) ceremony(ctx context.Context, id identity.Identity, f *accounts.Flow, register bool) (*accounts.Ceremony, error) {
@@ -174,41 +182,15 @@ func (pp *passkeyPages) ceremony(ctx context.Context, id identity.Identity, f *a
 }
 
 func (pp *passkeyPages) verify(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
-	if r.Method == http.MethodPost {
-		r = pp.flows.readAhead(r, id, pp.check.checker.Ladder(id.ID).Key)
-	}
-	u, err := pp.users.get(r, id)
-	if err != nil {
-		return err
-	}
-	if _, ok := u.Enrollment(policy.MethodWebAuthn); !ok || len(u.Passkeys) == 0 || !pp.methods.allowed(policy.MethodWebAuthn) {
-		pp.web.redirect(w, r, pp.web.path("/"))
-		return nil
-	}
-	if need, err := pp.stepUp.needsCode(r, id); err != nil || !need {
-		if err == nil {
-			pp.web.redirect(w, r, pp.web.path("/"))
-		}
-		return err
-	}
-	f, err := pp.flows.current(w, r, id)
-	if err != nil {
+	r, u, f, err := pp.entry.open(w, r, id, func(u *accounts.User) bool {
+		_, ok := u.Enrollment(policy.MethodWebAuthn)
+		return ok && len(u.Passkeys) > 0 && pp.methods.allowed(policy.MethodWebAuthn)
+	})
+	if f == nil || err != nil {
 		return err
 	}
 	data := passkeyPage{Action: pp.web.path("/verify/webauthn"), Others: pp.methods.others(u, policy.MethodWebAuthn)}
-	render := func(status int, msg string) {
-		opts, s, err := pp.rp.BeginLogin(passkeyOwner(u))
-		if err == nil {
-			err = accounts.PutCeremony(r.Context(), pp.backend, pp.realm, f.ID, &accounts.Ceremony{User: id.ID, App: f.App, Session: *s})
-		}
-		if err != nil {
-			pp.web.site.Fail(w, r, err)
-			return
-		}
-		data.CSRF, data.Error, data.Options = pp.web.token(w, r, id.ID), msg, string(opts)
-		data.RememberDays = pp.policy.Current().RememberDays
-		pp.web.tpl.RenderPasskey(w, status, "passkey", "Use your passkey", data)
-	}
+	render := pp.page(w, r, id, f, &data, "Use your passkey", func() ([]byte, *passkey.Session, error) { return pp.rp.BeginLogin(passkeyOwner(u)) })
 	if r.Method != http.MethodPost {
 		render(http.StatusOK, "")
 		return nil

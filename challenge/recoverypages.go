@@ -25,6 +25,7 @@ type recoveryPages struct {
 	methods       *methodSet
 	stepUp        *stepUp
 	check         *codeCheck
+	entry         *verifyEntry
 	finish        *finish
 	codes         *recoveryCodes
 	notices       *Notices
@@ -44,25 +45,10 @@ var recoveryHelp = []string{
 }
 
 func (rp *recoveryPages) verify(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
-	if r.Method == http.MethodPost {
-		r = rp.flows.readAhead(r, id, rp.check.checker.Ladder(id.ID).Key)
-	}
-	u, err := rp.users.get(r, id)
-	if err != nil {
-		return err
-	}
-	if rp.codes.left(u) == 0 || len(rp.methods.usable(u)) == 0 {
-		rp.web.redirect(w, r, rp.web.path("/"))
-		return nil
-	}
-	if need, err := rp.stepUp.needsCode(r, id); err != nil || !need {
-		if err == nil {
-			rp.web.redirect(w, r, rp.web.path("/"))
-		}
-		return err
-	}
-	f, err := rp.flows.current(w, r, id)
-	if err != nil {
+	r, u, f, err := rp.entry.open(w, r, id, func(u *accounts.User) bool {
+		return rp.codes.left(u) > 0 && len(rp.methods.usable(u)) > 0
+	})
+	if f == nil || err != nil {
 		return err
 	}
 	data := codePage{Method: policy.MethodRecovery, Action: rp.web.path("/verify/recovery"), Help: recoveryHelp, Others: rp.methods.others(u, policy.MethodRecovery)}

@@ -23,6 +23,7 @@ type totpPages struct {
 	methods *methodSet
 	stepUp  *stepUp
 	check   *codeCheck
+	entry   *verifyEntry
 	finish  *finish
 	auth    *authenticator
 	ring    *keyring.Ring
@@ -142,28 +143,14 @@ func (tp *totpPages) pendingSeed(ctx context.Context, id identity.Identity, u *a
 }
 
 func (tp *totpPages) verify(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
-	if r.Method == http.MethodPost {
-		r = tp.flows.readAhead(r, id, tp.check.checker.Ladder(id.ID).Key)
-	}
-	u, err := tp.users.get(r, id)
-	if err != nil {
+	r, u, f, err := tp.entry.open(w, r, id, func(u *accounts.User) bool {
+		_, ok := u.Enrollment(policy.MethodTOTP)
+		return ok && tp.policy.Current().Allows(policy.MethodTOTP)
+	})
+	if f == nil || err != nil {
 		return err
 	}
-	enr, ok := u.Enrollment(policy.MethodTOTP)
-	if !ok || !tp.policy.Current().Allows(policy.MethodTOTP) {
-		tp.web.redirect(w, r, tp.web.path("/"))
-		return nil
-	}
-	if need, err := tp.stepUp.needsCode(r, id); err != nil || !need {
-		if err == nil {
-			tp.web.redirect(w, r, tp.web.path("/"))
-		}
-		return err
-	}
-	f, err := tp.flows.current(w, r, id)
-	if err != nil {
-		return err
-	}
+	enr, _ := u.Enrollment(policy.MethodTOTP)
 	data := codePage{Method: policy.MethodTOTP, Action: tp.web.path("/verify/totp"), Help: totpHelp, Others: tp.methods.others(u, policy.MethodTOTP)}
 	render := tp.form(w, r, id, &data, "verify", "Enter your code")
 	if r.Method != http.MethodPost {

@@ -1,0 +1,44 @@
+package challenge
+
+import (
+	"net/http"
+
+	"github.com/caddy2fa/caddy2fa/accounts"
+	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/verify"
+)
+
+// verifyEntry is how every verify page begins.
+type verifyEntry struct {
+	web     *web
+	users   *users
+	flows   *flows
+	stepUp  *stepUp
+	checker *verify.Checker
+}
+
+// open reads the user (on a POST, in one read with what the code check
+// needs) and returns the open challenge when the user may use the method
+// (may) and needs a code now. Otherwise it has answered, sending them back
+// to the start, and f is nil.
+func (ve *verifyEntry) open(w http.ResponseWriter, r *http.Request, id identity.Identity, may func(*accounts.User) bool) (_ *http.Request, u *accounts.User, f *accounts.Flow, err error) {
+	if r.Method == http.MethodPost {
+		r = ve.flows.readAhead(r, id, ve.checker.Ladder(id.ID).Key)
+	}
+	if u, err = ve.users.get(r, id); err != nil {
+		return r, nil, nil, err
+	}
+	if !may(u) {
+		ve.web.redirect(w, r, ve.web.path("/"))
+		return r, u, nil, nil
+	}
+	need, err := ve.stepUp.needsCode(r, id)
+	if err != nil || !need {
+		if err == nil {
+			ve.web.redirect(w, r, ve.web.path("/"))
+		}
+		return r, u, nil, err
+	}
+	f, err = ve.flows.current(w, r, id)
+	return r, u, f, err
+}
