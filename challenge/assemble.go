@@ -17,7 +17,7 @@ func assemble(cfg Config, p Parts, tpl *pages.Templates) *Pages {
 	ms := &methodSet{policy: p.Policy, codes: p.Codes, passkeys: p.Passkeys != nil, prefix: cfg.PathPrefix}
 	st := &stepUp{web: w, sessions: ss, flows: fl, methods: ms, freshFor: cfg.FreshFor, onEvent: cfg.OnEvent}
 	cc := &codeCheck{web: w, checker: p.Checker, flows: fl, clientIP: cfg.ClientIP, now: cfg.Now}
-	ve := &verifyEntry{web: w, users: us, flows: fl, stepUp: st, checker: p.Checker}
+	ve := &pageStart{web: w, users: us, flows: fl, stepUp: st, checker: p.Checker}
 	trust := &deviceTrust{backend: p.Store, codec: codec, realm: cfg.Realm, policy: p.Policy, notices: p.Notices, clientIP: cfg.ClientIP, now: cfg.Now}
 	rc := &recoveryCodes{backend: p.Store, ring: p.Keys, keys: keys, policy: p.Policy, now: cfg.Now}
 	ms.recovery = rc
@@ -26,12 +26,12 @@ func assemble(cfg Config, p Parts, tpl *pages.Templates) *Pages {
 	return &Pages{
 		cfg: cfg, web: w, flows: fl, sessions: ss, stepUp: st,
 		entry: &entryPages{web: w, flows: fl, users: us, methods: ms, stepUp: st, checker: p.Checker, backend: p.Store, policy: p.Policy},
-		totp:  &totpPages{web: w, users: us, flows: fl, methods: ms, stepUp: st, check: cc, entry: ve, finish: fin, auth: auth, ring: p.Keys, policy: p.Policy, onEvent: cfg.OnEvent},
+		totp:  &totpPages{web: w, users: us, flows: fl, methods: ms, stepUp: st, check: cc, start: ve, finish: fin, auth: auth, ring: p.Keys, policy: p.Policy, onEvent: cfg.OnEvent},
 		sent: &sentPages{web: w, users: us, flows: fl, methods: ms, stepUp: st, check: cc, finish: fin, codes: p.Codes, backend: p.Store, realm: cfg.Realm,
 			policy: p.Policy, smsCountries: cfg.SMSCountries, phoneRegion: cfg.PhoneRegion, now: cfg.Now, onEvent: cfg.OnEvent},
-		recovery: &recoveryPages{web: w, users: us, flows: fl, methods: ms, stepUp: st, check: cc, entry: ve, finish: fin, codes: rc, notices: p.Notices,
+		recovery: &recoveryPages{web: w, users: us, flows: fl, methods: ms, stepUp: st, check: cc, start: ve, finish: fin, codes: rc, notices: p.Notices,
 			backend: p.Store, realm: cfg.Realm, clientIP: cfg.ClientIP, onUserChanged: cfg.OnUserChanged},
-		passkeys: &passkeyPages{web: w, users: us, flows: fl, methods: ms, stepUp: st, check: cc, entry: ve, finish: fin, rp: p.Passkeys, notices: p.Notices,
+		passkeys: &passkeyPages{web: w, users: us, flows: fl, methods: ms, stepUp: st, check: cc, start: ve, finish: fin, rp: p.Passkeys, notices: p.Notices,
 			backend: p.Store, realm: cfg.Realm, policy: p.Policy, now: cfg.Now, logger: cfg.Logger.Info, onChange: cfg.OnUserChanged},
 		methods: &methodsPage{web: w, stepUp: st, users: us, methods: ms, codes: rc, backend: p.Store, realm: cfg.Realm},
 		devices: &devicePages{web: w, sessions: ss, stepUp: st, trust: trust, notices: p.Notices, backend: p.Store, realm: cfg.Realm, policy: p.Policy, clientIP: cfg.ClientIP, now: cfg.Now},

@@ -27,7 +27,7 @@ type passkeyPages struct {
 	methods  *methodSet
 	stepUp   *stepUp
 	check    *codeCheck
-	entry    *verifyEntry
+	start    *pageStart
 	finish   *finish
 	rp       *passkey.RP // nil: this site has no site_url, so no passkeys
 	notices  *Notices
@@ -81,22 +81,8 @@ func keyName(raw string) string {
 }
 
 func (pp *passkeyPages) enroll(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
-	if r.Method == http.MethodPost {
-		r = pp.flows.readAhead(r, id, pp.check.checker.Ladder(id.ID).Key)
-	}
-	u, err := pp.users.get(r, id)
-	if err != nil {
-		return err
-	}
-	if !pp.methods.allowed(policy.MethodWebAuthn) {
-		pp.web.redirect(w, r, pp.web.path("/enroll"))
-		return nil
-	}
-	if ok, err := pp.stepUp.mayEnroll(w, r, id, u); !ok || err != nil {
-		return err
-	}
-	f, err := pp.flows.current(w, r, id)
-	if err != nil {
+	r, u, f, err := pp.start.enroll(w, r, id, pp.methods.allowed(policy.MethodWebAuthn))
+	if f == nil || err != nil {
 		return err
 	}
 	if u.PasskeyHandle == nil {
@@ -182,7 +168,7 @@ func (pp *passkeyPages) ceremony(ctx context.Context, id identity.Identity, f *a
 }
 
 func (pp *passkeyPages) verify(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
-	r, u, f, err := pp.entry.open(w, r, id, func(u *accounts.User) bool {
+	r, u, f, err := pp.start.verify(w, r, id, func(u *accounts.User) bool {
 		_, ok := u.Enrollment(policy.MethodWebAuthn)
 		return ok && len(u.Passkeys) > 0 && pp.methods.allowed(policy.MethodWebAuthn)
 	})

@@ -25,7 +25,7 @@ type recoveryPages struct {
 	methods       *methodSet
 	stepUp        *stepUp
 	check         *codeCheck
-	entry         *verifyEntry
+	start         *pageStart
 	finish        *finish
 	codes         *recoveryCodes
 	notices       *Notices
@@ -45,7 +45,7 @@ var recoveryHelp = []string{
 }
 
 func (rp *recoveryPages) verify(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
-	r, u, f, err := rp.entry.open(w, r, id, func(u *accounts.User) bool {
+	r, u, f, err := rp.start.verify(w, r, id, func(u *accounts.User) bool {
 		return rp.codes.left(u) > 0 && len(rp.methods.usable(u)) > 0
 	})
 	if f == nil || err != nil {

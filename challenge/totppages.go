@@ -23,7 +23,7 @@ type totpPages struct {
 	methods *methodSet
 	stepUp  *stepUp
 	check   *codeCheck
-	entry   *verifyEntry
+	start   *pageStart
 	finish  *finish
 	auth    *authenticator
 	ring    *keyring.Ring
@@ -67,22 +67,8 @@ func (tp *totpPages) form(w http.ResponseWriter, r *http.Request, id identity.Id
 }
 
 func (tp *totpPages) enroll(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
-	if r.Method == http.MethodPost {
-		r = tp.flows.readAhead(r, id, tp.check.checker.Ladder(id.ID).Key)
-	}
-	u, err := tp.users.get(r, id)
-	if err != nil {
-		return err
-	}
-	if !tp.policy.Current().Allows(policy.MethodTOTP) {
-		tp.web.redirect(w, r, tp.web.path("/enroll"))
-		return nil
-	}
-	if ok, err := tp.stepUp.mayEnroll(w, r, id, u); !ok || err != nil {
-		return err
-	}
-	f, err := tp.flows.current(w, r, id)
-	if err != nil {
+	r, u, f, err := tp.start.enroll(w, r, id, tp.policy.Current().Allows(policy.MethodTOTP))
+	if f == nil || err != nil {
 		return err
 	}
 	seed, f, err := tp.pendingSeed(r.Context(), id, u, f)
@@ -143,7 +129,7 @@ func (tp *totpPages) pendingSeed(ctx context.Context, id identity.Identity, u *a
 }
 
 func (tp *totpPages) verify(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
-	r, u, f, err := tp.entry.open(w, r, id, func(u *accounts.User) bool {
+	r, u, f, err := tp.start.verify(w, r, id, func(u *accounts.User) bool {
 		_, ok := u.Enrollment(policy.MethodTOTP)
 		return ok && tp.policy.Current().Allows(policy.MethodTOTP)
 	})
