@@ -11,13 +11,7 @@ import (
 
 // The words the pages use for methods, durations and people.
 
-var methodNames = map[string]string{
-	policy.MethodWebAuthn: "Passkey or security key",
-	policy.MethodTOTP:     "Authenticator app",
-	policy.MethodEmail:    "Email",
-	policy.MethodSMS:      "Text message (SMS)",
-	policy.MethodRecovery: "Recovery codes",
-}
+var methodNames = policy.Names
 
 var methodDescriptions = map[string]string{
 	policy.MethodWebAuthn: "Use your phone's or computer's screen lock, or a security key such as a YubiKey. Nothing to type, and it can't be phished.",

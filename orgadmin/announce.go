@@ -37,12 +37,6 @@ func (t *announcer) setupJob(p policy.Policy) string {
 	return fmt.Sprintf("setup/%s/v%d", t.cfg.Realm, p.Version)
 }
 
-var methodNames = map[string]string{
-	policy.MethodTOTP:  "Authenticator app",
-	policy.MethodEmail: "Email",
-	policy.MethodSMS:   "Text message (SMS)",
-}
-
 func (t *announcer) queueSetupEmails(ctx context.Context, by Actor, p policy.Policy) error {
 	job := t.setupJob(p)
 	url := ""
@@ -51,7 +45,7 @@ func (t *announcer) queueSetupEmails(ctx context.Context, by Actor, p policy.Pol
 	}
 	var names []string
 	for _, m := range p.Ordered() {
-		names = append(names, methodNames[m])
+		names = append(names, policy.Names[m])
 	}
 	total := 0
 	err := t.eachUser(ctx, func(users []accounts.User) error {

@@ -90,7 +90,7 @@ func (h *HTML) homeWith(w http.ResponseWriter, r *http.Request, id identity.Iden
 	p := h.admin.Policy()
 	data := homePage{CSRF: h.csrf.Token(w, r, id.ID), Policy: p, Notice: notice, Immediately: h.admin.cfg.EnforceImmediately, Prefix: h.site.Prefix()}
 	for _, m := range p.Ordered() {
-		data.Methods = append(data.Methods, methodNames[m])
+		data.Methods = append(data.Methods, policy.Names[m])
 	}
 	var err error
 	if data.Users, data.NextUsers, err = h.admin.ListUsers(ctx, r.URL.Query().Get("after"), 50); err != nil {

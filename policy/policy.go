@@ -25,6 +25,15 @@ const (
 	MethodRecovery = "recovery"
 )
 
+// Names are the methods as users read them, on pages and in emails.
+var Names = map[string]string{
+	MethodWebAuthn: "Passkey or security key",
+	MethodTOTP:     "Authenticator app",
+	MethodEmail:    "Email",
+	MethodSMS:      "Text message (SMS)",
+	MethodRecovery: "Recovery codes",
+}
+
 // AllMethods lists the methods in the order pages offer them, the
 // strongest first.
 var AllMethods = []string{MethodWebAuthn, MethodTOTP, MethodEmail, MethodSMS}
