@@ -131,6 +131,8 @@ type Session struct {
 	// for a session a trusted device opened): sensitive changes need it
 	// recent.
 	Passed int64 `json:"p,omitempty"`
+	// Method is how the user passed in this session.
+	Method string `json:"m,omitempty"`
 }
 
 // DeviceRef is the device cookie: which trusted device, of whom, under

@@ -20,6 +20,9 @@ type Flow struct {
 	// StepUp: the user passed 2FA already and is asked for a fresh code
 	// before a sensitive change.
 	StepUp bool `json:"step_up,omitempty"`
+	// Within is how recent the code must be for a step-up path (seconds);
+	// 0: the pages' own window.
+	Within int64 `json:"within,omitempty"`
 	// PendingSecret is the sealed TOTP seed being enrolled.
 	PendingSecret []byte `json:"pending_secret,omitempty"`
 }

@@ -111,6 +111,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.FreshFor, err = durationArg(d)
 		case "limits":
 			h.Limits, err = unmarshalLimits(d)
+		case "fresh":
+			err = unmarshalFresh(d, h)
+		case "assertion":
+			err = unmarshalAssertion(d, h)
 		default:
 			var known bool
 			if known, err = h.unmarshalRealmOption(d); !known {

@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/caddy2fa/caddy2fa/assertion"
 	"github.com/caddy2fa/caddy2fa/gate"
 	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/pages"
@@ -53,6 +54,12 @@ type Handler struct {
 	// case-sensitively against the cleaned path; a trailing * matches a
 	// prefix ("/static/*"). Default: none.
 	Bypass []string `json:"bypass,omitempty"`
+	// Fresh are step-up paths: parts of the app that want a code entered
+	// more recently than the session's. Default: none.
+	Fresh []FreshPaths `json:"fresh,omitempty"`
+	// Assertion signs, for the app, who each verified request is and how
+	// they passed. Default: off.
+	Assertion *AssertionConfig `json:"assertion,omitempty"`
 	// PathPrefix is where the challenge pages live. Default "/.2fa".
 	PathPrefix string `json:"path_prefix,omitempty"`
 	// SessionLifetime bounds a verified session. Default 12h.
@@ -115,6 +122,7 @@ type Handler struct {
 	// headers strips identity headers a client may not send.
 	headers *gate.Headers
 	bypass  *gate.Bypass
+	fresh   []gate.FreshRule
 	// look answers before the app has started.
 	look *pages.Site
 	// parts are what the started app gave the site.
@@ -123,8 +131,9 @@ type Handler struct {
 
 // siteParts are a site's gate and pages, built when the app starts.
 type siteParts struct {
-	gate *gate.Gate
-	site *site
+	gate   *gate.Gate
+	site   *site
+	signer *assertion.Signer // nil: no assertion
 }
 
 // CaddyModule returns the Caddy module information.
@@ -172,6 +181,9 @@ func (h *Handler) provision(app *App, src IdentitySource, logger *zap.Logger, sl
 	if h.bypass, err = gate.NewBypass(h.Bypass); err != nil {
 		return err
 	}
+	if h.fresh, err = freshRules(h.Fresh); err != nil {
+		return err
+	}
 	if h.look, err = h.newLook(h.Issuer); err != nil {
 		return err
 	}
@@ -207,16 +219,20 @@ func normalizeIdentity(raw json.RawMessage) (json.RawMessage, error) {
 func (h *Handler) start(rs *realmState, run *running) error {
 	g, err := gate.New(gate.Config{
 		PathPrefix: h.PathPrefix, SessionLifetime: time.Duration(h.SessionLifetime),
-		EnforceImmediately: rs.cfg.EnforceImmediately, Bypass: h.bypass, OnEvent: h.metrics.event, ClientIP: clientIP,
+		EnforceImmediately: rs.cfg.EnforceImmediately, Bypass: h.bypass, Fresh: h.fresh, OnEvent: h.metrics.event, ClientIP: clientIP,
 	}, rs.gate)
 	if err != nil {
 		return err
 	}
-	s, err := h.buildSite(rs, run)
+	signer, err := h.signer(rs.name, run.ring)
 	if err != nil {
 		return err
 	}
-	h.parts.Store(&siteParts{gate: g, site: s})
+	s, err := h.buildSite(rs, run, signer)
+	if err != nil {
+		return err
+	}
+	h.parts.Store(&siteParts{gate: g, site: s, signer: signer})
 	return nil
 }
 
@@ -242,11 +258,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	switch v.Kind {
 	case gate.Pass:
-		return h.proxy(w, r, v, cookies, next)
+		return h.proxy(w, r, p, v, cookies, next)
 	case gate.Pages:
 		p.site.mux.ServeHTTP(w, r.WithContext(identity.NewContext(r.Context(), v.Identity)))
 	case gate.Challenge:
 		p.site.challenge.Begin(w, r, v.Identity)
+	case gate.StepUp:
+		p.site.challenge.BeginStepUp(w, r, v.Identity, v.Within)
 	default:
 		return h.refuse(w, r, p, v)
 	}

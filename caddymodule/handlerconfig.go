@@ -89,6 +89,12 @@ func (h *Handler) Validate() error {
 	if err := h.Limits.validate(); err != nil {
 		return err
 	}
+	if _, err := freshRules(h.Fresh); err != nil {
+		return err
+	}
+	if err := h.Assertion.validate(h.SiteURL); err != nil {
+		return err
+	}
 	if h.SiteURL != "" {
 		u, err := url.Parse(h.SiteURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

@@ -15,7 +15,7 @@ import (
 // proxy sends a request the gate passed on to the app: with the user's ID
 // in {http.auth.user.id} (for access logs and header_up), and the Cookie
 // header the gateway read, without our cookies.
-func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, v gate.Verdict, cookies identity.Cookies, next caddyhttp.Handler) error {
+func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, p *siteParts, v gate.Verdict, cookies identity.Cookies, next caddyhttp.Handler) error {
 	if v.Identity.Known() {
 		// Usually it holds the ID already (the identity came from it), and
 		// setting it again would allocate.
@@ -23,6 +23,9 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, v gate.Verdict, 
 		if cur, _ := repl.Get("http.auth.user.id"); cur != v.Identity.ID {
 			repl.Set("http.auth.user.id", v.Identity.ID)
 		}
+	}
+	if err := h.assert(r, p, v); err != nil {
+		return h.refuse(w, r, p, gate.Verdict{Kind: gate.Unavailable, Err: err})
 	}
 	setUpstreamCookies(r, cookies)
 	return h.source.Pass(w, r, cookies, next)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
+	"github.com/caddy2fa/caddy2fa/assertion"
 	"github.com/caddy2fa/caddy2fa/challenge"
 	"github.com/caddy2fa/caddy2fa/orgadmin"
 	"github.com/caddy2fa/caddy2fa/pages"
@@ -27,7 +28,7 @@ type site struct {
 }
 
 // buildSite puts a handler's pages together on its started realm.
-func (h *Handler) buildSite(rs *realmState, run *running) (*site, error) {
+func (h *Handler) buildSite(rs *realmState, run *running, signer *assertion.Signer) (*site, error) {
 	app, name, cfg, event, slogger := h.app, rs.name, rs.cfg, h.metrics.event, h.slogger
 	look, err := h.newLook(cfg.issuer())
 	if err != nil {
@@ -87,6 +88,9 @@ func (h *Handler) buildSite(rs *realmState, run *running) (*site, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
+	if signer != nil {
+		mux.Handle("GET "+prefix+"/.well-known/jwks.json", jwksHandler(signer.JWKS(), signer.Lifetime()))
+	}
 	pagesSvc.Register(mux)
 	html.Register(mux)
 	orgadmin.NewAPI(admin, look, pagesSvc, clientIP).Register(mux)

@@ -2,6 +2,9 @@ package challenge
 
 import (
 	"net/http"
+	"time"
+
+	"github.com/caddy2fa/caddy2fa/accounts"
 
 	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/pages"
@@ -25,6 +28,33 @@ func (p *Pages) Begin(w http.ResponseWriter, r *http.Request, id identity.Identi
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, p.web.path("/"), http.StatusFound)
+}
+
+// BeginStepUp sends a verified user whose pass is older than a step-up
+// path allows (within) to enter a code, and back: a browser navigation is
+// redirected; anything else gets a 401 step_up_required.
+func (p *Pages) BeginStepUp(w http.ResponseWriter, r *http.Request, id identity.Identity, within time.Duration) {
+	if !pages.IsNavigation(r) {
+		pages.WriteJSON(w, http.StatusUnauthorized, pages.APIError{
+			Error:        "step_up_required",
+			Message:      "This needs a two-factor code from the last " + minutes(within) + ". Open the challenge URL in a browser.",
+			ChallengeURL: p.web.path("/"),
+		})
+		return
+	}
+	f, err := p.flows.start(w, r, id, r.URL.RequestURI())
+	if err == nil {
+		_, err = p.flows.update(r.Context(), f.ID, func(f *accounts.Flow) error {
+			f.StepUp, f.Within = true, int64(within/time.Second)
+			return nil
+		})
+	}
+	if err != nil {
+		p.web.site.Fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, p.web.path("/verify"), http.StatusFound)
 }
 
 // Guard lets a request to one of our other pages (the admin pages) on when

@@ -93,7 +93,7 @@ func (dp *devicePages) revoke(w http.ResponseWriter, r *http.Request, id identit
 		accounts.ClearCookie(w, r, accounts.DeviceCookie)
 		current = ""
 		if sess, ok := dp.sessions.read(r, id.ID, id.AppSession); ok {
-			if err := dp.sessions.issue(w, r, id.ID, id.AppSession, sess.Epoch, "", sess.Passed); err != nil {
+			if err := dp.sessions.issue(w, r, id.ID, id.AppSession, sess.Epoch, "", sess.Passed, sess.Method); err != nil {
 				return "", current, err
 			}
 		}
@@ -109,7 +109,7 @@ func (dp *devicePages) signOutOthers(w http.ResponseWriter, r *http.Request, id 
 		return "", err
 	}
 	sess, _ := dp.sessions.read(r, id.ID, id.AppSession)
-	if err := dp.sessions.issue(w, r, id.ID, id.AppSession, u.Epoch, current, sess.Passed); err != nil {
+	if err := dp.sessions.issue(w, r, id.ID, id.AppSession, u.Epoch, current, sess.Passed, sess.Method); err != nil {
 		return "", err
 	}
 	if current != "" {

@@ -29,12 +29,12 @@ type finish struct {
 // succeed finishes a challenge: a verified session for this app session
 // (and, when asked and allowed, a trusted device), and back to where the
 // user was going.
-func (fn *finish) succeed(w http.ResponseWriter, r *http.Request, id identity.Identity, f *accounts.Flow, u *accounts.User) error {
-	return fn.succeedTo(w, r, id, f, u, pages.SafeReturnPath(f.Return, fn.web.prefix))
+func (fn *finish) succeed(w http.ResponseWriter, r *http.Request, id identity.Identity, f *accounts.Flow, u *accounts.User, method string) error {
+	return fn.succeedTo(w, r, id, f, u, method, pages.SafeReturnPath(f.Return, fn.web.prefix))
 }
 
 // succeedTo finishes a challenge like succeed, going on to next.
-func (fn *finish) succeedTo(w http.ResponseWriter, r *http.Request, id identity.Identity, f *accounts.Flow, u *accounts.User, next string) error {
+func (fn *finish) succeedTo(w http.ResponseWriter, r *http.Request, id identity.Identity, f *accounts.Flow, u *accounts.User, method, next string) error {
 	device := ""
 	if r.PostFormValue("remember") != "" {
 		var err error
@@ -42,7 +42,7 @@ func (fn *finish) succeedTo(w http.ResponseWriter, r *http.Request, id identity.
 			return err
 		}
 	}
-	if err := fn.sessions.issue(w, r, id.ID, id.AppSession, u.Epoch, device, fn.now().Unix()); err != nil {
+	if err := fn.sessions.issue(w, r, id.ID, id.AppSession, u.Epoch, device, fn.now().Unix(), method); err != nil {
 		return err
 	}
 	fn.flows.end(w, r, f)
@@ -82,7 +82,7 @@ func (fn *finish) enrollWith(w http.ResponseWriter, r *http.Request, id identity
 		fn.notices.recoveryCodesMade(ctx, u, false)
 		next = fn.web.path("/recovery-codes")
 	}
-	return fn.succeedTo(w, r, id, f, u, next)
+	return fn.succeedTo(w, r, id, f, u, e.Method, next)
 }
 
 // newMethod records an enrollment (and more, when also is given). A change

@@ -217,6 +217,6 @@ func (pp *passkeyPages) verify(w http.ResponseWriter, r *http.Request, id identi
 			return false, err
 		}
 		pp.notices.cfg.OnEvent("verified_webauthn")
-		return true, pp.finish.succeed(w, r, id, f, u)
+		return true, pp.finish.succeed(w, r, id, f, u, policy.MethodWebAuthn)
 	})
 }

@@ -73,7 +73,7 @@ func (rp *recoveryPages) verify(w http.ResponseWriter, r *http.Request, id ident
 		left := u.Recovery.Left()
 		rp.notices.recoveryCodeUsed(ctx, u, rp.clientIP(r), left)
 		next := rp.web.path("/recovery-codes/used") + "?next=" + url.QueryEscape(pages.SafeReturnPath(f.Return, rp.web.prefix))
-		return true, rp.finish.succeedTo(w, r, id, f, u, next)
+		return true, rp.finish.succeedTo(w, r, id, f, u, policy.MethodRecovery, next)
 	})
 }
 

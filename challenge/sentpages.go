@@ -231,7 +231,7 @@ func (sp *sentPages) accept(ctx context.Context, w http.ResponseWriter, r *http.
 	if err != nil {
 		return false, err
 	}
-	return true, sp.finish.succeed(w, r, v.id, v.f, u)
+	return true, sp.finish.succeed(w, r, v.id, v.f, u, v.method)
 }
 
 // enrollTarget is where an enrollment code goes: the address the app

@@ -29,10 +29,10 @@ type sessions struct {
 
 // issue writes a verified session; passed is when the user last entered a
 // code for it (zero when a trusted device passed them).
-func (ss *sessions) issue(w http.ResponseWriter, r *http.Request, user string, appSession string, epoch uint64, device string, passed int64) error {
+func (ss *sessions) issue(w http.ResponseWriter, r *http.Request, user string, appSession string, epoch uint64, device string, passed int64, method string) error {
 	now := ss.now()
 	v, err := ss.codec.EncodeSession(accounts.Session{
-		User: user, App: ss.codec.AppBinding(appSession), Epoch: epoch, Device: device, Passed: passed,
+		User: user, App: ss.codec.AppBinding(appSession), Epoch: epoch, Device: device, Passed: passed, Method: method,
 		Issued: now.Unix(), Expires: now.Add(ss.lifetime).Unix(),
 	})
 	if err != nil {
@@ -90,8 +90,13 @@ func (ss *sessions) verified(r *http.Request, id identity.Identity) (bool, error
 // fresh reports whether the user entered a code in this session within
 // freshFor, and the session is still valid.
 func (ss *sessions) fresh(r *http.Request, id identity.Identity) (bool, error) {
+	return ss.freshWithin(r, id, ss.freshFor)
+}
+
+// freshWithin is fresh for another window (a step-up path's).
+func (ss *sessions) freshWithin(r *http.Request, id identity.Identity, within time.Duration) (bool, error) {
 	sess, ok := ss.read(r, id.ID, id.AppSession)
-	if !ok || sess.Carried || sess.Passed == 0 || ss.now().Sub(time.Unix(sess.Passed, 0)) > ss.freshFor {
+	if !ok || sess.Carried || sess.Passed == 0 || ss.now().Sub(time.Unix(sess.Passed, 0)) > within {
 		return false, nil
 	}
 	return ss.verified(r, id)

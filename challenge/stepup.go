@@ -83,7 +83,11 @@ func (st *stepUp) needsCode(r *http.Request, id identity.Identity) (bool, error)
 	if err != nil || !f.StepUp {
 		return false, nil
 	}
-	fresh, err := st.sessions.fresh(r, id)
+	within := st.freshFor
+	if w := time.Duration(f.Within) * time.Second; w > 0 && w < within {
+		within = w
+	}
+	fresh, err := st.sessions.freshWithin(r, id, within)
 	return !fresh, err
 }
 

@@ -155,6 +155,6 @@ func (tp *totpPages) verify(w http.ResponseWriter, r *http.Request, id identity.
 			return false, err
 		}
 		tp.onEvent("verified_totp")
-		return true, tp.finish.succeed(w, r, id, f, u)
+		return true, tp.finish.succeed(w, r, id, f, u, policy.MethodTOTP)
 	})
 }

@@ -27,6 +27,8 @@ type Config struct {
 	EnforceImmediately bool
 	// Bypass lists the paths never challenged.
 	Bypass *Bypass
+	// Fresh asks for a recent pass on some paths (step-up paths).
+	Fresh []FreshRule
 	// OnEvent is told of notable events (metrics).
 	OnEvent func(string)
 	// ClientIP is a request's client address, for the audit of refusals
@@ -162,6 +164,7 @@ const (
 	RefusePath                   // control characters in the path (400)
 	RefuseCookie                 // a look-alike of a credential cookie (400)
 	RefuseCredential             // a credential the identity source does not see (400)
+	StepUp                       // a step-up path, and the user's pass is not recent enough
 )
 
 // Verdict is the gate's answer.
@@ -176,6 +179,18 @@ type Verdict struct {
 	Bypassed bool
 	// Identity is who the request is (with Pass, Pages and Challenge).
 	Identity identity.Identity
+	// Passed says how the user passed, with Pass (a zero At: not known).
+	Passed Passed
+	// Within is how recent a pass a StepUp path wants.
+	Within time.Duration
+}
+
+// Passed is how a verified request's user passed 2FA.
+type Passed struct {
+	At            int64  // when a code was last entered in the session (Unix)
+	Method        string // how (a policy method name; "" when not known)
+	TrustedDevice bool   // the session came from a remembered device
+	Carried       bool   // an app session from before 2FA was on
 }
 
 // Decide is the gate, the README's request diagram case by case.
@@ -207,26 +222,30 @@ func (g *Gate) Decide(ctx context.Context, facts Facts) Verdict {
 		// grandfathering when it is turned on.
 		return Verdict{Kind: Pass, Identity: id, Cookies: g.noteAppSession(ctx, f)}
 	}
-	ok, err := g.validSession(ctx, f)
+	s, ok, err := g.validSession(ctx, f)
 	switch {
 	case err != nil:
 		return g.unavailable(err)
 	case ok:
-		return Verdict{Kind: Pass, Identity: id}
+		if within, step := g.freshWithin(f); step && !g.freshEnough(s, within) {
+			g.cfg.OnEvent("step_up_required")
+			return Verdict{Kind: StepUp, Identity: id, Within: within}
+		}
+		return Verdict{Kind: Pass, Identity: id, Passed: s}
 	}
 	// App sessions open before 2FA was turned on continue until next login.
 	if c, err := g.grandfathered(ctx, f, p.EnabledAt); err != nil {
 		return g.unavailable(err)
 	} else if c != nil {
 		g.cfg.OnEvent("grandfathered")
-		return Verdict{Kind: Pass, Identity: id, Cookies: []*http.Cookie{c}}
+		return Verdict{Kind: Pass, Identity: id, Cookies: []*http.Cookie{c}, Passed: Passed{Carried: true}}
 	}
 	// A new app session on a trusted device passes without a code.
 	if c, err := g.trustedDevice(ctx, f, p); err != nil {
 		return g.unavailable(err)
 	} else if c != nil {
 		g.cfg.OnEvent("device_passed")
-		return Verdict{Kind: Pass, Identity: id, Cookies: []*http.Cookie{c}}
+		return Verdict{Kind: Pass, Identity: id, Cookies: []*http.Cookie{c}, Passed: Passed{TrustedDevice: true}}
 	}
 	g.cfg.OnEvent("challenge_required")
 	return Verdict{Kind: Challenge, Identity: id}

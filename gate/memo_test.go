@@ -44,7 +44,7 @@ func BenchmarkHeapPerVerifiedUser(b *testing.B) {
 				b.Fatal(err)
 			}
 			f := Facts{CookieLines: []string{"app=" + app + "; " + accounts.SessionCookie + "=" + v}, Identity: identity.Identity{ID: user, AppSession: app}}
-			if ok, err := g.validSession(context.Background(), &f); !ok || err != nil {
+			if _, ok, err := g.validSession(context.Background(), &f); !ok || err != nil {
 				b.Fatalf("a fresh session cookie was refused: %v", err)
 			}
 		}

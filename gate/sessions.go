@@ -22,15 +22,40 @@ type cachedSession struct {
 	expires int64
 	passed  int64
 	carried bool
+	method  uint8 // index+1 in sessionMethods; 0: not known
+}
+
+// sessionMethods are the methods a session may name, by number (a byte in
+// the cache instead of a string).
+var sessionMethods = []string{"webauthn", "totp", "email", "sms", "recovery"}
+
+func methodIndex(m string) uint8 {
+	for i, s := range sessionMethods {
+		if s == m {
+			return uint8(i + 1)
+		}
+	}
+	return 0
+}
+
+// facts is how the session passed, for the verdict.
+func (s cachedSession) facts() Passed {
+	// A session a trusted device opened has no code in it; one where the
+	// user entered a code and ticked "remember" names the device too.
+	p := Passed{At: s.passed, TrustedDevice: s.device != "" && s.passed == 0, Carried: s.carried}
+	if s.method > 0 {
+		p.Method = sessionMethods[s.method-1]
+	}
+	return p
 }
 
 // validSession reports whether the request's session cookie is this
 // user's, for this app session, under the user's epoch, unexpired, and (if
 // a trusted device issued it) on a device still trusted.
-func (g *Gate) validSession(ctx context.Context, f *Facts) (bool, error) {
+func (g *Gate) validSession(ctx context.Context, f *Facts) (Passed, bool, error) {
 	raw := f.ownCookie(accounts.SessionCookie)
 	if raw == "" {
-		return false, nil
+		return Passed{}, false, nil
 	}
 	id := f.Identity
 	key := g.realm.keys.of(raw, id.ID, id.AppSession)
@@ -38,22 +63,23 @@ func (g *Gate) validSession(ctx context.Context, f *Facts) (bool, error) {
 	if !ok {
 		opened, ok := g.realm.codec.OpenSession(raw, id.ID, id.AppSession)
 		if !ok {
-			return false, nil
+			return Passed{}, false, nil
 		}
-		s = cachedSession{device: opened.Device, epoch: opened.Epoch, expires: opened.Expires, passed: opened.Passed, carried: opened.Carried}
+		s = cachedSession{device: opened.Device, epoch: opened.Epoch, expires: opened.Expires, passed: opened.Passed, carried: opened.Carried, method: methodIndex(opened.Method)}
 		g.realm.sessions.put(key, s, gen)
 	}
 	if g.realm.now().Unix() >= s.expires {
-		return false, nil
+		return Passed{}, false, nil
 	}
 	epoch, err := g.realm.epochs.get(ctx, g.realm, id.ID)
 	if err != nil || epoch != s.epoch {
-		return false, err
+		return Passed{}, false, err
 	}
 	if s.device == "" {
-		return true, nil
+		return s.facts(), true, nil
 	}
-	return g.deviceTrusted(ctx, id.ID, s.device)
+	ok, err = g.deviceTrusted(ctx, id.ID, s.device)
+	return s.facts(), ok, err
 }
 
 // epochCache holds each recently seen user's epoch so the hot path does

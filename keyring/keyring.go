@@ -39,6 +39,7 @@ type derived struct {
 	cookieBlock []byte
 	seal        cipher.AEAD
 	mac         []byte
+	more        []byte // what Seeds derives from
 }
 
 // Generate returns a new random secret in the text form Parse reads.
@@ -93,6 +94,7 @@ func New(secrets ...[]byte) (*Ring, error) {
 			cookieHash:  derive(s, "cookie-hmac-sha256", 32),
 			cookieBlock: derive(s, "cookie-aes-256", 32),
 			mac:         derive(s, "code-hmac-sha256", 32),
+			more:        derive(s, "more-keys", 32),
 		}
 		copy(d.id[:], derive(s, "key-id", 4))
 		block, err := aes.NewCipher(derive(s, "seal-aes-256-gcm", 32))
@@ -205,6 +207,17 @@ func writePart(h interface{ Write([]byte) (int, error) }, s string) {
 	n[0], n[1], n[2], n[3] = byte(l>>24), byte(l>>16), byte(l>>8), byte(l)
 	h.Write(n[:])
 	h.Write([]byte(s))
+}
+
+// Seeds derives n bytes for purpose from every secret of the ring,
+// primary first: key material of other kinds (signing keys) that rotates
+// with the ring.
+func (r *Ring) Seeds(purpose string, n int) [][]byte {
+	out := make([][]byte, len(r.keys))
+	for i, k := range r.keys {
+		out[i] = derive(k.more, purpose, n)
+	}
+	return out
 }
 
 // Len is the number of configured secrets.
