@@ -15,8 +15,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -90,6 +90,7 @@ type Signer struct {
 	signer jose.Signer
 	jwks   []byte
 	cache  *tokenCache
+	seeds  [2]maphash.Seed
 }
 
 // New derives the signing keys from the ring.
@@ -107,9 +108,26 @@ func New(ring *keyring.Ring, cfg Config) (*Signer, error) {
 	if cfg.Algorithm == "EdDSA" {
 		alg = jose.EdDSA
 	}
-	var set jose.JSONWebKeySet
-	var primary jose.JSONWebKey
-	for i, seed := range ring.Seeds("assertion-"+string(alg), 32) {
+	keys, err := signingKeys(ring, alg)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: keys[0]}, (&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return nil, err
+	}
+	jwks, err := json.Marshal(publicSet(keys))
+	if err != nil {
+		return nil, err
+	}
+	return &Signer{cfg: cfg, alg: alg, signer: signer, jwks: jwks, cache: newTokenCache(100_000), seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}, nil
+}
+
+// signingKeys are the ring's keys for alg, primary first, each named by
+// its RFC 7638 thumbprint.
+func signingKeys(ring *keyring.Ring, alg jose.SignatureAlgorithm) ([]jose.JSONWebKey, error) {
+	var out []jose.JSONWebKey
+	for _, seed := range ring.Seeds("assertion-"+string(alg), 32) {
 		priv, err := keyFrom(alg, seed)
 		if err != nil {
 			return nil, err
@@ -121,20 +139,31 @@ func New(ring *keyring.Ring, cfg Config) (*Signer, error) {
 			return nil, err
 		}
 		jwk.KeyID = base64.RawURLEncoding.EncodeToString(tp)
-		if i == 0 {
-			primary = jwk
+		out = append(out, jwk)
+	}
+	return out, nil
+}
+
+func publicSet(keys []jose.JSONWebKey) jose.JSONWebKeySet {
+	var set jose.JSONWebKeySet
+	for _, k := range keys {
+		set.Keys = append(set.Keys, k.Public())
+	}
+	return set
+}
+
+// PublicKeys is the JWKS of every key the ring can sign with, in both
+// algorithms: what the operator's admin endpoint publishes.
+func PublicKeys(ring *keyring.Ring) ([]byte, error) {
+	var all []jose.JSONWebKey
+	for _, alg := range []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA} {
+		keys, err := signingKeys(ring, alg)
+		if err != nil {
+			return nil, err
 		}
-		set.Keys = append(set.Keys, jwk.Public())
+		all = append(all, keys...)
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: primary}, (&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		return nil, err
-	}
-	jwks, err := json.Marshal(set)
-	if err != nil {
-		return nil, err
-	}
-	return &Signer{cfg: cfg, alg: alg, signer: signer, jwks: jwks, cache: newTokenCache(100_000)}, nil
+	return json.Marshal(publicSet(all))
 }
 
 // keyFrom makes a private key from 32 derived bytes.
@@ -183,7 +212,7 @@ var amr = map[string][]string{
 // costs one signature per half lifetime, not one per request.
 func (s *Signer) Token(p Pass) (string, error) {
 	now := s.cfg.Now()
-	key := cacheKey(p)
+	key := s.cacheKey(p)
 	if tok, ok := s.cache.get(key, now.Add(s.cfg.Lifetime/2).Unix()); ok {
 		return tok, nil
 	}
@@ -222,19 +251,28 @@ func (s *Signer) Token(p Pass) (string, error) {
 	return tok, nil
 }
 
-// cacheKey stands for everything a token says of the pass.
-func cacheKey(p Pass) string {
-	var b strings.Builder
-	for _, part := range []string{p.User, p.AppSession, p.Method, p.Email, p.Name, strings.Join(p.Groups, "\x00")} {
-		b.WriteString(part)
-		b.WriteByte(0xff)
+// cacheKey stands for everything a token says of the pass: a 128-bit
+// keyed hash (two random per-process seeds), nothing to aim a collision at.
+func (s *Signer) cacheKey(p Pass) [16]byte {
+	var k [16]byte
+	for i, seed := range s.seeds {
+		var h maphash.Hash
+		h.SetSeed(seed)
+		for _, part := range [...]string{p.User, p.AppSession, p.Method, p.Email, p.Name} {
+			h.WriteString(part)
+			h.WriteByte(0xff)
+		}
+		for _, g := range p.Groups {
+			h.WriteString(g)
+			h.WriteByte(0)
+		}
+		var n [9]byte
+		binary.LittleEndian.PutUint64(n[:], uint64(p.Passed.Unix()))
+		if p.TrustedDevice {
+			n[8] = 1
+		}
+		h.Write(n[:])
+		binary.LittleEndian.PutUint64(k[8*i:], h.Sum64())
 	}
-	var n [9]byte
-	binary.LittleEndian.PutUint64(n[:], uint64(p.Passed.Unix()))
-	if p.TrustedDevice {
-		n[8] = 1
-	}
-	b.Write(n[:])
-	sum := sha256.Sum256([]byte(b.String()))
-	return string(sum[:16])
+	return k
 }

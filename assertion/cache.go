@@ -10,7 +10,7 @@ import (
 // Bounded: when full, an arbitrary entry goes (it costs one signature).
 type tokenCache struct {
 	mu    sync.RWMutex
-	m     map[string]cachedToken
+	m     map[[16]byte]cachedToken
 	limit int
 }
 
@@ -20,11 +20,11 @@ type cachedToken struct {
 }
 
 func newTokenCache(limit int) *tokenCache {
-	return &tokenCache{m: make(map[string]cachedToken), limit: limit}
+	return &tokenCache{m: make(map[[16]byte]cachedToken), limit: limit}
 }
 
 // get returns the token for key if it is good at least until until.
-func (c *tokenCache) get(key string, until int64) (string, bool) {
+func (c *tokenCache) get(key [16]byte, until int64) (string, bool) {
 	c.mu.RLock()
 	t, ok := c.m[key]
 	c.mu.RUnlock()
@@ -34,7 +34,7 @@ func (c *tokenCache) get(key string, until int64) (string, bool) {
 	return t.token, true
 }
 
-func (c *tokenCache) put(key, token string, expires int64) {
+func (c *tokenCache) put(key [16]byte, token string, expires int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.m[key]; !ok && len(c.m) >= c.limit {

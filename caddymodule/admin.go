@@ -49,11 +49,12 @@ func (a *adminAPI) Provision(ctx caddy.Context) error {
 		"POST /twofactor/users/{id}/unlock":         unlockUser,
 		"POST /twofactor/users/{id}/revoke-devices": revokeDevices,
 		"GET /twofactor/audit":                      listAudit,
+		"GET /twofactor/jwks":                       getJWKS,
 	} {
 		a.mux.Handle(pattern, a.route(fn))
 	}
 	a.mux.Handle("/twofactor/", a.route(func(r *http.Request, _ *realmState) (any, error) {
-		return nil, caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no such route: %s %s (see the README: policy, users, users/{id}/reset, users/{id}/unlock, users/{id}/revoke-devices, audit)", r.Method, r.URL.Path)}
+		return nil, caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no such route: %s %s (see the README: policy, users, users/{id}/reset, users/{id}/unlock, users/{id}/revoke-devices, audit, jwks)", r.Method, r.URL.Path)}
 	}))
 	return nil
 }
@@ -211,3 +212,8 @@ var (
 	_ caddy.Provisioner = (*adminAPI)(nil)
 	_ caddy.AdminRouter = (*adminAPI)(nil)
 )
+
+// getJWKS is the keys assertions are signed with (both algorithms).
+func getJWKS(_ *http.Request, rs *realmState) (any, error) {
+	return json.RawMessage(rs.jwks), nil
+}

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"net/textproto"
@@ -34,11 +35,10 @@ type AssertionConfig struct {
 // DefaultAssertionHeader carries the token by default.
 const DefaultAssertionHeader = "X-TwoFactor-Assertion"
 
+// header is the header's name in the canonical form Header's map keys
+// take ("X-Twofactor-Assertion").
 func (c *AssertionConfig) header() string {
-	if c.Header == "" {
-		return DefaultAssertionHeader
-	}
-	return textproto.CanonicalMIMEHeaderKey(c.Header)
+	return textproto.CanonicalMIMEHeaderKey(cmp.Or(c.Header, DefaultAssertionHeader))
 }
 
 // signer is the site's assertion signer; nil when the site has none.
@@ -71,8 +71,8 @@ func (h *Handler) assert(r *http.Request, p *siteParts, v gate.Verdict) error {
 	if h.Assertion == nil {
 		return nil
 	}
-	name := h.Assertion.header()
-	r.Header.Del(name)
+	name := h.assertHeader
+	delete(r.Header, name)
 	passed := v.Passed.At > 0 || v.Passed.TrustedDevice
 	if p.signer == nil || v.Bypassed || !v.Identity.Known() || !passed || v.Passed.Carried {
 		return nil

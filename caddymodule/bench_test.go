@@ -245,6 +245,22 @@ func BenchmarkGateOnly(b *testing.B) {
 			})
 		})
 	}
+	b.Run("placeholder/assertion", func(b *testing.B) {
+		// The signed assertion on: a cached token per session, signed
+		// again every half lifetime (the benchmark stays in one).
+		h := setupBenchHandler(b, tempBolt(b), &Handler{Policy: &PolicyConfig{Enforce: true}, SessionCookie: "app_session",
+			SiteURL: "https://app.acme.example", Assertion: &AssertionConfig{Audience: []string{"legacy-app"}}})
+		var got string
+		loopPrepared(b, "alice", verifiedCookies(b, h, "alice"), func(w http.ResponseWriter, r *http.Request) error {
+			return h.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+				got = r.Header.Get("X-Twofactor-Assertion")
+				return okHandler.ServeHTTP(w, r)
+			}))
+		})
+		if got == "" {
+			b.Fatal("no assertion reached the app")
+		}
+	})
 	b.Run("2fa-off", func(b *testing.B) {
 		// Before an admin turns 2FA on: the gate notes each app session
 		// once (a cookie), then only reads that note.

@@ -35,14 +35,15 @@ func freshRules(cfg []FreshPaths) ([]gate.FreshRule, error) {
 
 // unmarshalFresh reads "fresh <duration> <path>...".
 func unmarshalFresh(d *caddyfile.Dispenser, h *Handler) error {
-	dur, err := durationArg(d)
-	if err != nil {
-		return err
-	}
-	paths := d.RemainingArgs()
-	if len(paths) == 0 {
+	args := d.RemainingArgs()
+	if len(args) < 2 {
 		return d.Err("fresh takes a duration and one or more paths: fresh 10m /payroll/*")
 	}
-	h.Fresh = append(h.Fresh, FreshPaths{Within: dur, Paths: paths})
+	dur, err := caddy.ParseDuration(args[0])
+	if err != nil {
+		return d.Errf("fresh: bad duration %q: %v", args[0], err)
+	}
+	paths := args[1:]
+	h.Fresh = append(h.Fresh, FreshPaths{Within: caddy.Duration(dur), Paths: paths})
 	return nil
 }

@@ -123,6 +123,8 @@ type Handler struct {
 	headers *gate.Headers
 	bypass  *gate.Bypass
 	fresh   []gate.FreshRule
+	// assertHeader is the assertion's header, canonical.
+	assertHeader string
 	// look answers before the app has started.
 	look *pages.Site
 	// parts are what the started app gave the site.
@@ -183,6 +185,9 @@ func (h *Handler) provision(app *App, src IdentitySource, logger *zap.Logger, sl
 	}
 	if h.fresh, err = freshRules(h.Fresh); err != nil {
 		return err
+	}
+	if h.Assertion != nil {
+		h.assertHeader = h.Assertion.header()
 	}
 	if h.look, err = h.newLook(h.Issuer); err != nil {
 		return err

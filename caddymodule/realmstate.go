@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"github.com/caddy2fa/caddy2fa/assertion"
 	"github.com/caddy2fa/caddy2fa/gate"
 	"github.com/caddy2fa/caddy2fa/orgadmin"
 	"github.com/caddy2fa/caddy2fa/policy"
@@ -15,12 +16,16 @@ type realmState struct {
 	snapshot *policy.Snapshot
 	gate     *gate.Realm
 	operator *orgadmin.Admin
+	jwks     []byte // the assertion keys, for the admin endpoint
 }
 
 func newRealmState(name string, cfg *RealmConfig, a *App, run *running) (*realmState, error) {
 	rs := &realmState{name: name, cfg: cfg, snapshot: policy.NewSnapshot(run.backend, name, cfg.initialPolicy())}
 	var err error
 	if rs.gate, err = gate.NewRealm(name, run.backend, run.ring, rs.snapshot, nil, a.slogger); err != nil {
+		return nil, err
+	}
+	if rs.jwks, err = assertion.PublicKeys(run.ring); err != nil {
 		return nil, err
 	}
 	opCfg := orgadmin.Config{

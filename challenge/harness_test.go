@@ -143,6 +143,8 @@ type siteConfig struct {
 	Queue bool
 	// Passkeys offers passkeys, as a site with site_url PasskeySite.
 	Passkeys bool
+	// Fresh are the site's step-up paths.
+	Fresh []gate.FreshRule
 }
 
 // PasskeySite is the site_url of harnesses that offer passkeys.
@@ -182,7 +184,7 @@ func newHarnessOn(t *testing.T, b store.Backend, ring *keyring.Ring, mutate ...f
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.gate, err = gate.New(gate.Config{PathPrefix: cfg.PathPrefix, SessionLifetime: cfg.SessionLifetime, EnforceImmediately: cfg.EnforceImmediately}, realm)
+	h.gate, err = gate.New(gate.Config{PathPrefix: cfg.PathPrefix, SessionLifetime: cfg.SessionLifetime, EnforceImmediately: cfg.EnforceImmediately, Fresh: cfg.Fresh}, realm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,6 +212,8 @@ func newHarnessOn(t *testing.T, b store.Backend, ring *keyring.Ring, mutate ...f
 			io.WriteString(w, "app:"+r.URL.RequestURI())
 		case gate.Challenge:
 			h.pages.Begin(w, r, id)
+		case gate.StepUp:
+			h.pages.BeginStepUp(w, r, id, v.Within)
 		case gate.Unavailable:
 			h.look.Unavailable(w, r)
 		default:

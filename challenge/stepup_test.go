@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
+	"github.com/caddy2fa/caddy2fa/gate"
 	"github.com/caddy2fa/caddy2fa/internal/htmltest"
+	"github.com/caddy2fa/caddy2fa/policy"
 )
 
 // stepUpTOTP answers the fresh-code request a sensitive page sent the
@@ -101,5 +103,46 @@ func TestTrustedDeviceSessionIsNotFreshForRemovingDevices(t *testing.T) {
 	}
 	if next := b.stepUpTOTP(key); next.location != "/.2fa/devices" {
 		t.Fatalf("after the fresh code: back to %q", next.location)
+	}
+}
+
+// A step-up path stricter than the pages' own window (5 minutes against
+// 10): a 7-minute-old pass is asked for a code, and the verify page asks
+// for it too, rather than sending the user round in a loop.
+func TestStepUpPathStricterThanThePagesWindowAsksAndReturns(t *testing.T) {
+	rule, err := gate.NewFreshRule(5*time.Minute, []string{"/payroll/*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, func(c *siteConfig, _ *policy.Policy) { c.Fresh = []gate.FreshRule{rule} })
+	b := h.browser("alice", "s1")
+	key := b.enrollTOTP("/")
+	if r := b.get("/payroll/june"); r.status != http.StatusOK {
+		t.Fatalf("right after the code: %d", r.status)
+	}
+	h.advance(7 * time.Minute)
+	if r := b.get("/reports"); r.status != http.StatusOK {
+		t.Fatalf("elsewhere, 7 minutes on: %d", r.status)
+	}
+	before := h.upstream.Load()
+	r := b.get("/payroll/june")
+	if r.status != http.StatusFound || r.location != "/.2fa/verify" {
+		t.Fatalf("the step-up path, 7 minutes on: %d %q", r.status, r.location)
+	}
+	if r := b.get("/payroll/june", "Accept", "application/json"); r.status != http.StatusUnauthorized || !strings.Contains(r.body, "step_up_required") {
+		t.Fatalf("an API call: %d %s", r.status, r.body)
+	}
+	page := b.follow("/.2fa/verify")
+	if !strings.Contains(page.body, `name="code"`) {
+		t.Fatalf("the verify page does not ask for a code:\n%s", page.body)
+	}
+	if r := b.submitCode(page, h.code(key, 0)); r.status != http.StatusSeeOther || r.location != "/payroll/june" {
+		t.Fatalf("after the code: %d %q", r.status, r.location)
+	}
+	if r := b.get("/payroll/june"); r.status != http.StatusOK {
+		t.Fatalf("back on the step-up path: %d", r.status)
+	}
+	if h.upstream.Load() != before+1 {
+		t.Fatal("a step-up request reached the app before the code")
 	}
 }
