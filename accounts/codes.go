@@ -64,10 +64,21 @@ func LastSent(ctx context.Context, b store.Backend, realm, flowID, method string
 // TakeSentCode checks code against the code sent for the flow and method
 // to user for purpose and, when it is right, spends it: of concurrent
 // right answers exactly one succeeds. It returns where the code went.
+// ErrNoCode: no code is outstanding for the challenge (it expired, or none
+// was sent); ErrCodeSpent: a concurrent answer took it first. Either way
+// the code typed is not accepted.
+var (
+	ErrNoCode    = errors.New("no code outstanding")
+	ErrCodeSpent = errors.New("code already used")
+)
+
 func TakeSentCode(ctx context.Context, b store.Backend, ring *keyring.Ring, realm, flowID, user, method, purpose, code string) (target string, ok bool, err error) {
 	c, err := LastSent(ctx, b, realm, flowID, method)
-	if err != nil || c == nil {
+	if err != nil {
 		return "", false, err
+	}
+	if c == nil {
+		return "", false, ErrNoCode
 	}
 	want, err := base64.RawStdEncoding.DecodeString(c.Hash)
 	if err != nil || c.User != user || c.Flow != flowID || c.Purpose != purpose || c.Method != method {
@@ -78,7 +89,7 @@ func TakeSentCode(ctx context.Context, b store.Backend, ring *keyring.Ring, real
 	}
 	if _, err := b.Take(ctx, Keys{realm}.Code(flowID, method)); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return "", false, nil // spent by a concurrent answer
+			return "", false, ErrCodeSpent // spent by a concurrent answer
 		}
 		return "", false, err
 	}

@@ -61,6 +61,7 @@ type App struct {
 	smsSender   notify.SMSSender
 	logger      *zap.Logger
 	slogger     *slog.Logger
+	metrics     *metrics // nil in tests that build the app directly
 
 	mu    sync.Mutex
 	sites []*Handler
@@ -92,6 +93,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.logger, a.slogger = ctx.Logger(), ctx.Slogger()
 	a.ready = make(chan struct{})
 	var err error
+	if a.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return err
+	}
 	if a.StoreRaw, err = withDefaultKey(a.StoreRaw, "backend", "file"); err != nil {
 		return fmt.Errorf("twofactor store: %w", err)
 	}
@@ -166,6 +170,9 @@ func (a *App) Start() error {
 
 // start runs the app on an open store and keys (tests start it here).
 func (a *App) start(ctx context.Context, b store.Backend, ring *keyring.Ring) error {
+	if a.metrics != nil {
+		b = store.Observed(b, a.metrics.storeOp)
+	}
 	run := &running{backend: b, ring: ring, realms: map[string]*realmState{}}
 	if a.emailSender != nil {
 		// The setup emails: a durable queue in the store, one worker per
@@ -196,6 +203,9 @@ func (a *App) start(ctx context.Context, b store.Backend, ring *keyring.Ring) er
 		if h.UsersFile != "" {
 			a.goWork(func() { h.watchUsersFile(ctx, run.backend, 0) })
 		}
+	}
+	if a.metrics != nil {
+		a.goWork(func() { a.countGauges(ctx, run) })
 	}
 	a.run = run
 	close(a.ready)

@@ -82,6 +82,7 @@ type LookupIdentity struct {
 	URLSessionParams []string `json:"url_session_params,omitempty"`
 
 	lookup                 *identity.Lookup
+	onAsked                func(string, time.Duration)
 	cookies                *identity.CookieReader
 	authorizationForwarded bool
 	urlSessions            identity.URLSessionParams
@@ -93,7 +94,14 @@ func (*LookupIdentity) CaddyModule() caddy.ModuleInfo {
 }
 
 // Provision builds the lookup client; it asks nothing yet.
-func (l *LookupIdentity) Provision(caddy.Context) error { return l.provision() }
+func (l *LookupIdentity) Provision(ctx caddy.Context) error {
+	m, err := newMetrics(ctx.GetMetricsRegistry())
+	if err != nil {
+		return err
+	}
+	l.onAsked = m.lookup
+	return l.provision()
+}
 
 func (l *LookupIdentity) provision() error {
 	if l.Cookie == "" {
@@ -108,7 +116,7 @@ func (l *LookupIdentity) provision() error {
 		URL: l.URL, Headers: l.Headers, SetHeaders: l.SetHeaders,
 		CacheTTL: time.Duration(l.Cache), NegativeTTL: time.Duration(l.NegativeCache), Timeout: time.Duration(l.Timeout),
 		Fields: l.Fields, GuestWhen: l.GuestWhen, GuestStatus: l.GuestStatus, LoginURL: l.LoginURL,
-		ClientRate: l.ClientRate, TotalRate: l.TotalRate,
+		ClientRate: l.ClientRate, TotalRate: l.TotalRate, OnAsked: l.onAsked,
 	})
 	if err != nil {
 		return fmt.Errorf("identity lookup: %w", err)

@@ -49,6 +49,7 @@ func (h *Handler) buildSite(rs *realmState, run *running, signer *assertion.Sign
 			PerNetwork: l.IPFailures, NetworkWindow: time.Duration(l.IPWindow),
 		},
 		OnWrong: notices.WrongCode, OnHeld: notices.HeldTry, Logger: slogger,
+		OnResult: func(t verify.Try, result string) { h.metrics.verification(name, t.Method, result) },
 	})
 	codes := sentcode.New(run.backend, run.ring, sentcode.Config{
 		Realm: name, Org: look.Org(), Email: app.emailSender, SMS: app.smsSender, Lifetime: time.Duration(l.CodeLifetime),
@@ -56,7 +57,7 @@ func (h *Handler) buildSite(rs *realmState, run *running, signer *assertion.Sign
 			EmailCooldown: time.Duration(l.EmailCooldown), SMSCooldown: time.Duration(l.SMSCooldown),
 			EmailPerHour: l.EmailPerHour, SMSPerHour: l.SMSPerHour, SMSPerDay: l.SMSPerDay,
 		},
-		Logger: slogger, OnEvent: event,
+		Logger: slogger, OnEvent: event, OnDelivered: h.metrics.delivered,
 	})
 	rp, err := h.relyingParty(cfg, look.Org())
 	if err != nil {

@@ -25,14 +25,17 @@ type codeCheck struct {
 // check runs a code form's POST against compare. render shows the form
 // again with a message. It returns an error only when the answer cannot be
 // known (the page fails closed).
-func (cc *codeCheck) check(w http.ResponseWriter, r *http.Request, id identity.Identity, f *accounts.Flow,
+func (cc *codeCheck) check(w http.ResponseWriter, r *http.Request, id identity.Identity, f *accounts.Flow, method string,
 	render func(status int, msg string), compare func(ctx context.Context, code string) (bool, error)) error {
-	return cc.checkKind(w, r, id, f, sixDigitCode, render, compare)
+	kind := sixDigitCode
+	kind.method = method
+	return cc.checkKind(w, r, id, f, kind, render, compare)
 }
 
 // codeKind is what a form's code looks like, and what to say of it.
 type codeKind struct {
 	field     string // the form field; "" is "code"
+	method    string // for metrics
 	normalize func(string) (string, bool)
 	malformed string // what to say of anything else
 	wrong     string // what to say of a wrong one, before the tries left
@@ -48,7 +51,7 @@ func (cc *codeCheck) checkKind(w http.ResponseWriter, r *http.Request, id identi
 	if field == "" {
 		field = "code"
 	}
-	try := verify.Try{User: id.ID, IP: cc.clientIP(r), Challenge: f.ID, Code: r.PostFormValue(field), Normalize: kind.normalize}
+	try := verify.Try{User: id.ID, IP: cc.clientIP(r), Challenge: f.ID, Code: r.PostFormValue(field), Normalize: kind.normalize, Method: kind.method}
 	res, err := cc.checker.Check(r.Context(), try, compare)
 	if err != nil {
 		return err

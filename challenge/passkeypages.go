@@ -55,7 +55,8 @@ type passkeyPage struct {
 const maxAnswer = 64 << 10
 
 var passkeyKind = codeKind{
-	field: "credential",
+	field:  "credential",
+	method: policy.MethodWebAuthn,
 	normalize: func(raw string) (string, bool) {
 		return raw, raw != "" && len(raw) <= maxAnswer
 	},

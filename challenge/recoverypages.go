@@ -36,7 +36,8 @@ type recoveryPages struct {
 }
 
 var recoveryKind = codeKind{normalize: recovery.Normalize, malformed: "Enter a recovery code as it is written, for example ABCDE-fghjk: 10 letters and digits.",
-	wrong: "That recovery code didn't work: check it against your saved list (letters are case-sensitive), or use another one."}
+	method: policy.MethodRecovery,
+	wrong:  "That recovery code didn't work: check it against your saved list (letters are case-sensitive), or use another one."}
 
 var recoveryHelp = []string{
 	"Recovery codes were shown once, after you first set up two-factor authentication. You may have saved them as a file, printed them or kept them in a password manager.",

@@ -93,7 +93,7 @@ func (sp *sentPages) serve(w http.ResponseWriter, r *http.Request, id identity.I
 	case v.sentAt.IsZero():
 		render(http.StatusUnprocessableEntity, "Send yourself a code first.")
 	default:
-		return sp.check.check(w, r, id, v.f, render, func(ctx context.Context, code string) (bool, error) {
+		return sp.check.check(w, r, id, v.f, v.method, render, func(ctx context.Context, code string) (bool, error) {
 			return sp.accept(ctx, w, r, v, code)
 		})
 	}

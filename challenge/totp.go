@@ -13,6 +13,7 @@ import (
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/store"
+	"github.com/caddy2fa/caddy2fa/verify"
 )
 
 // TOTP parameters: RFC 6238 defaults, which every authenticator app reads.
@@ -99,7 +100,7 @@ func (a *authenticator) accept(ctx context.Context, user string, seed []byte, co
 	})
 	switch {
 	case errors.Is(err, errCodeReused):
-		return nil, false, nil
+		return nil, false, verify.ErrReplay
 	case err != nil:
 		return nil, false, err
 	}

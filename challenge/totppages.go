@@ -94,7 +94,7 @@ func (tp *totpPages) enroll(w http.ResponseWriter, r *http.Request, id identity.
 		render(http.StatusOK, "")
 		return nil
 	}
-	return tp.check.check(w, r, id, f, render, func(ctx context.Context, code string) (bool, error) {
+	return tp.check.check(w, r, id, f, policy.MethodTOTP, render, func(ctx context.Context, code string) (bool, error) {
 		if _, ok, err := tp.auth.accept(ctx, id.ID, seed, code, nil); !ok || err != nil {
 			return false, err
 		}
@@ -147,7 +147,7 @@ func (tp *totpPages) verify(w http.ResponseWriter, r *http.Request, id identity.
 	if err != nil {
 		return fmt.Errorf("open TOTP seed: %w", err)
 	}
-	return tp.check.check(w, r, id, f, render, func(ctx context.Context, code string) (bool, error) {
+	return tp.check.check(w, r, id, f, policy.MethodTOTP, render, func(ctx context.Context, code string) (bool, error) {
 		u, ok, err := tp.auth.accept(ctx, id.ID, seed, code, func(u *accounts.User) {
 			u.Used(policy.MethodTOTP, tp.auth.now())
 		})

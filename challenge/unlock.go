@@ -89,7 +89,7 @@ func (up *unlockPage) serve(w http.ResponseWriter, r *http.Request, id identity.
 // tryCode checks an unlock code. The ladder holds this user, so it does
 // not govern unlock codes: the client network and a daily count do.
 func (up *unlockPage) tryCode(w http.ResponseWriter, r *http.Request, id identity.Identity, code sentcode.Code, render func(int, string)) error {
-	try := verify.Try{User: id.ID, IP: up.clientIP(r), Challenge: code.Challenge, Limit: unlockAttempts, Window: 24 * time.Hour, Unlocking: true, Code: r.PostFormValue("code")}
+	try := verify.Try{User: id.ID, IP: up.clientIP(r), Challenge: code.Challenge, Limit: unlockAttempts, Window: 24 * time.Hour, Unlocking: true, Code: r.PostFormValue("code"), Method: "unlock"}
 	res, err := up.check.checker.Check(r.Context(), try, func(ctx context.Context, typed string) (bool, error) {
 		_, ok, err := up.codes.Take(ctx, code, typed)
 		return ok, err

@@ -75,6 +75,7 @@ type Lookup struct {
 	loginURLs   []*url.URL
 	client      *http.Client
 	budget      *budget
+	onAsked     func(result string, took time.Duration)
 	now         func() time.Time // replaced by tests
 
 	mu      sync.Mutex
@@ -118,6 +119,7 @@ func (l *Lookup) Resolve(ctx context.Context, c Credentials) (Identity, error) {
 	if f == nil {
 		if !l.budget.take(ClientKey(c.Client), now) {
 			l.mu.Unlock()
+			l.asked("over_bound", 0)
 			return Identity{}, ErrOverBound
 		}
 		f = &flight{done: make(chan struct{})}
@@ -137,6 +139,12 @@ func (l *Lookup) Resolve(ctx context.Context, c Credentials) (Identity, error) {
 		return Identity{}, f.err
 	}
 	return ownCopy(f.id), nil
+}
+
+func (l *Lookup) asked(result string, took time.Duration) {
+	if l.onAsked != nil {
+		l.onAsked(result, took)
+	}
 }
 
 // Forget drops the cached answer for the credentials, for example when the
@@ -166,7 +174,16 @@ func ownCopy(id Identity) Identity {
 func (l *Lookup) fly(ctx context.Context, key credentialKey, c Credentials, f *flight) {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
+	start := time.Now()
 	id, err := l.ask(ctx, c)
+	switch {
+	case err != nil:
+		l.asked("failed", time.Since(start))
+	case id.Known():
+		l.asked("user", time.Since(start))
+	default:
+		l.asked("guest", time.Since(start))
+	}
 
 	l.mu.Lock()
 	if l.flights[key] == f {

@@ -48,6 +48,10 @@ type LookupConfig struct {
 	// ClientRate and TotalRate bound calls per second, per client and in
 	// all (defaults 10 and 200; bursts of twice that).
 	ClientRate, TotalRate float64
+	// OnAsked is told of each call's result (user, guest, failed) and how
+	// long it took, and of each call refused for the rate bounds
+	// (over_bound); nil: nobody.
+	OnAsked func(result string, took time.Duration)
 	// Client makes the calls (default: a client without proxy). Redirects
 	// are never followed, whatever the client says: the credentials must
 	// not travel elsewhere.
@@ -81,6 +85,7 @@ func NewLookup(cfg LookupConfig) (*Lookup, error) {
 		guests:      guests,
 		guestStatus: cfg.GuestStatus,
 		budget:      newBudget(cmp.Or(cfg.ClientRate, DefaultClientRate), cmp.Or(cfg.TotalRate, DefaultTotalRate)),
+		onAsked:     cfg.OnAsked,
 		now:         time.Now,
 		cache:       newLRUCache(cmp.Or(cfg.CacheSize, DefaultCacheSize)),
 		flights:     make(map[credentialKey]*flight),

@@ -102,3 +102,23 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 		return ctx.Err()
 	}
 }
+
+// Backlog counts the messages waiting (or being retried), and says when
+// the one due first was due: zero when none waits.
+func (q *Queue) Backlog(ctx context.Context) (waiting int, oldestDue time.Time, err error) {
+	after := ""
+	for {
+		entries, err := q.b.List(ctx, bucketQueueItems, after, store.MaxListLimit, false)
+		if err != nil {
+			return 0, time.Time{}, fmt.Errorf("notify: queue: %w", err)
+		}
+		if waiting == 0 && len(entries) > 0 {
+			oldestDue, _ = parseDue(entries[0].ID)
+		}
+		waiting += len(entries)
+		if len(entries) < store.MaxListLimit {
+			return waiting, oldestDue, nil
+		}
+		after = entries[len(entries)-1].ID
+	}
+}

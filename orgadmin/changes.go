@@ -102,7 +102,7 @@ func (a *Admin) ConfirmChange(ctx context.Context, by Actor, id, code string) (p
 	if a.checker == nil || a.codes == nil {
 		return policy.Policy{}, ErrNoAdminEmail
 	}
-	try := verify.Try{User: by.ID, IP: by.IP, Challenge: "admin/" + p.ID, Limit: policy.MaxProposalAttempts, Window: policy.ProposalLifetime, Code: code}
+	try := verify.Try{User: by.ID, IP: by.IP, Challenge: "admin/" + p.ID, Limit: policy.MaxProposalAttempts, Window: policy.ProposalLifetime, Code: code, Method: "admin"}
 	res, err := a.checker.Check(ctx, try, func(ctx context.Context, code string) (bool, error) {
 		_, ok, err := a.codes.Take(ctx, a.code(by, p, ""), code)
 		return ok, err

@@ -19,6 +19,7 @@ import (
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
+	"github.com/caddy2fa/caddy2fa/verify"
 )
 
 // Purposes a code can serve; a code for one never works for another.
@@ -44,7 +45,9 @@ type Config struct {
 	Logger *slog.Logger
 	// OnEvent is told of sends, caps and failures (metrics).
 	OnEvent func(name string)
-	Now     func() time.Time
+	// OnDelivered is told how long each delivery took (metrics).
+	OnDelivered func(method string, took time.Duration)
+	Now         func() time.Time
 }
 
 // DefaultLimits are the send limits when none are configured.
@@ -71,6 +74,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.OnDelivered == nil {
+		c.OnDelivered = func(string, time.Duration) {}
 	}
 	if c.OnEvent == nil {
 		c.OnEvent = func(string) {}
@@ -150,9 +156,12 @@ func (s *Sender) Send(ctx context.Context, c Code) error {
 		return err
 	}
 	code := accounts.NewCode()
-	if err := s.deliver(ctx, c, code); err != nil {
+	start := time.Now()
+	err = s.deliver(ctx, c, code)
+	s.cfg.OnDelivered(c.Method, time.Since(start))
+	if err != nil {
 		allowed.GiveBack(ctx) // nothing was sent: the user can retry
-		s.cfg.OnEvent("delivery_failed")
+		s.cfg.OnEvent("delivery_failed_" + c.Method)
 		s.cfg.Logger.Error("could not send a verification code", "method", c.Method, "to", Mask(c.Method, c.Target), "error", err)
 		return ErrDeliveryFailed
 	}
@@ -186,7 +195,14 @@ var purposeWords = map[string]notify.Purpose{
 // to user for purpose and, when it is, spends it: of concurrent right
 // answers exactly one succeeds. It returns where the code went.
 func (s *Sender) Take(ctx context.Context, c Code, code string) (target string, ok bool, err error) {
-	return accounts.TakeSentCode(ctx, s.backend, s.ring, s.cfg.Realm, c.Challenge, c.User, c.Method, c.Purpose, code)
+	target, ok, err = accounts.TakeSentCode(ctx, s.backend, s.ring, s.cfg.Realm, c.Challenge, c.User, c.Method, c.Purpose, code)
+	switch {
+	case errors.Is(err, accounts.ErrNoCode):
+		err = verify.ErrExpired
+	case errors.Is(err, accounts.ErrCodeSpent):
+		err = verify.ErrReplay
+	}
+	return target, ok, err
 }
 
 // Last returns when a code was last sent for the challenge and method, and

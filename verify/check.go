@@ -79,7 +79,18 @@ type Try struct {
 	Code string
 	// Normalize reads Code; nil: NormalizeCode (six digits).
 	Normalize func(raw string) (string, bool)
+	// Method names the kind of code for metrics: totp, email, sms,
+	// recovery, webauthn, unlock, admin.
+	Method string
 }
+
+// ErrReplay and ErrExpired, returned by a compare function, make the code wrong
+// for that reason: it is counted as a wrong attempt, and the reason is
+// told to OnResult.
+var (
+	ErrReplay  = errors.New("verify: the code was used already")
+	ErrExpired = errors.New("verify: no code is outstanding (it expired or was never sent)")
+)
 
 // Outcome is what a try came to.
 type Outcome int
@@ -121,6 +132,9 @@ type CheckerConfig struct {
 	OnWrong func(ctx context.Context, t Try, step Step)
 	// OnHeld is told of every try that was not compared.
 	OnHeld func(t Try, hold *Refused)
+	// OnResult is told of every try's result: success, wrong, replay,
+	// expired, locked or malformed.
+	OnResult func(t Try, result string)
 	// Logger hears of what went wrong but did not change the answer.
 	Logger *slog.Logger
 }
@@ -148,6 +162,9 @@ func NewChecker(b store.Backend, cfg CheckerConfig) *Checker {
 	if cfg.OnHeld == nil {
 		cfg.OnHeld = func(Try, *Refused) {}
 	}
+	if cfg.OnResult == nil {
+		cfg.OnResult = func(Try, string) {}
+	}
 	return &Checker{backend: b, keys: accounts.Keys{Realm: cfg.Realm}, cfg: cfg}
 }
 
@@ -170,6 +187,7 @@ func (c *Checker) Check(ctx context.Context, t Try, compare func(ctx context.Con
 	}
 	code, ok := normalize(t.Code)
 	if !ok {
+		c.cfg.OnResult(t, "malformed")
 		return Result{Outcome: Malformed}, nil
 	}
 	var ladder *Ladder
@@ -180,16 +198,25 @@ func (c *Checker) Check(ctx context.Context, t Try, compare func(ctx context.Con
 	var refused *Refused
 	if errors.As(err, &refused) {
 		c.cfg.OnHeld(t, refused)
+		c.cfg.OnResult(t, "locked")
 		return Result{Outcome: Held, Hold: refused}, nil
 	}
 	if err != nil {
 		return Result{}, err
 	}
 	right, err := compare(ctx, code)
+	reason := "wrong"
+	switch {
+	case errors.Is(err, ErrReplay):
+		reason, err = "replay", nil
+	case errors.Is(err, ErrExpired):
+		reason, err = "expired", nil
+	}
 	if err != nil {
 		return Result{}, err
 	}
 	if right {
+		c.cfg.OnResult(t, "success")
 		err := c.Ladder(t.User).Reset(ctx, c.backend)
 		if err != nil && !t.Unlocking {
 			// The user is in; their run of wrong codes ends with the
@@ -200,6 +227,7 @@ func (c *Checker) Check(ctx context.Context, t Try, compare func(ctx context.Con
 		return Result{Outcome: Right}, err
 	}
 	step := a.Failed()
+	c.cfg.OnResult(t, reason)
 	c.cfg.OnWrong(ctx, t, step)
 	return Result{Outcome: Wrong, Hold: c.holdAfter(a), Left: a.Left(CounterChallenge), Step: step}, nil
 }
