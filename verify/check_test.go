@@ -3,6 +3,7 @@ package verify_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,5 +111,40 @@ func TestNetworkCounterSpansAnIPv6Slash64(t *testing.T) {
 	}
 	if res, _ := c.Check(t.Context(), verify.Try{User: "ue", IP: "2001:db8:1:3::1", Challenge: "fe", Code: "123456"}, compareWith("123456")); res.Outcome != verify.Right {
 		t.Fatalf("another /64: %+v", res)
+	}
+}
+
+// Every try's result is told, by name, for the metrics: a replayed or
+// expired code is a wrong one with its reason, never an error.
+func TestEveryResultIsToldWithItsReason(t *testing.T) {
+	b, err := store.OpenBolt(filepath.Join(t.TempDir(), "2fa.db"), store.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	var told []string
+	c := verify.NewChecker(b, verify.CheckerConfig{Realm: "t", Limits: verify.Limits{PerChallenge: 4},
+		OnResult: func(try verify.Try, result string) { told = append(told, try.Method+":"+result) }})
+	answers := []func(context.Context, string) (bool, error){
+		compareWith("000000"), // malformed: never compared
+		compareWith("000000"),
+		func(context.Context, string) (bool, error) { return false, verify.ErrReplay },
+		func(context.Context, string) (bool, error) { return false, verify.ErrExpired },
+		compareWith("123456"),
+		compareWith("123456"), // the challenge's attempts are spent
+	}
+	codes := []string{"12", "123456", "123456", "123456", "123456", "123456"}
+	for i, compare := range answers {
+		res, err := c.Check(t.Context(), verify.Try{User: "bob", Challenge: "f1", Code: codes[i], Method: "totp"}, compare)
+		if err != nil {
+			t.Fatalf("try %d: %v (a reason is not an error)", i, err)
+		}
+		if i == 2 && res.Outcome != verify.Wrong {
+			t.Fatalf("a replay: %v, want Wrong", res.Outcome)
+		}
+	}
+	want := "totp:malformed totp:wrong totp:replay totp:expired totp:success totp:locked"
+	if got := strings.Join(told, " "); got != want {
+		t.Fatalf("told %q, want %q", got, want)
 	}
 }
