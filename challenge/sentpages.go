@@ -41,6 +41,7 @@ type otpPage struct {
 	Method       string
 	MethodName   string
 	Enroll       bool
+	StepUp       bool // a step-up: "Confirm it's you"
 	Action       string
 	CSRF         string
 	Target       string // masked address the code goes to
@@ -172,7 +173,8 @@ func (sp *sentPages) render(w http.ResponseWriter, r *http.Request, v *sentVisit
 	data.CSRF = sp.web.token(w, r, v.id.ID)
 	data.Error = msg
 	data.RememberDays = sp.policy.Current().RememberDays
-	title := "Enter your code"
+	title := verifyTitle(v.f)
+	data.StepUp = v.f.StepUp
 	if v.enroll {
 		title = "Set up " + strings.ToLower(methodNames[v.method])
 	}

@@ -18,7 +18,7 @@ import (
 func (b *browser) stepUpTOTP(key string) reply {
 	b.h.t.Helper()
 	page := b.follow(b.h.cfg.PathPrefix + "/verify")
-	if !strings.Contains(page.body, "Enter your code") {
+	if !strings.Contains(page.body, `id="step-up"`) { // "Confirm it's you"
 		b.h.t.Fatalf("step-up: no code page:\n%s", page.body)
 	}
 	b.h.advance(30 * time.Second) // a code of a step not used yet

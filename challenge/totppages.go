@@ -42,6 +42,7 @@ type codePage struct {
 	Secret    string       // the TOTP key, grouped for typing
 	OTPAuth   template.URL // otpauth://totp/... link that phones open in the app
 	Account   string
+	StepUp    bool // a step-up: "Confirm it's you"
 	TriesLeft int
 	Help      []string
 	Others    []methodChoice
@@ -137,8 +138,8 @@ func (tp *totpPages) verify(w http.ResponseWriter, r *http.Request, id identity.
 		return err
 	}
 	enr, _ := u.Enrollment(policy.MethodTOTP)
-	data := codePage{Method: policy.MethodTOTP, Action: tp.web.path("/verify/totp"), Help: totpHelp, Others: tp.methods.others(u, policy.MethodTOTP)}
-	render := tp.form(w, r, id, &data, "verify", "Enter your code")
+	data := codePage{Method: policy.MethodTOTP, Action: tp.web.path("/verify/totp"), Help: totpHelp, Others: tp.methods.others(u, policy.MethodTOTP), StepUp: f.StepUp}
+	render := tp.form(w, r, id, &data, "verify", verifyTitle(f))
 	if r.Method != http.MethodPost {
 		render(http.StatusOK, "")
 		return nil

@@ -20,6 +20,15 @@ var methodDescriptions = map[string]string{
 	policy.MethodSMS:      "Get a code by text message.",
 }
 
+// verifyTitle is a verify page's title: a step-up asks the user to
+// confirm it's them, for a change or a step-up path of the app.
+func verifyTitle(f *accounts.Flow) string {
+	if f.StepUp {
+		return "Confirm it's you"
+	}
+	return "Enter your code"
+}
+
 // MethodName is a method's name as users read it.
 func MethodName(method string) string { return methodNames[method] }
 
