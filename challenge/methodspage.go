@@ -3,6 +3,7 @@ package challenge
 import (
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
@@ -40,7 +41,16 @@ type methodsData struct {
 
 type methodRow struct {
 	Method, Name, Target string
+	Added, LastUsed      string
 	Preferred            bool
+}
+
+// day writes a date for the methods page; "never" for none.
+func day(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.Format("2 January 2006")
 }
 
 func (mp *methodsPage) serve(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
@@ -65,7 +75,8 @@ func (mp *methodsPage) serve(w http.ResponseWriter, r *http.Request, id identity
 	usable := mp.methods.usable(u)
 	for _, m := range usable {
 		e, _ := u.Enrollment(m)
-		data.Enrolled = append(data.Enrolled, methodRow{Method: m, Name: methodNames[m], Target: sentcode.Mask(m, e.Target), Preferred: m == u.Preferred || (u.Preferred == "" && m == usable[0])})
+		data.Enrolled = append(data.Enrolled, methodRow{Method: m, Name: methodNames[m], Target: sentcode.Mask(m, e.Target), Added: day(e.EnrolledAt), LastUsed: day(e.LastUsed),
+			Preferred: m == u.Preferred || (u.Preferred == "" && m == usable[0])})
 	}
 	data.Available = mp.methods.toEnroll(usable)
 	if slices.Contains(usable, policy.MethodWebAuthn) {

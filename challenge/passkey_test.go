@@ -180,6 +180,9 @@ func TestSecondPasskeyIsNamedListedAndRemovableButNeverTheLast(t *testing.T) {
 	if !strings.Contains(list, "YubiKey") || !strings.Contains(list, "Work laptop") || !strings.Contains(list, "last used never") {
 		t.Fatalf("the methods page lists: %q", list)
 	}
+	if row := htmltest.Text(methods.body, "method-webauthn"); !strings.Contains(row, "Set up "+h.clock().Format("2 January 2006")) || !strings.Contains(row, "last used never") {
+		t.Fatalf("the passkey method's row says %q", row)
+	}
 	u, _ := accounts.GetUser(t.Context(), h.backend, "default", "alice")
 	remove := func(i int) reply {
 		_, csrf := csrfOf(t, b.follow("/.2fa/methods").body)

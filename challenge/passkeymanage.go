@@ -19,11 +19,7 @@ type passkeyRow struct {
 func passkeyRows(u *accounts.User) []passkeyRow {
 	var out []passkeyRow
 	for _, k := range u.Passkeys {
-		row := passkeyRow{ID: k.ID(), Name: k.Name, Created: k.Created.Format("2 January 2006"), LastUsed: "never"}
-		if !k.LastUsed.IsZero() {
-			row.LastUsed = k.LastUsed.Format("2 January 2006")
-		}
-		out = append(out, row)
+		out = append(out, passkeyRow{ID: k.ID(), Name: k.Name, Created: day(k.Created), LastUsed: day(k.LastUsed)})
 	}
 	return out
 }
