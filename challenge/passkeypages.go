@@ -122,17 +122,14 @@ func (pp *passkeyPages) enroll(w http.ResponseWriter, r *http.Request, id identi
 		if old, ok := u.Enrollment(policy.MethodWebAuthn); ok {
 			e.EnrolledAt = old.EnrolledAt
 		}
-		var dup bool
-		err = pp.finish.enrollWith(w, r, id, f, e, func(u *accounts.User) {
-			dup = false
-			for _, k := range u.Passkeys {
-				dup = dup || bytes.Equal(k.Credential.ID, cred.ID)
-			}
-			if !dup {
+		if hasKey(u, cred.ID) {
+			return false, nil // registered already (the browser should have said so)
+		}
+		return true, pp.finish.enrollWith(w, r, id, f, e, func(u *accounts.User) {
+			if !hasKey(u, cred.ID) {
 				u.Passkeys = append(u.Passkeys, key)
 			}
 		})
-		return err == nil && !dup, err
 	})
 }
 
@@ -153,6 +150,16 @@ func (pp *passkeyPages) page(w http.ResponseWriter, r *http.Request, id identity
 		data.RememberDays = pp.policy.Current().RememberDays
 		pp.web.tpl.RenderPasskey(w, status, "passkey", title, *data)
 	}
+}
+
+// hasKey reports whether the user has the credential already.
+func hasKey(u *accounts.User, id []byte) bool {
+	for _, k := range u.Passkeys {
+		if bytes.Equal(k.Credential.ID, id) {
+			return true
+		}
+	}
+	return false
 }
 
 // ceremony takes the flow's open ceremony if it is of the kind wanted and
