@@ -18,6 +18,7 @@ import (
 	"github.com/caddy2fa/caddy2fa/gate"
 	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/pages"
+	"github.com/caddy2fa/caddy2fa/passkey"
 )
 
 func init() {
@@ -249,6 +250,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if p == nil {
 		return h.refuse(w, r, nil, gate.Verdict{Kind: gate.Unavailable, Err: errNotStarted})
+	}
+	if p.site.related != nil && r.URL.Path == passkey.WellKnownPath {
+		p.site.related.ServeHTTP(w, r)
+		return nil
 	}
 	// Before anything reads them: identity headers count only when a
 	// trusted party set them.

@@ -23,6 +23,10 @@ type WebAuthnConfig struct {
 	NoSynced bool `json:"no_synced,omitempty"`
 	// AAGUIDs are the only authenticator models accepted. Default: any.
 	AAGUIDs []string `json:"aaguids,omitempty"`
+	// RelatedOrigins are origins of the realm's sites on other domains
+	// than RPID, served by RPID's own site at /.well-known/webauthn so
+	// browsers let those sites use the realm's passkeys. Default: none.
+	RelatedOrigins []string `json:"related_origins,omitempty"`
 }
 
 func (c *WebAuthnConfig) options() passkey.Options {
@@ -32,11 +36,11 @@ func (c *WebAuthnConfig) options() passkey.Options {
 	return passkey.Options{UserVerification: c.UserVerification, Attestation: c.Attestation, NoSynced: c.NoSynced, AAGUIDs: c.AAGUIDs}
 }
 
-func (c *WebAuthnConfig) rpID() string {
+func (c *WebAuthnConfig) rpID() (string, []string) {
 	if c == nil {
-		return ""
+		return "", nil
 	}
-	return c.RPID
+	return c.RPID, c.RelatedOrigins
 }
 
 // unmarshalWebAuthn reads "webauthn { ... }" of a realm block.
@@ -73,8 +77,12 @@ func unmarshalWebAuthn(d *caddyfile.Dispenser, r *RealmConfig) error {
 			if c.AAGUIDs = d.RemainingArgs(); len(c.AAGUIDs) == 0 {
 				return d.ArgErr()
 			}
+		case "related_origins":
+			if c.RelatedOrigins = d.RemainingArgs(); len(c.RelatedOrigins) == 0 {
+				return d.ArgErr()
+			}
 		default:
-			return d.Errf("unrecognized webauthn option %q (rp_id, user_verification, attestation, allow_synced, aaguids)", d.Val())
+			return d.Errf("unrecognized webauthn option %q (rp_id, user_verification, attestation, allow_synced, aaguids, related_origins)", d.Val())
 		}
 	}
 	return c.options().Validate()
@@ -87,7 +95,8 @@ func (h *Handler) relyingParty(cfg *RealmConfig, org string) (*passkey.RP, error
 	var rp *passkey.RP
 	var err error
 	if h.SiteURL != "" {
-		rp, err = passkey.New(passkey.Config{SiteURL: h.SiteURL, RPID: cfg.WebAuthn.rpID(), Name: org, Options: cfg.WebAuthn.options()})
+		rpID, related := cfg.WebAuthn.rpID()
+		rp, err = passkey.New(passkey.Config{SiteURL: h.SiteURL, RPID: rpID, Related: related, Name: org, Options: cfg.WebAuthn.options()})
 	} else {
 		err = policy.ErrWebAuthnUnavailable
 	}

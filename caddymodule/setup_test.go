@@ -69,8 +69,13 @@ func lookupJSON(url, cookie string) json.RawMessage {
 // Caddy would.
 func setupBenchHandler(tb testing.TB, b store.Backend, h *Handler) *Handler {
 	tb.Helper()
+	return setupHandlerIn(tb, newTestApp(), b, h)
+}
+
+// setupHandlerIn is setupBenchHandler in an app the test configured.
+func setupHandlerIn(tb testing.TB, app *App, b store.Backend, h *Handler) *Handler {
+	tb.Helper()
 	ring, _ := keyring.Parse(keyring.Generate())
-	app := newTestApp()
 	m, err := newMetrics(nil)
 	if err != nil {
 		tb.Fatal(err)

@@ -25,6 +25,10 @@ type site struct {
 	look      *pages.Site
 	challenge *challenge.Pages
 	mux       *http.ServeMux
+	// related is the passkeys' related-origins document, served at
+	// /.well-known/webauthn by the site whose host is the RP ID; nil
+	// elsewhere.
+	related http.Handler
 }
 
 // buildSite puts a handler's pages together on its started realm.
@@ -95,7 +99,11 @@ func (h *Handler) buildSite(rs *realmState, run *running, signer *assertion.Sign
 	pagesSvc.Register(mux)
 	html.Register(mux)
 	orgadmin.NewAPI(admin, look, pagesSvc, clientIP).Register(mux)
-	return &site{look: look, challenge: pagesSvc, mux: mux}, nil
+	s := &site{look: look, challenge: pagesSvc, mux: mux}
+	if rp != nil {
+		s.related = rp.RelatedOrigins()
+	}
+	return s, nil
 }
 
 // branding reads the logo, from its file or data: URI; pages.New checks

@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,6 +64,11 @@ type Config struct {
 	// RPID may widen the RP ID to a parent domain of the site's host, so
 	// the sites of one realm on sibling hosts share their users' keys.
 	RPID string
+	// Related are the origins of the realm's sites on other domains: a
+	// site listed here may use RPID though its host is not under it
+	// (Related Origin Requests), and the site whose host is RPID serves
+	// the list at /.well-known/webauthn for browsers to check.
+	Related []string
 	// Name is the organisation, as the browser shows it.
 	Name    string
 	Options Options
@@ -70,6 +77,7 @@ type Config struct {
 // RP is a site's relying party.
 type RP struct {
 	w       *webauthn.WebAuthn
+	related http.Handler // nil: this site serves no related-origins list
 	uv      protocol.UserVerificationRequirement
 	attest  protocol.ConveyancePreference
 	timeout time.Duration
@@ -99,11 +107,12 @@ func New(cfg Config) (*RP, error) {
 	if rpID == "" {
 		rpID = host
 	}
-	if host != rpID && !strings.HasSuffix(host, "."+rpID) {
-		return nil, fmt.Errorf("passkey rp_id %q must be the site's host %q or a parent domain of it", rpID, host)
+	origin := u.Scheme + "://" + u.Host
+	if host != rpID && !strings.HasSuffix(host, "."+rpID) && !slices.Contains(cfg.Related, origin) {
+		return nil, fmt.Errorf("passkey rp_id %q must be the site's host %q or a parent domain of it, or list %s in related_origins", rpID, host, origin)
 	}
 	wcfg := &webauthn.Config{
-		RPID: rpID, RPDisplayName: cfg.Name, RPOrigins: []string{u.Scheme + "://" + u.Host},
+		RPID: rpID, RPDisplayName: cfg.Name, RPOrigins: []string{origin},
 		Timeouts: webauthn.TimeoutsConfig{
 			Login:        webauthn.TimeoutConfig{Enforce: true, Timeout: CeremonyLifetime, TimeoutUVD: CeremonyLifetime},
 			Registration: webauthn.TimeoutConfig{Enforce: true, Timeout: CeremonyLifetime, TimeoutUVD: CeremonyLifetime},
@@ -124,6 +133,13 @@ func New(cfg Config) (*RP, error) {
 		return nil, fmt.Errorf("passkeys: %w", err)
 	}
 	rp := &RP{w: w, uv: protocol.VerificationPreferred, attest: protocol.PreferNoAttestation, timeout: CeremonyLifetime}
+	if host == rpID && len(cfg.Related) > 0 {
+		doc, err := protocol.NewRelatedOrigins(append([]string{origin}, cfg.Related...)...)
+		if err != nil {
+			return nil, fmt.Errorf("passkey related_origins: %w", err)
+		}
+		rp.related = doc
+	}
 	if cfg.Options.UserVerification != "" {
 		rp.uv = protocol.UserVerificationRequirement(cfg.Options.UserVerification)
 	}
@@ -132,6 +148,14 @@ func New(cfg Config) (*RP, error) {
 	}
 	return rp, nil
 }
+
+// RelatedOrigins is the /.well-known/webauthn document this site serves
+// (at WellKnownPath); nil when it serves none.
+func (rp *RP) RelatedOrigins() http.Handler { return rp.related }
+
+// WellKnownPath is where browsers ask an RP ID's site for its related
+// origins.
+const WellKnownPath = protocol.WellKnownPathWebAuthn
 
 // RPID is the domain keys are bound to.
 func (rp *RP) RPID() string { return rp.w.Config.RPID }

@@ -2,7 +2,11 @@ package passkey
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -233,3 +237,43 @@ func TestSiteURLMustBeOneBrowsersBindKeysTo(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// A realm's site on another domain uses the realm's RP ID only when it is
+// listed as a related origin, and the RP ID's own site publishes the list
+// browsers check (Related Origin Requests).
+func TestRelatedOriginsLetASiteOnAnotherDomainShareTheKeys(t *testing.T) {
+	related := []string{"https://partners.example"}
+	if _, err := New(Config{SiteURL: "https://partners.example", RPID: "acme.example"}); err == nil {
+		t.Fatal("a site on another domain took the RP ID without being a related origin")
+	}
+	partner, err := New(Config{SiteURL: "https://partners.example", RPID: "acme.example", Related: related})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if partner.RPID() != "acme.example" || partner.RelatedOrigins() != nil {
+		t.Fatalf("the related site: RP ID %q, serves a document: %v", partner.RPID(), partner.RelatedOrigins() != nil)
+	}
+	home, err := New(Config{SiteURL: "https://acme.example", RPID: "acme.example", Related: related})
+	if err != nil || home.RelatedOrigins() == nil {
+		t.Fatalf("the RP ID's site serves no document: %v", err)
+	}
+	w := httptest.NewRecorder()
+	home.RelatedOrigins().ServeHTTP(w, httptest.NewRequest(http.MethodGet, WellKnownPath, nil))
+	var doc struct{ Origins []string }
+	if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil || !slices.Contains(doc.Origins, "https://partners.example") || !slices.Contains(doc.Origins, "https://acme.example") {
+		t.Fatalf("the document: %d %s (%v)", w.Code, w.Body, err)
+	}
+	// A key registered on the partner site signs in there.
+	alice := Owner{Handle: NewHandle(), Name: "alice"}
+	key := softkey.New("https://partners.example")
+	opts, s, _ := partner.BeginRegistration(alice)
+	resp, _ := key.Register(opts)
+	cred, err := partner.FinishRegistration(alice, *s, resp)
+	if err != nil {
+		t.Fatalf("registration on the related site: %v", err)
+	}
+	alice.Keys = []Key{{Credential: *cred}}
+	if _, err := login(t, partner, alice, key); err != nil {
+		t.Fatalf("sign-in on the related site: %v", err)
+	}
+}
