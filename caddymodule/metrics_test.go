@@ -42,7 +42,8 @@ func exportedNames(t *testing.T) map[string]bool {
 }
 
 // The dashboard and the alert rules shipped in examples/ name only series
-// the gateway exports, and every series the issue of an operator needs.
+// the gateway exports, and the gateway exports every series an operator
+// watches.
 func TestDashboardAndAlertsNameOnlyExportedMetrics(t *testing.T) {
 	exported := exportedNames(t)
 	for _, want := range []string{"caddy_twofactor_events_total", "caddy_twofactor_verifications_total", "caddy_twofactor_codes_sent_total",
