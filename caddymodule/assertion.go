@@ -72,7 +72,9 @@ func (h *Handler) assert(r *http.Request, p *siteParts, v gate.Verdict) error {
 		return nil
 	}
 	name := h.assertHeader
-	delete(r.Header, name)
+	// Every spelling: PHP reads X-Twofactor_Assertion as the real one
+	// (Caddy drops such headers too, unless the server allows them).
+	h.assertSpellings.Delete(r.Header)
 	passed := v.Passed.At > 0 || v.Passed.TrustedDevice
 	if p.signer == nil || v.Bypassed || !v.Identity.Known() || !passed || v.Passed.Carried {
 		return nil

@@ -124,8 +124,10 @@ type Handler struct {
 	headers *gate.Headers
 	bypass  *gate.Bypass
 	fresh   []gate.FreshRule
-	// assertHeader is the assertion's header, canonical.
-	assertHeader string
+	// assertHeader is the assertion's header, canonical, and all its
+	// spellings (to remove clients' copies).
+	assertHeader    string
+	assertSpellings gate.HeaderSpelling
 	// look answers before the app has started.
 	look *pages.Site
 	// parts are what the started app gave the site.
@@ -189,6 +191,7 @@ func (h *Handler) provision(app *App, src IdentitySource, logger *zap.Logger, sl
 	}
 	if h.Assertion != nil {
 		h.assertHeader = h.Assertion.header()
+		h.assertSpellings = gate.NewHeaderSpelling(h.assertHeader)
 	}
 	if h.look, err = h.newLook(h.Issuer); err != nil {
 		return err

@@ -147,3 +147,22 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
+
+// HeaderSpelling deletes a header the gateway sets for the app in every
+// spelling an upstream could read as it (any case, '_' for '-'), so no
+// client copy reaches the app beside or instead of ours.
+type HeaderSpelling struct{ normalised string }
+
+// NewHeaderSpelling is the header named name, in all its spellings.
+func NewHeaderSpelling(name string) HeaderSpelling {
+	return HeaderSpelling{normalised: normalizeHeader(name)}
+}
+
+// Delete removes every spelling of the header from h.
+func (s HeaderSpelling) Delete(h http.Header) {
+	for name := range h {
+		if isOneOf(name, []string{s.normalised}) {
+			delete(h, name)
+		}
+	}
+}

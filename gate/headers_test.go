@@ -41,3 +41,14 @@ func TestIdentityHeaderSmugglingSpellingsNormalised(t *testing.T) {
 		t.Fatalf("trusted peer: identity headers left %v, want %v", identity, want)
 	}
 }
+
+// A header the gateway sets goes in every spelling an upstream could
+// read as it: a client's X-Twofactor_Assertion would be PHP's
+// HTTP_X_TWOFACTOR_ASSERTION.
+func TestHeaderSpellingsOfOurHeaderAreAllRemoved(t *testing.T) {
+	h := http.Header{"X-Twofactor-Assertion": {"a"}, "X-Twofactor_assertion": {"b"}, "x-TWOFACTOR-assertion": {"c"}, "X-Twofactor-Assertions": {"keep"}, "Accept": {"keep"}}
+	NewHeaderSpelling("X-TwoFactor-Assertion").Delete(h)
+	if len(h) != 2 || h["Accept"] == nil || h["X-Twofactor-Assertions"] == nil {
+		t.Fatalf("left %v", h)
+	}
+}
