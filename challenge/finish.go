@@ -66,7 +66,7 @@ func (fn *finish) enrollWith(w http.ResponseWriter, r *http.Request, id identity
 		if also != nil {
 			also(u)
 		}
-		drawn = u.Recovery == nil && fn.recovery.offered(u, fn.methods.usable(u))
+		drawn = u.Recovery == nil && fn.recovery.offered(fn.methods.usable(u))
 		if drawn {
 			u.Recovery = &set
 		}

@@ -82,10 +82,10 @@ func (mp *methodsPage) serve(w http.ResponseWriter, r *http.Request, id identity
 	if slices.Contains(usable, policy.MethodWebAuthn) {
 		data.Passkeys, data.AddPasskey = passkeyRows(u), mp.web.path("/enroll/webauthn")
 	}
-	if mp.codes.offered(u, usable) {
+	if mp.codes.offered(usable) {
 		data.Recovery, data.RecoveryLeft, data.RecoveryURL = true, mp.codes.left(u), mp.web.path("/recovery-codes/new")
 		if u.Recovery != nil {
-			data.RecoveryCreated = u.Recovery.Created.Format("2 January 2006")
+			data.RecoveryCreated = day(u.Recovery.Created)
 		}
 	}
 	mp.web.render(w, http.StatusOK, "methods", "Your sign-in methods", data)

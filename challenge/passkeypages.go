@@ -23,7 +23,6 @@ import (
 type passkeyPages struct {
 	web      *web
 	users    *users
-	flows    *flows
 	methods  *methodSet
 	stepUp   *stepUp
 	check    *codeCheck

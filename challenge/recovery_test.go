@@ -269,9 +269,12 @@ func TestAdminResetDeletesRecoveryCodes(t *testing.T) {
 	if r := b.get("/"); r.status != http.StatusFound {
 		t.Fatalf("after the reset: %d", r.status)
 	}
-	_ = codes
 	if r := b.get("/.2fa/verify/recovery"); r.status != http.StatusSeeOther || r.location != "/.2fa/" {
 		t.Fatalf("the recovery page of a reset user: %d %q, want back to the start", r.status, r.location)
+	}
+	_, csrf := csrfOf(t, b.follow("/.2fa/enroll/totp").body)
+	if r := b.do(http.MethodPost, "/.2fa/verify/recovery", url.Values{"csrf": {csrf}, "code": {codes[0]}}); r.status != http.StatusSeeOther || r.location != "/.2fa/" {
+		t.Fatalf("a code of the reset set: %d %q, want back to the start", r.status, r.location)
 	}
 }
 
@@ -294,7 +297,13 @@ func TestRecoveryCodesOffAreNeitherMadeNorAccepted(t *testing.T) {
 	if r := b.get("/.2fa/verify/recovery"); r.status != http.StatusSeeOther {
 		t.Fatalf("recovery page while off: %d", r.status)
 	}
-	_ = codes
+	_, csrf := csrfOf(t, verify.body)
+	if r := b.do(http.MethodPost, "/.2fa/verify/recovery", url.Values{"csrf": {csrf}, "code": {codes[0]}}); r.status != http.StatusSeeOther || r.location != "/.2fa/" {
+		t.Fatalf("a saved code while they are off: %d %q, want back to the start", r.status, r.location)
+	}
+	if u, _ := accounts.GetUser(t.Context(), h.backend, "default", "alice"); u.Recovery.Left() != recovery.Count {
+		t.Fatal("a recovery code was spent while they are off")
+	}
 	carol := h.browser("carol", "c1")
 	key, page := carol.startEnrollment("/")
 	if r := carol.submitCode(page, h.code(key, 0)); r.status != http.StatusSeeOther || r.location != "/" {

@@ -35,7 +35,7 @@ type toShow struct {
 
 // offered reports whether the user may have and use recovery codes: the
 // policy gives them, and the user has another method to recover.
-func (rc *recoveryCodes) offered(u *accounts.User, usable []string) bool {
+func (rc *recoveryCodes) offered(usable []string) bool {
 	return rc.policy.Current().OffersRecovery() && len(usable) > 0
 }
 

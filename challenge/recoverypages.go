@@ -21,7 +21,6 @@ import (
 type recoveryPages struct {
 	web           *web
 	users         *users
-	flows         *flows
 	methods       *methodSet
 	stepUp        *stepUp
 	check         *codeCheck
@@ -172,7 +171,7 @@ func (rp *recoveryPages) regenerate(w http.ResponseWriter, r *http.Request, id i
 	if err != nil {
 		return err
 	}
-	if !rp.codes.offered(u, rp.methods.usable(u)) {
+	if !rp.codes.offered(rp.methods.usable(u)) {
 		rp.web.redirect(w, r, rp.web.path("/methods"))
 		return nil
 	}

@@ -18,10 +18,8 @@ import (
 // totpPages enroll and verify an authenticator app.
 type totpPages struct {
 	web     *web
-	users   *users
 	flows   *flows
 	methods *methodSet
-	stepUp  *stepUp
 	check   *codeCheck
 	start   *pageStart
 	finish  *finish
