@@ -40,6 +40,44 @@ type User struct {
 	Passkeys []passkey.Key `json:"passkeys,omitempty"`
 	// Recovery holds the keyed hashes of the user's recovery codes.
 	Recovery *recovery.Set `json:"recovery,omitempty"`
+	// Language is the language the user chose ("" none); SeenLanguage that
+	// of their last page, which their emails use until they choose.
+	Language     string `json:"language,omitempty"`
+	SeenLanguage string `json:"seen_language,omitempty"`
+	// EverEnrolled: the user had a method once (a reset does not make them
+	// new: they are never given time to set up again).
+	EverEnrolled bool `json:"ever_enrolled,omitempty"`
+	// Rollout is the user's time to set up, under the current enabling of
+	// the policy; nil when never given any.
+	Rollout *Rollout `json:"rollout,omitempty"`
+}
+
+// Rollout is a user's time to set up two-factor authentication, under one
+// enabling of the policy.
+type Rollout struct {
+	// Since is the policy's EnabledAt it belongs to: an enabling after it
+	// starts afresh.
+	Since time.Time `json:"since"`
+	// Started is the user's first sign-in after 2FA was turned on (zero:
+	// not yet).
+	Started time.Time `json:"started,omitzero"`
+	// Deadline is when setup becomes required. It never moves earlier.
+	Deadline time.Time `json:"deadline,omitzero"`
+	// Skips counts the times the user put setup off.
+	Skips int `json:"skips,omitempty"`
+	// Reminded holds a bit per reminder sent, so each goes once.
+	Reminded uint8 `json:"reminded,omitempty"`
+	// ExtendedBy is the admin who last moved the deadline.
+	ExtendedBy string `json:"extended_by,omitempty"`
+}
+
+// Lang is the language to write to the user in: their choice, else their
+// last page's ("": not known, the realm's default).
+func (u *User) Lang() string {
+	if u.Language != "" {
+		return u.Language
+	}
+	return u.SeenLanguage
 }
 
 // Enrollment is one enrolled method.
@@ -66,6 +104,7 @@ func (u *User) Enrollment(method string) (Enrollment, bool) {
 
 // SetEnrollment adds or replaces the enrollment of e.Method.
 func (u *User) SetEnrollment(e Enrollment) {
+	u.EverEnrolled = true
 	for i := range u.Methods {
 		if u.Methods[i].Method == e.Method {
 			u.Methods[i] = e

@@ -52,6 +52,8 @@ type Policy struct {
 	// RecoveryCodesOff stops offering recovery codes (users who have some
 	// can no longer use them).
 	RecoveryCodesOff bool `json:"recovery_codes_off,omitempty"`
+	// Rollout gives users without a method time to set one up.
+	Rollout Rollout `json:"rollout,omitzero"`
 	// Version increases with every stored change; 0 means "never stored"
 	// (the configured initial policy).
 	Version   int64     `json:"version"`
@@ -118,7 +120,7 @@ func (p Policy) Validate(avail Availability) error {
 	if p.RememberDays < 0 || p.RememberDays > MaxRememberDays {
 		return fmt.Errorf("remember me must be between 0 (off) and %d days", MaxRememberDays)
 	}
-	return nil
+	return p.Rollout.validate()
 }
 
 // Allows reports whether users may use the method.

@@ -46,6 +46,7 @@ func (p Policy) Hash() string {
 	if p.RecoveryCodesOff {
 		text = append(text, "\x00recovery=off"...)
 	}
+	text = append(text, p.Rollout.hashText()...)
 	sum := sha256.Sum256(text)
 	return hex.EncodeToString(sum[:])
 }
@@ -64,7 +65,7 @@ func (p Policy) Summary() string {
 	if p.RecoveryCodesOff {
 		s += "; recovery codes off"
 	}
-	return s
+	return s + p.Rollout.summary()
 }
 
 func proposalKey(realm, id string) store.Key {
