@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy2fa/caddy2fa/keyring"
+	"github.com/caddy2fa/caddy2fa/locale"
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
@@ -55,6 +56,10 @@ type App struct {
 	// Realms are the organisations' settings by realm name; sites name
 	// their realm ("default" when they name none).
 	Realms map[string]*RealmConfig `json:"realms,omitempty"`
+	// Locales is a folder of message files (de.toml, extra.fr.toml) that
+	// replace shipped messages key by key or add languages. Default: the
+	// shipped languages only.
+	Locales string `json:"locales,omitempty"`
 
 	storage     Storage
 	emailSender notify.EmailSender
@@ -62,6 +67,7 @@ type App struct {
 	logger      *zap.Logger
 	slogger     *slog.Logger
 	metrics     *metrics // nil in tests that build the app directly
+	catalog     *locale.Catalog
 
 	mu    sync.Mutex
 	sites []*Handler
@@ -116,6 +122,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("twofactor email: module %T sends no email", mod)
 		}
 	}
+	if a.catalog, err = loadCatalog(a.Locales); err != nil {
+		return err
+	}
 	if a.SMSRaw != nil {
 		mod, err := ctx.LoadModule(a, "SMSRaw")
 		if err != nil {
@@ -140,6 +149,9 @@ func (a *App) Validate() error {
 	}
 	for name, r := range a.Realms {
 		if err := r.validate(name, a.availability()); err != nil {
+			return err
+		}
+		if err := a.checkLanguage(name, r); err != nil {
 			return err
 		}
 	}

@@ -93,6 +93,8 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			a.Keys = strings.Join(args, " ")
 		case "realm":
 			err = a.unmarshalRealm(d)
+		case "locales":
+			err = oneString(d, &a.Locales)
 		default:
 			return d.Errf("unrecognized twofactor global option %q", opt)
 		}
@@ -136,15 +138,21 @@ func (a *App) unmarshalRealm(d *caddyfile.Dispenser) error {
 	r := &RealmConfig{}
 	a.Realms[name] = r
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		if d.Val() == "webauthn" {
+		switch d.Val() {
+		case "webauthn":
 			if err := unmarshalWebAuthn(d, r); err != nil {
+				return err
+			}
+			continue
+		case "language":
+			if err := oneString(d, &r.Language); err != nil {
 				return err
 			}
 			continue
 		}
 		known, err := unmarshalRealmSetting(d, r)
 		if !known {
-			return d.Errf("unrecognized realm option %q (issuer, admin_permission, policy, sms_countries, phone_region, enforce_immediately, webauthn)", d.Val())
+			return d.Errf("unrecognized realm option %q (issuer, admin_permission, policy, sms_countries, phone_region, enforce_immediately, webauthn, language)", d.Val())
 		}
 		if err != nil {
 			return err

@@ -245,8 +245,28 @@ func unmarshalPolicy(d *caddyfile.Dispenser, r *RealmConfig) error {
 			}
 			off := d.Val() == "off"
 			p.RecoveryCodesOff = off
+		case "setup_by":
+			if err := oneString(d, &p.SetupBy); err != nil {
+				return err
+			}
+		case "setup_within":
+			dur, err := durationArg(d)
+			if err != nil {
+				return err
+			}
+			p.SetupWithin = dur
+		case "setup_skips":
+			var n string
+			if err := oneString(d, &n); err != nil {
+				return err
+			}
+			skips, err := strconv.Atoi(n)
+			if err != nil || skips < 1 {
+				return d.Errf("setup_skips takes a number of times, at least 1, got %q", n)
+			}
+			p.SetupSkips = skips
 		default:
-			return d.Errf("unrecognized policy option %q (enforce, methods, remember, recovery_codes)", d.Val())
+			return d.Errf("unrecognized policy option %q (enforce, methods, remember, recovery_codes, setup_by, setup_within, setup_skips)", d.Val())
 		}
 	}
 	return nil

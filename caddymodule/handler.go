@@ -193,7 +193,7 @@ func (h *Handler) provision(app *App, src IdentitySource, logger *zap.Logger, sl
 		h.assertHeader = h.Assertion.header()
 		h.assertSpellings = gate.NewHeaderSpelling(h.assertHeader)
 	}
-	if h.look, err = h.newLook(h.Issuer); err != nil {
+	if h.look, err = h.newLook(h.Issuer, "", nil); err != nil {
 		return err
 	}
 	return app.addSite(h)

@@ -109,9 +109,10 @@ func (h *Handler) prefix() string {
 	return "/" + strings.Trim(cmp.Or(h.PathPrefix, "/.2fa"), "/")
 }
 
-// newLook is the site's look for the organisation org: it refuses a logo
-// or accent it cannot use.
-func (h *Handler) newLook(org string) (*pages.Site, error) {
+// newLook is the site's look for the organisation org, in the realm's
+// default language lang, remembering users' languages in langs (nil:
+// none): it refuses a logo or accent it cannot use.
+func (h *Handler) newLook(org, lang string, langs pages.LanguageStore) (*pages.Site, error) {
 	brand, err := h.branding()
 	if err != nil {
 		return nil, err
@@ -120,7 +121,10 @@ func (h *Handler) newLook(org string) (*pages.Site, error) {
 	if h.metrics != nil {
 		event = h.metrics.event
 	}
-	return pages.New(pages.Config{Prefix: h.prefix(), Org: cmp.Or(org, "caddy2fa"), Brand: brand, Logger: h.slogger, OnEvent: event})
+	return pages.New(pages.Config{
+		Prefix: h.prefix(), Org: cmp.Or(org, "caddy2fa"), Brand: brand, Logger: h.slogger, OnEvent: event,
+		Catalog: h.app.messages(), Language: lang, Languages: langs,
+	})
 }
 
 // watchUsersFile imports the users file now and whenever it changes,

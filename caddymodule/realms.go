@@ -36,6 +36,10 @@ type RealmConfig struct {
 	// WebAuthn tunes passkeys and security keys. Default: see
 	// WebAuthnConfig.
 	WebAuthn *WebAuthnConfig `json:"webauthn,omitempty"`
+	// Language is the language of pages, emails and texts for users who
+	// chose none and whose browser asks for none we speak ("de", "fr").
+	// Default: English.
+	Language string `json:"language,omitempty"`
 }
 
 // PolicyConfig is an initial org policy.
@@ -51,6 +55,37 @@ type PolicyConfig struct {
 	// Remember is how long a device may be trusted ("remember me").
 	// Default 0: off.
 	Remember caddy.Duration `json:"remember,omitempty"`
+	// SetupBy gives users without a method until this day ("2027-01-31",
+	// UTC) to set one up. Default: setup is required at once.
+	SetupBy string `json:"setup_by,omitempty"`
+	// SetupWithin gives each user this long from their first sign-in after
+	// 2FA was turned on (whole days). Default: setup is required at once.
+	SetupWithin caddy.Duration `json:"setup_within,omitempty"`
+	// SetupSkips is how often a user may put setup off before then.
+	// Default 3 with setup_by or setup_within.
+	SetupSkips int `json:"setup_skips,omitempty"`
+}
+
+// DefaultSetupSkips is how often users may put setup off when a rollout
+// does not say.
+const DefaultSetupSkips = 3
+
+// rollout is the initial policy's time for users to set up.
+func (c *PolicyConfig) rollout() policy.Rollout {
+	var r policy.Rollout
+	switch {
+	case c.SetupBy != "":
+		r = policy.Rollout{Mode: policy.SetupByDate, Date: c.SetupBy}
+	case c.SetupWithin > 0:
+		r = policy.Rollout{Mode: policy.SetupWithinDays, Days: int((time.Duration(c.SetupWithin) + 24*time.Hour - 1) / (24 * time.Hour))}
+	default:
+		return r
+	}
+	r.Skips = c.SetupSkips
+	if r.Skips == 0 {
+		r.Skips = DefaultSetupSkips
+	}
+	return r
 }
 
 // issuer is the realm's name for itself.
@@ -70,6 +105,7 @@ func (c *RealmConfig) initialPolicy() policy.Policy {
 			p.Methods = c.Policy.Methods
 		}
 		p.RecoveryCodesOff = c.Policy.RecoveryCodesOff
+		p.Rollout = c.Policy.rollout()
 		if r := time.Duration(c.Policy.Remember); r > 0 {
 			p.RememberDays = int((r + 24*time.Hour - 1) / (24 * time.Hour))
 		}
@@ -79,6 +115,9 @@ func (c *RealmConfig) initialPolicy() policy.Policy {
 
 // validate checks a realm's settings against what the app can deliver.
 func (c *RealmConfig) validate(name string, avail policy.Availability) error {
+	if c.Policy != nil && c.Policy.SetupBy != "" && c.Policy.SetupWithin > 0 {
+		return fmt.Errorf("realm %s: policy: setup_by and setup_within: choose one", name)
+	}
 	if err := c.initialPolicy().Validate(avail); err != nil {
 		return fmt.Errorf("realm %s: policy: %w", name, err)
 	}
@@ -187,5 +226,6 @@ func mergeRealm(cur, site *RealmConfig) error {
 }
 
 func samePolicy(a, b *PolicyConfig) bool {
-	return a.Enforce == b.Enforce && slices.Equal(a.Methods, b.Methods) && a.Remember == b.Remember && a.RecoveryCodesOff == b.RecoveryCodesOff
+	return a.Enforce == b.Enforce && slices.Equal(a.Methods, b.Methods) && a.Remember == b.Remember && a.RecoveryCodesOff == b.RecoveryCodesOff &&
+		a.rollout() == b.rollout()
 }

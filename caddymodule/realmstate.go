@@ -30,6 +30,7 @@ func newRealmState(name string, cfg *RealmConfig, a *App, run *running) (*realmS
 	}
 	opCfg := orgadmin.Config{
 		Realm: name, Org: cfg.issuer(), AdminPermission: cfg.AdminPermission, SiteURL: a.siteURL(name),
+		Catalog: a.messages(), Language: cfg.Language,
 		EnforceImmediately: cfg.EnforceImmediately, Email: a.emailSender, SMS: a.smsSender != nil,
 		Logger: a.slogger, OnUserChanged: rs.gate.Forget,
 	}

@@ -34,7 +34,7 @@ type site struct {
 // buildSite puts a handler's pages together on its started realm.
 func (h *Handler) buildSite(rs *realmState, run *running, signer *assertion.Signer) (*site, error) {
 	app, name, cfg, event, slogger := h.app, rs.name, rs.cfg, h.metrics.event, h.slogger
-	look, err := h.newLook(cfg.issuer())
+	look, err := h.newLook(cfg.issuer(), cfg.Language, accounts.Languages{Store: run.backend, Realm: name})
 	if err != nil {
 		return nil, err
 	}
@@ -45,6 +45,7 @@ func (h *Handler) buildSite(rs *realmState, run *running, signer *assertion.Sign
 	}
 	notices := challenge.NewNotices(run.backend, challenge.NoticesConfig{
 		Realm: name, Org: look.Org(), SiteURL: h.SiteURL, PathPrefix: prefix, Email: app.emailSender, Logger: slogger, OnEvent: event,
+		Catalog: app.messages(), Language: cfg.Language,
 	})
 	checker := verify.NewChecker(run.backend, verify.CheckerConfig{
 		Realm: name,
@@ -57,6 +58,7 @@ func (h *Handler) buildSite(rs *realmState, run *running, signer *assertion.Sign
 	})
 	codes := sentcode.New(run.backend, run.ring, sentcode.Config{
 		Realm: name, Org: look.Org(), Email: app.emailSender, SMS: app.smsSender, Lifetime: time.Duration(l.CodeLifetime),
+		Catalog: app.messages(), Language: cfg.Language,
 		Limits: accounts.SendLimits{
 			EmailCooldown: time.Duration(l.EmailCooldown), SMSCooldown: time.Duration(l.SMSCooldown),
 			EmailPerHour: l.EmailPerHour, SMSPerHour: l.SMSPerHour, SMSPerDay: l.SMSPerDay,
@@ -78,6 +80,7 @@ func (h *Handler) buildSite(rs *realmState, run *running, signer *assertion.Sign
 	}
 	adminCfg := orgadmin.Config{
 		Realm: name, Org: look.Org(), AdminPermission: cfg.AdminPermission, SiteURL: h.SiteURL,
+		Catalog: app.messages(), Language: cfg.Language,
 		EnforceImmediately: cfg.EnforceImmediately, Email: app.emailSender, SMS: app.smsSender != nil, WebAuthn: rp != nil,
 		Logger: slogger, OnEvent: event, OnUserChanged: rs.gate.Forget,
 	}

@@ -17,7 +17,7 @@ func (p *Pages) Begin(w http.ResponseWriter, r *http.Request, id identity.Identi
 	if !pages.IsNavigation(r) {
 		pages.WriteJSON(w, http.StatusUnauthorized, pages.APIError{
 			Error:        "two_factor_required",
-			Message:      "Two-factor verification is required. Open the challenge URL in a browser.",
+			Message:      p.web.words(r).T("challenge.api.required"),
 			ChallengeURL: p.web.path("/"),
 		})
 		return
@@ -35,9 +35,10 @@ func (p *Pages) Begin(w http.ResponseWriter, r *http.Request, id identity.Identi
 // redirected; anything else gets a 401 step_up_required.
 func (p *Pages) BeginStepUp(w http.ResponseWriter, r *http.Request, id identity.Identity, within time.Duration) {
 	if !pages.IsNavigation(r) {
+		t := p.web.words(r)
 		pages.WriteJSON(w, http.StatusUnauthorized, pages.APIError{
 			Error:        "step_up_required",
-			Message:      "This needs a two-factor code from the last " + minutes(within) + ". Open the challenge URL in a browser.",
+			Message:      t.T("challenge.api.step_up", "Within", minutes(t, within)),
 			ChallengeURL: p.web.path("/"),
 		})
 		return

@@ -198,6 +198,7 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	page("/methods", p.methods.serve)
 	page("/devices", p.devices.serve)
 	page("/unlock", p.unlock.serve)
+	page("/language", p.web.site.ChooseLanguage)
 	mux.HandleFunc("GET "+pre+"/static/", func(w http.ResponseWriter, r *http.Request) {
 		if !p.web.site.ServeStatic(w, r, strings.TrimPrefix(r.URL.Path, pre)) {
 			p.web.site.NotFound(w, r)

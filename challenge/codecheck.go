@@ -8,6 +8,7 @@ import (
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/locale"
 	"github.com/caddy2fa/caddy2fa/pages"
 	"github.com/caddy2fa/caddy2fa/verify"
 )
@@ -27,7 +28,7 @@ type codeCheck struct {
 // known (the page fails closed).
 func (cc *codeCheck) check(w http.ResponseWriter, r *http.Request, id identity.Identity, f *accounts.Flow, method string,
 	render func(status int, msg string), compare func(ctx context.Context, code string) (bool, error)) error {
-	kind := sixDigitCode
+	kind := sixDigitCode(cc.web.words(r))
 	kind.method = method
 	return cc.checkKind(w, r, id, f, kind, render, compare)
 }
@@ -37,12 +38,15 @@ type codeKind struct {
 	field     string // the form field; "" is "code"
 	method    string // for metrics
 	normalize func(string) (string, bool)
-	malformed string // what to say of anything else
+	malformed string // what to say of anything else, in the request's language
 	wrong     string // what to say of a wrong one, before the tries left
 }
 
-var sixDigitCode = codeKind{normalize: verify.NormalizeCode, malformed: "Enter the 6-digit code, using numbers only.",
-	wrong: "That code didn't work. Check that you entered the newest code and try again."}
+// sixDigitCode is what a sent or an app's code looks like, said in t's
+// language.
+func sixDigitCode(t *locale.Words) codeKind {
+	return codeKind{normalize: verify.NormalizeCode, malformed: t.T("challenge.code.malformed"), wrong: t.T("challenge.code.wrong")}
+}
 
 // checkKind is check for a code of another kind than six digits.
 func (cc *codeCheck) checkKind(w http.ResponseWriter, r *http.Request, id identity.Identity, f *accounts.Flow, kind codeKind,
@@ -66,8 +70,7 @@ func (cc *codeCheck) checkKind(w http.ResponseWriter, r *http.Request, id identi
 			cc.held(w, r, res, f)
 			return nil
 		}
-		msg := fmt.Sprintf("%s %d %s left.", kind.wrong, res.Left, plural(res.Left, "try", "tries"))
-		render(http.StatusUnprocessableEntity, msg)
+		render(http.StatusUnprocessableEntity, cc.web.words(r).N("challenge.code.tries_left", res.Left, "Wrong", kind.wrong))
 	}
 	return nil
 }
@@ -81,27 +84,29 @@ func (cc *codeCheck) held(w http.ResponseWriter, r *http.Request, res verify.Res
 		if f != nil {
 			cc.flows.end(w, r, f)
 		}
-		cc.web.message(w, http.StatusTooManyRequests, pages.Message{
-			Title:    "Too many wrong codes",
-			Lines:    []string{"This sign-in attempt has ended after too many wrong codes.", "Start again to get a new chance. If you keep having trouble, contact your administrator."},
-			LinkText: "Start again",
+		t := cc.web.words(r)
+		cc.web.message(w, r, http.StatusTooManyRequests, pages.Message{
+			Title:    t.T("challenge.too_many.title"),
+			Lines:    []string{t.T("challenge.too_many.line1"), t.T("challenge.too_many.line2")},
+			LinkText: t.T("challenge.too_many.link"),
 			LinkURL:  cc.web.path("/"),
 		})
 	case res.Hold.Hard:
 		cc.web.redirect(w, r, cc.web.path("/unlock"))
 	default:
-		cc.locked(w, res.Hold.Until)
+		cc.locked(w, r, res.Hold.Until)
 	}
 }
 
-func (cc *codeCheck) locked(w http.ResponseWriter, until time.Time) {
+func (cc *codeCheck) locked(w http.ResponseWriter, r *http.Request, until time.Time) {
 	w.Header().Set("Retry-After", fmt.Sprint(int(until.Sub(cc.now()).Seconds())+1))
-	cc.web.message(w, http.StatusTooManyRequests, pages.Message{
-		Title: "Too many attempts",
+	t := cc.web.words(r)
+	cc.web.message(w, r, http.StatusTooManyRequests, pages.Message{
+		Title: t.T("challenge.paused.title"),
 		Lines: []string{
-			"For your security, code entry is paused after too many wrong codes.",
-			"Try again at " + until.UTC().Format("15:04") + " UTC.",
-			"If you didn't try to sign in, contact your administrator: someone may know your password.",
+			t.T("challenge.paused.line1"),
+			t.T("challenge.paused.line2", "Time", until.UTC().Format("15:04")),
+			t.T("challenge.paused.line3"),
 		},
 	})
 }

@@ -2,10 +2,12 @@ package challenge
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/locale"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
 )
@@ -40,6 +42,7 @@ func (dp *devicePages) serve(w http.ResponseWriter, r *http.Request, id identity
 	if ok, err := dp.stepUp.verified(w, r, id, "/", false); !ok || err != nil {
 		return err
 	}
+	t := dp.web.words(r)
 	current := dp.trust.current(r, id.ID)
 	notice := ""
 	if r.Method == http.MethodPost {
@@ -49,9 +52,9 @@ func (dp *devicePages) serve(w http.ResponseWriter, r *http.Request, id identity
 		var err error
 		switch r.PostFormValue("action") {
 		case "revoke":
-			notice, current, err = dp.revoke(w, r, id, r.PostFormValue("device"), current)
+			notice, current, err = dp.revoke(w, r, t, id, r.PostFormValue("device"), current)
 		case "others":
-			notice, err = dp.signOutOthers(w, r, id, current)
+			notice, err = dp.signOutOthers(w, r, t, id, current)
 		}
 		if err != nil {
 			return err
@@ -68,18 +71,18 @@ func (dp *devicePages) serve(w http.ResponseWriter, r *http.Request, id identity
 			continue // beyond the current remember-me limit: no longer trusted
 		}
 		data.Devices = append(data.Devices, deviceRow{
-			ID: d.ID, UserAgent: d.UserAgent, IP: d.IP,
-			Created: d.Created.UTC().Format("2 Jan 2006"), LastUsed: d.LastUsed.UTC().Format("2 Jan 2006 15:04 UTC"),
+			ID: d.ID, UserAgent: deviceName(t, d.UserAgent), IP: d.IP,
+			Created: t.Date(d.Created), LastUsed: t.DateTime(d.LastUsed),
 			Current: d.ID == current,
 		})
 	}
-	dp.web.render(w, http.StatusOK, "devices", "Your trusted devices", data)
+	dp.web.render(w, r, http.StatusOK, "devices", "account.devices.title", data)
 	return nil
 }
 
 // revoke removes one device; it returns the notice and the browser's
 // device after it.
-func (dp *devicePages) revoke(w http.ResponseWriter, r *http.Request, id identity.Identity, dev, current string) (string, string, error) {
+func (dp *devicePages) revoke(w http.ResponseWriter, r *http.Request, t *locale.Words, id identity.Identity, dev, current string) (string, string, error) {
 	if dev == "" {
 		return "", current, nil
 	}
@@ -98,12 +101,12 @@ func (dp *devicePages) revoke(w http.ResponseWriter, r *http.Request, id identit
 			}
 		}
 	}
-	return "The device was removed. It will be asked for a code at its next sign-in.", current, nil
+	return t.T("account.devices.removed"), current, nil
 }
 
 // signOutOthers ends every other session and device: a new epoch, then a
 // fresh session (and device cookie) for this browser.
-func (dp *devicePages) signOutOthers(w http.ResponseWriter, r *http.Request, id identity.Identity, current string) (string, error) {
+func (dp *devicePages) signOutOthers(w http.ResponseWriter, r *http.Request, t *locale.Words, id identity.Identity, current string) (string, error) {
 	u, err := accounts.EndSessions(r.Context(), dp.backend, dp.realm, id.ID, current, nil)
 	if err != nil {
 		return "", err
@@ -116,5 +119,18 @@ func (dp *devicePages) signOutOthers(w http.ResponseWriter, r *http.Request, id 
 		dp.trust.reissue(w, r, u, current)
 	}
 	dp.notices.devicesRemoved(r.Context(), id, dp.clientIP(r), 0)
-	return "You're signed out everywhere else. Other devices will be asked for a code.", nil
+	return t.T("account.devices.signed_out_others"), nil
+}
+
+// deviceName is a device's stored summary ("Firefox on Windows", see
+// SummarizeUserAgent) in t's language; browser and system names stay.
+func deviceName(t *locale.Words, summary string) string {
+	browser, os, found := strings.Cut(summary, " on ")
+	if browser == "Unknown browser" {
+		browser = t.T("account.devices.unknown_browser")
+	}
+	if !found {
+		return browser
+	}
+	return t.T("account.devices.browser_on", "Browser", browser, "OS", os)
 }

@@ -72,12 +72,12 @@ func (ep *entryPages) enrollChoice(w http.ResponseWriter, r *http.Request, id id
 	if ok, err := ep.stepUp.mayEnroll(w, r, id, u); !ok || err != nil {
 		return err
 	}
-	choices := ep.methods.toEnroll(nil)
+	choices := ep.methods.toEnrollIn(ep.web.words(r), nil)
 	if len(choices) == 1 && len(ep.methods.usable(u)) == 0 {
 		ep.web.redirect(w, r, choices[0].URL)
 		return nil
 	}
-	ep.web.render(w, http.StatusOK, "enroll", "Set up two-factor authentication", choicePage{Methods: choices, SMSOff: !ep.methods.available(policy.MethodSMS)})
+	ep.web.render(w, r, http.StatusOK, "enroll", "challenge.enroll.title", choicePage{Methods: choices, SMSOff: !ep.methods.available(policy.MethodSMS)})
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
+	"github.com/caddy2fa/caddy2fa/locale"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/sentcode"
 )
@@ -55,29 +56,30 @@ func (ms *methodSet) usable(u *accounts.User) []string {
 	return out
 }
 
-// toEnroll are the methods the user may set up, for the choice pages.
-func (ms *methodSet) toEnroll(except []string) []methodChoice {
+// toEnrollIn are the methods the user may set up, for the choice pages,
+// named in t's language.
+func (ms *methodSet) toEnrollIn(t *locale.Words, except []string) []methodChoice {
 	var out []methodChoice
 	for _, m := range ms.policy.Current().Ordered() {
 		if ms.available(m) && !slices.Contains(except, m) {
-			out = append(out, methodChoice{Method: m, Name: methodNames[m], Description: methodDescriptions[m], URL: ms.prefix + "/enroll/" + m})
+			out = append(out, methodChoice{Method: m, Name: t.T("method." + m), Description: methodDescriptions(t, m), URL: ms.prefix + "/enroll/" + m})
 		}
 	}
 	return out
 }
 
-// others offers "Try another method" on a verify page, recovery codes
-// last.
-func (ms *methodSet) others(u *accounts.User, current string) []methodChoice {
+// othersIn offers "Try another method" on a verify page, recovery codes
+// last, named in t's language.
+func (ms *methodSet) othersIn(t *locale.Words, u *accounts.User, current string) []methodChoice {
 	var out []methodChoice
 	usable := ms.usable(u)
 	for _, m := range usable {
 		if m != current {
-			out = append(out, methodChoice{Method: m, Name: methodNames[m], URL: ms.prefix + "/verify/" + m})
+			out = append(out, methodChoice{Method: m, Name: t.T("method." + m), URL: ms.prefix + "/verify/" + m})
 		}
 	}
 	if current != policy.MethodRecovery && len(usable) > 0 && ms.recovery.left(u) > 0 {
-		out = append(out, methodChoice{Method: policy.MethodRecovery, Name: "Use a recovery code", URL: ms.prefix + "/verify/recovery"})
+		out = append(out, methodChoice{Method: policy.MethodRecovery, Name: t.T("account.recovery_verify.title"), URL: ms.prefix + "/verify/recovery"})
 	}
 	return out
 }

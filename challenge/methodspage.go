@@ -7,6 +7,7 @@ import (
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/locale"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/sentcode"
 	"github.com/caddy2fa/caddy2fa/store"
@@ -46,11 +47,11 @@ type methodRow struct {
 }
 
 // day writes a date for the methods page; "never" for none.
-func day(t time.Time) string {
-	if t.IsZero() {
-		return "never"
+func day(t *locale.Words, when time.Time) string {
+	if when.IsZero() {
+		return t.T("account.methods.never")
 	}
-	return t.Format("2 January 2006")
+	return t.Date(when)
 }
 
 func (mp *methodsPage) serve(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
@@ -61,6 +62,7 @@ func (mp *methodsPage) serve(w http.ResponseWriter, r *http.Request, id identity
 	if err != nil {
 		return err
 	}
+	t := mp.web.words(r)
 	notice := ""
 	if want := r.PostFormValue("preferred"); r.Method == http.MethodPost && slices.Contains(mp.methods.usable(u), want) {
 		if u, err = accounts.UpdateUser(r.Context(), mp.backend, mp.realm, id.ID, func(u *accounts.User) error {
@@ -69,25 +71,25 @@ func (mp *methodsPage) serve(w http.ResponseWriter, r *http.Request, id identity
 		}); err != nil {
 			return err
 		}
-		notice = methodNames[want] + " is now your preferred method."
+		notice = t.T("account.methods.preferred_now", "Method", t.T("method."+want))
 	}
 	data := methodsData{CSRF: mp.web.token(w, r, id.ID), Notice: notice}
 	usable := mp.methods.usable(u)
 	for _, m := range usable {
 		e, _ := u.Enrollment(m)
-		data.Enrolled = append(data.Enrolled, methodRow{Method: m, Name: methodNames[m], Target: sentcode.Mask(m, e.Target), Added: day(e.EnrolledAt), LastUsed: day(e.LastUsed),
+		data.Enrolled = append(data.Enrolled, methodRow{Method: m, Name: t.T("method." + m), Target: sentcode.Mask(m, e.Target), Added: day(t, e.EnrolledAt), LastUsed: day(t, e.LastUsed),
 			Preferred: m == u.Preferred || (u.Preferred == "" && m == usable[0])})
 	}
-	data.Available = mp.methods.toEnroll(usable)
+	data.Available = mp.methods.toEnrollIn(t, usable)
 	if slices.Contains(usable, policy.MethodWebAuthn) {
-		data.Passkeys, data.AddPasskey = passkeyRows(u), mp.web.path("/enroll/webauthn")
+		data.Passkeys, data.AddPasskey = passkeyRows(t, u), mp.web.path("/enroll/webauthn")
 	}
 	if mp.codes.offered(usable) {
 		data.Recovery, data.RecoveryLeft, data.RecoveryURL = true, mp.codes.left(u), mp.web.path("/recovery-codes/new")
 		if u.Recovery != nil {
-			data.RecoveryCreated = day(u.Recovery.Created)
+			data.RecoveryCreated = day(t, u.Recovery.Created)
 		}
 	}
-	mp.web.render(w, http.StatusOK, "methods", "Your sign-in methods", data)
+	mp.web.render(w, r, http.StatusOK, "methods", "account.methods.title", data)
 	return nil
 }

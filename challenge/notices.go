@@ -8,6 +8,7 @@ import (
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/locale"
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/store"
 	"github.com/caddy2fa/caddy2fa/verify"
@@ -18,6 +19,10 @@ type NoticesConfig struct {
 	Realm string
 	// Org names the organisation in the emails.
 	Org string
+	// Catalog and Language: each email is in its user's language, else
+	// the realm's default (nil Catalog: the shipped one).
+	Catalog  *locale.Catalog
+	Language string
 	// SiteURL and PathPrefix make the links in emails (never taken from a
 	// request's Host header).
 	SiteURL    string
@@ -49,6 +54,9 @@ func NewNotices(b store.Backend, cfg NoticesConfig) *Notices {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Catalog == nil {
+		cfg.Catalog = locale.Default()
+	}
 	return &Notices{backend: b, cfg: cfg}
 }
 
@@ -60,7 +68,7 @@ func (n *Notices) WrongCode(ctx context.Context, t verify.Try, step verify.Step)
 	if !step.Reached() {
 		return
 	}
-	detail := fmt.Sprintf("%d wrong codes in a row: code entry held for %s", step.Streak, minutes(step.Wait))
+	detail := fmt.Sprintf("%d wrong codes in a row: code entry held for %s", step.Streak, minutes(nil, step.Wait))
 	if step.Hard {
 		detail = fmt.Sprintf("%d wrong codes in a row: code entry held until unlocked", step.Streak)
 		n.cfg.OnEvent("user_hard_locked")
@@ -73,7 +81,7 @@ func (n *Notices) WrongCode(ctx context.Context, t verify.Try, step verify.Step)
 	if err != nil || u.Email == "" {
 		return
 	}
-	m := notify.LockNotice(notify.LockMessage{Org: n.cfg.Org, Wrong: step.Streak, Wait: step.Wait, Hard: step.Hard, SiteURL: n.cfg.SiteURL, UnlockPath: n.cfg.PathPrefix + "/unlock"})
+	m := notify.LockNotice(notify.LockMessage{Words: n.words(u), Org: n.cfg.Org, Wrong: step.Streak, Wait: step.Wait, Hard: step.Hard, SiteURL: n.cfg.SiteURL, UnlockPath: n.cfg.PathPrefix + "/unlock"})
 	n.send(ctx, u.Email, m, "the code-entry hold notice")
 }
 
@@ -87,7 +95,8 @@ func (n *Notices) enrolled(ctx context.Context, u *accounts.User, method string)
 	n.cfg.OnEvent("enrolled_" + method)
 	n.audit(ctx, accounts.AuditEvent{Actor: u.ID, Action: "enrolled", Subject: u.ID, Detail: methodNames[method]})
 	if u.Email != "" {
-		n.send(ctx, u.Email, notify.MethodAddedEmail(n.cfg.Org, displayName(u), methodNames[method], n.cfg.Now()), "the method-added notice")
+		w := n.words(u)
+		n.send(ctx, u.Email, notify.MethodAddedEmail(w, n.cfg.Org, displayName(u), w.T("method."+method), n.cfg.Now()), "the method-added notice")
 	}
 }
 
@@ -97,7 +106,7 @@ func (n *Notices) deviceTrusted(ctx context.Context, u *accounts.User, d account
 	n.audit(ctx, accounts.AuditEvent{Actor: u.ID, Action: "device_trusted", Subject: u.ID, IP: d.IP, Detail: d.UserAgent})
 	n.cfg.Logger.Info("device trusted", "realm", n.cfg.Realm, "user", u.ID, "device", d.UserAgent, "client_ip", d.IP, "days", days)
 	if u.Email != "" {
-		n.send(ctx, u.Email, notify.NewDeviceEmail(n.cfg.Org, displayName(u), d.UserAgent, d.IP, d.Created, days), "the new-device notice")
+		n.send(ctx, u.Email, notify.NewDeviceEmail(n.words(u), n.cfg.Org, displayName(u), d.UserAgent, d.IP, d.Created, days), "the new-device notice")
 	}
 }
 
@@ -110,7 +119,8 @@ func (n *Notices) devicesRemoved(ctx context.Context, id identity.Identity, ip s
 	}
 	n.audit(ctx, accounts.AuditEvent{Actor: id.ID, Action: action, Subject: id.ID, IP: ip})
 	if id.Email != "" {
-		n.send(ctx, id.Email, notify.DevicesRemovedEmail(n.cfg.Org, id.Name, count, n.cfg.Now()), "the devices-removed notice")
+		u, _ := accounts.GetUser(ctx, n.backend, n.cfg.Realm, id.ID) // nil: the realm's language
+		n.send(ctx, id.Email, notify.DevicesRemovedEmail(n.words(u), n.cfg.Org, id.Name, count, n.cfg.Now()), "the devices-removed notice")
 	}
 }
 
@@ -124,7 +134,7 @@ func (n *Notices) recoveryCodesMade(ctx context.Context, u *accounts.User, repla
 	n.cfg.OnEvent(action)
 	n.audit(ctx, accounts.AuditEvent{Actor: u.ID, Action: action, Subject: u.ID})
 	if replaced && u.Email != "" {
-		n.send(ctx, u.Email, notify.RecoveryNewEmail(n.cfg.Org, displayName(u), n.cfg.Now()), "the new-recovery-codes notice")
+		n.send(ctx, u.Email, notify.RecoveryNewEmail(n.words(u), n.cfg.Org, displayName(u), n.cfg.Now()), "the new-recovery-codes notice")
 	}
 }
 
@@ -134,7 +144,7 @@ func (n *Notices) recoveryCodeUsed(ctx context.Context, u *accounts.User, ip str
 	n.audit(ctx, accounts.AuditEvent{Actor: u.ID, Action: "recovery_code_used", Subject: u.ID, IP: ip, Detail: fmt.Sprintf("%d left", left)})
 	n.cfg.Logger.Info("recovery code used", "realm", n.cfg.Realm, "user", u.ID, "client_ip", ip, "left", left)
 	if u.Email != "" {
-		n.send(ctx, u.Email, notify.RecoveryUsedEmail(n.cfg.Org, displayName(u), ip, left, n.cfg.Now()), "the recovery-code notice")
+		n.send(ctx, u.Email, notify.RecoveryUsedEmail(n.words(u), n.cfg.Org, displayName(u), ip, left, n.cfg.Now()), "the recovery-code notice")
 	}
 }
 
@@ -150,6 +160,16 @@ func (n *Notices) passkeyCloned(ctx context.Context, u *accounts.User, ip string
 func (n *Notices) passkeyRemoved(ctx context.Context, u *accounts.User, name, ip string) {
 	n.cfg.OnEvent("passkey_removed")
 	n.audit(ctx, accounts.AuditEvent{Actor: u.ID, Action: "passkey_removed", Subject: u.ID, IP: ip, Detail: name})
+}
+
+// words are the language to write to u in: their choice, else their last
+// page's, else the realm's default (u nil: not known).
+func (n *Notices) words(u *accounts.User) *locale.Words {
+	lang := ""
+	if u != nil {
+		lang = u.Lang()
+	}
+	return n.cfg.Catalog.Choose(lang, "", n.cfg.Language)
 }
 
 // send mails m to a user.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/locale"
 	"github.com/caddy2fa/caddy2fa/pages"
 	"github.com/caddy2fa/caddy2fa/passkey"
 	"github.com/caddy2fa/caddy2fa/policy"
@@ -16,10 +17,10 @@ type passkeyRow struct {
 }
 
 // passkeyRows lists the user's keys for the methods page.
-func passkeyRows(u *accounts.User) []passkeyRow {
+func passkeyRows(t *locale.Words, u *accounts.User) []passkeyRow {
 	var out []passkeyRow
 	for _, k := range u.Passkeys {
-		out = append(out, passkeyRow{ID: k.ID(), Name: k.Name, Created: day(k.Created), LastUsed: day(k.LastUsed)})
+		out = append(out, passkeyRow{ID: k.ID(), Name: k.Name, Created: day(t, k.Created), LastUsed: day(t, k.LastUsed)})
 	}
 	return out
 }
@@ -56,10 +57,11 @@ func (pp *passkeyPages) remove(w http.ResponseWriter, r *http.Request, id identi
 		return nil
 	}
 	if len(kept) == 0 && pp.policy.Current().Enabled && !pp.hasOther(u) {
-		pp.web.message(w, http.StatusConflict, pages.Message{
-			Title:    "Add another method first",
-			Lines:    []string{"This passkey is your only way to pass two-factor authentication, which your organization requires.", "Set up another method, then remove this passkey."},
-			LinkText: "Back to your sign-in methods",
+		t := pp.web.words(r)
+		pp.web.message(w, r, http.StatusConflict, pages.Message{
+			Title:    t.T("account.passkey_remove.title"),
+			Lines:    []string{t.T("account.passkey_remove.only_way"), t.T("account.passkey_remove.add_first")},
+			LinkText: t.T("account.passkey_remove.back"),
 			LinkURL:  methods,
 		})
 		return nil

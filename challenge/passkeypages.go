@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/locale"
 	"github.com/caddy2fa/caddy2fa/passkey"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
@@ -53,14 +54,18 @@ type passkeyPage struct {
 // maxAnswer bounds a browser's answer: a passkey's is a few kilobytes.
 const maxAnswer = 64 << 10
 
-var passkeyKind = codeKind{
-	field:  "credential",
-	method: policy.MethodWebAuthn,
-	normalize: func(raw string) (string, bool) {
-		return raw, raw != "" && len(raw) <= maxAnswer
-	},
-	malformed: "Your browser didn't use a passkey. Try again, or choose another method below.",
-	wrong:     "Your passkey wasn't accepted. Try again with the passkey or security key you registered, or choose another method.",
+// passkeyKind is what a browser's passkey answer looks like, said in t's
+// language.
+func passkeyKind(t *locale.Words) codeKind {
+	return codeKind{
+		field:  "credential",
+		method: policy.MethodWebAuthn,
+		normalize: func(raw string) (string, bool) {
+			return raw, raw != "" && len(raw) <= maxAnswer
+		},
+		malformed: t.T("challenge.passkey.malformed"),
+		wrong:     t.T("challenge.passkey.wrong"),
+	}
 }
 
 // owner is the user as a relying party sees them.
@@ -96,16 +101,16 @@ func (pp *passkeyPages) enroll(w http.ResponseWriter, r *http.Request, id identi
 			return err
 		}
 	}
-	data := passkeyPage{Action: pp.web.path("/enroll/webauthn"), Enroll: true, Name: keyName(r.PostFormValue("name")), Others: pp.methods.toEnroll([]string{policy.MethodWebAuthn})}
+	data := passkeyPage{Action: pp.web.path("/enroll/webauthn"), Enroll: true, Name: keyName(r.PostFormValue("name")), Others: pp.methods.toEnrollIn(pp.web.words(r), []string{policy.MethodWebAuthn})}
 	if r.Method == http.MethodPost && r.PostFormValue("name") == "" {
 		data.Name = ""
 	}
-	render := pp.page(w, r, id, f, &data, "Set up a passkey", func() ([]byte, *passkey.Session, error) { return pp.rp.BeginRegistration(passkeyOwner(u)) })
+	render := pp.page(w, r, id, f, &data, "challenge.passkey.title_enroll", func() ([]byte, *passkey.Session, error) { return pp.rp.BeginRegistration(passkeyOwner(u)) })
 	if r.Method != http.MethodPost {
 		render(http.StatusOK, "")
 		return nil
 	}
-	return pp.check.checkKind(w, r, id, f, passkeyKind, render, func(ctx context.Context, answer string) (bool, error) {
+	return pp.check.checkKind(w, r, id, f, passkeyKind(pp.web.words(r)), render, func(ctx context.Context, answer string) (bool, error) {
 		cer, err := pp.ceremony(ctx, id, f, true)
 		if err != nil || cer == nil {
 			return false, err
@@ -132,8 +137,9 @@ func (pp *passkeyPages) enroll(w http.ResponseWriter, r *http.Request, id identi
 	})
 }
 
-// page renders a passkey page (again, with a message): each rendering
-// begins a new ceremony, which replaces the flow's earlier one.
+// page renders a passkey page (again, with a message; title is a message
+// id): each rendering begins a new ceremony, which replaces the flow's
+// earlier one.
 func (pp *passkeyPages) page(w http.ResponseWriter, r *http.Request, id identity.Identity, f *accounts.Flow, data *passkeyPage, title string,
 	begin func() ([]byte, *passkey.Session, error)) func(status int, msg string) {
 	return func(status int, msg string) {
@@ -147,7 +153,7 @@ func (pp *passkeyPages) page(w http.ResponseWriter, r *http.Request, id identity
 		}
 		data.CSRF, data.Error, data.Options = pp.web.token(w, r, id.ID), msg, string(opts)
 		data.RememberDays = pp.policy.Current().RememberDays
-		pp.web.tpl.RenderPasskey(w, status, "passkey", title, *data)
+		pp.web.tpl.RenderPasskey(w, r, status, "passkey", title, *data)
 	}
 }
 
@@ -182,13 +188,13 @@ func (pp *passkeyPages) verify(w http.ResponseWriter, r *http.Request, id identi
 	if f == nil || err != nil {
 		return err
 	}
-	data := passkeyPage{Action: pp.web.path("/verify/webauthn"), Others: pp.methods.others(u, policy.MethodWebAuthn)}
-	render := pp.page(w, r, id, f, &data, "Use your passkey", func() ([]byte, *passkey.Session, error) { return pp.rp.BeginLogin(passkeyOwner(u)) })
+	data := passkeyPage{Action: pp.web.path("/verify/webauthn"), Others: pp.methods.othersIn(pp.web.words(r), u, policy.MethodWebAuthn)}
+	render := pp.page(w, r, id, f, &data, "challenge.passkey.title_verify", func() ([]byte, *passkey.Session, error) { return pp.rp.BeginLogin(passkeyOwner(u)) })
 	if r.Method != http.MethodPost {
 		render(http.StatusOK, "")
 		return nil
 	}
-	return pp.check.checkKind(w, r, id, f, passkeyKind, render, func(ctx context.Context, answer string) (bool, error) {
+	return pp.check.checkKind(w, r, id, f, passkeyKind(pp.web.words(r)), render, func(ctx context.Context, answer string) (bool, error) {
 		cer, err := pp.ceremony(ctx, id, f, false)
 		if err != nil || cer == nil {
 			return false, err

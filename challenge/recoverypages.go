@@ -9,6 +9,7 @@ import (
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/locale"
 	"github.com/caddy2fa/caddy2fa/pages"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/recovery"
@@ -34,14 +35,10 @@ type recoveryPages struct {
 	onUserChanged func(string)
 }
 
-var recoveryKind = codeKind{normalize: recovery.Normalize, malformed: "Enter a recovery code as it is written, for example ABCDE-fghjk: 10 letters and digits.",
-	method: policy.MethodRecovery,
-	wrong:  "That recovery code didn't work: check it against your saved list (letters are case-sensitive), or use another one."}
-
-var recoveryHelp = []string{
-	"Recovery codes were shown once, after you first set up two-factor authentication. You may have saved them as a file, printed them or kept them in a password manager.",
-	"Each code works once. Letters are case-sensitive; the dash is optional.",
-	"No codes left, or never saved them? Contact your administrator to reset your two-factor setup.",
+// recoveryKind is what a recovery code looks like, said in t's language.
+func recoveryKind(t *locale.Words) codeKind {
+	return codeKind{normalize: recovery.Normalize, method: policy.MethodRecovery,
+		malformed: t.T("account.recovery_verify.malformed"), wrong: t.T("account.recovery_verify.wrong")}
 }
 
 func (rp *recoveryPages) verify(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
@@ -51,16 +48,18 @@ func (rp *recoveryPages) verify(w http.ResponseWriter, r *http.Request, id ident
 	if f == nil || err != nil {
 		return err
 	}
-	data := codePage{Method: policy.MethodRecovery, Action: rp.web.path("/verify/recovery"), Help: recoveryHelp, Others: rp.methods.others(u, policy.MethodRecovery)}
+	t := rp.web.words(r)
+	// The page's help is its template's own.
+	data := codePage{Method: policy.MethodRecovery, Action: rp.web.path("/verify/recovery"), Others: rp.methods.othersIn(t, u, policy.MethodRecovery)}
 	render := func(status int, msg string) {
 		data.CSRF, data.Error = rp.web.token(w, r, id.ID), msg
-		rp.web.render(w, status, "recovery_verify", "Use a recovery code", data)
+		rp.web.render(w, r, status, "recovery_verify", "account.recovery_verify.title", data)
 	}
 	if r.Method != http.MethodPost {
 		render(http.StatusOK, "")
 		return nil
 	}
-	return rp.check.checkKind(w, r, id, f, recoveryKind, render, func(ctx context.Context, code string) (bool, error) {
+	return rp.check.checkKind(w, r, id, f, recoveryKind(t), render, func(ctx context.Context, code string) (bool, error) {
 		u, ok, err := rp.codes.spend(ctx, id.ID, code)
 		if !ok || err != nil {
 			return false, err
@@ -78,10 +77,12 @@ func (rp *recoveryPages) verify(w http.ResponseWriter, r *http.Request, id ident
 }
 
 type usedPage struct {
-	Left   int
-	Remind bool
-	Next   string
-	NewURL string
+	Left int
+	// LeftLine says how many are left, the number in bold.
+	LeftLine template.HTML
+	Remind   bool
+	Next     string
+	NewURL   string
 }
 
 // used tells a user who just signed in with a recovery code how many are
@@ -96,7 +97,9 @@ func (rp *recoveryPages) used(w http.ResponseWriter, r *http.Request, id identit
 		return err
 	}
 	left := rp.codes.left(u)
-	rp.web.render(w, http.StatusOK, "recovery_used", "You used a recovery code", usedPage{Left: left, Remind: left <= recovery.RemindAt, Next: next, NewURL: rp.web.path("/recovery-codes/new")})
+	// The message is ours and its only argument a number: safe as HTML.
+	line := template.HTML(rp.web.words(r).N("account.recovery_used.left", left))
+	rp.web.render(w, r, http.StatusOK, "recovery_used", "account.recovery_used.title", usedPage{Left: left, LeftLine: line, Remind: left <= recovery.RemindAt, Next: next, NewURL: rp.web.path("/recovery-codes/new")})
 	return nil
 }
 
@@ -114,6 +117,7 @@ func (rp *recoveryPages) show(w http.ResponseWriter, r *http.Request, id identit
 	if ok, err := rp.stepUp.verified(w, r, id, rp.web.path("/methods"), false); !ok || err != nil {
 		return err
 	}
+	t := rp.web.words(r)
 	data := codesPage{Methods: rp.web.path("/methods")}
 	if r.Method == http.MethodPost {
 		if r.PostFormValue("saved") != "" {
@@ -124,32 +128,33 @@ func (rp *recoveryPages) show(w http.ResponseWriter, r *http.Request, id identit
 			rp.web.redirect(w, r, pages.SafeReturnPath(next, rp.web.prefix))
 			return nil
 		}
-		data.Error = "Tick “I have saved these codes” to go on."
+		data.Error = t.T("account.recovery_codes.tick")
 	} else {
 		codes, _, err := rp.codes.take(r.Context(), id.ID)
 		if err != nil {
 			return err
 		}
 		data.Codes = codes
-		data.Download = template.URL("data:text/plain;charset=utf-8," + url.PathEscape(codesFile(rp.web.site.Org(), codes)))
+		data.Download = template.URL("data:text/plain;charset=utf-8," + url.PathEscape(codesFile(t, rp.web.site.Org(), codes)))
 	}
 	data.CSRF = rp.web.token(w, r, id.ID)
 	status := http.StatusOK
 	if data.Error != "" {
 		status = http.StatusUnprocessableEntity
 	}
-	rp.web.render(w, status, "recovery_codes", "Save your recovery codes", data)
+	rp.web.render(w, r, status, "recovery_codes", "account.recovery_codes.title", data)
 	return nil
 }
 
 // codesFile is the text users download: the codes and what they are.
-func codesFile(org string, codes []string) string {
+func codesFile(t *locale.Words, org string, codes []string) string {
 	var b strings.Builder
-	b.WriteString("Recovery codes")
 	if org != "" {
-		b.WriteString(" for " + org)
+		b.WriteString(t.T("account.recovery_codes.file_title_org", "Org", org))
+	} else {
+		b.WriteString(t.T("account.recovery_codes.file_title"))
 	}
-	b.WriteString("\r\n\r\nEach code signs you in once if you lose your phone or security key.\r\nKeep them somewhere safe, apart from your devices.\r\n\r\n")
+	b.WriteString("\r\n\r\n" + t.T("account.recovery_codes.file_once") + "\r\n" + t.T("account.recovery_codes.file_keep") + "\r\n\r\n")
 	for _, c := range codes {
 		b.WriteString(c + "\r\n")
 	}
@@ -179,7 +184,7 @@ func (rp *recoveryPages) regenerate(w http.ResponseWriter, r *http.Request, id i
 		return err
 	}
 	if r.Method != http.MethodPost {
-		rp.web.render(w, http.StatusOK, "recovery_new", "Make new recovery codes", regeneratePage{CSRF: rp.web.token(w, r, id.ID), Left: rp.codes.left(u)})
+		rp.web.render(w, r, http.StatusOK, "recovery_new", "account.recovery_new.title", regeneratePage{CSRF: rp.web.token(w, r, id.ID), Left: rp.codes.left(u)})
 		return nil
 	}
 	ctx := r.Context()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/locale"
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/pages"
 	"github.com/caddy2fa/caddy2fa/policy"
@@ -92,7 +93,7 @@ func (sp *sentPages) serve(w http.ResponseWriter, r *http.Request, id identity.I
 	case r.PostFormValue("action") == "send":
 		return sp.send(w, r, v, render)
 	case v.sentAt.IsZero():
-		render(http.StatusUnprocessableEntity, "Send yourself a code first.")
+		render(http.StatusUnprocessableEntity, sp.web.words(r).T("challenge.code.send_first"))
 	default:
 		return sp.check.check(w, r, id, v.f, v.method, render, func(ctx context.Context, code string) (bool, error) {
 			return sp.accept(ctx, w, r, v, code)
@@ -138,10 +139,11 @@ func (sp *sentPages) visit(w http.ResponseWriter, r *http.Request, id identity.I
 	if enroll {
 		v.target = sp.enrollTarget(method, id, u)
 		if method == policy.MethodEmail && v.target == "" {
-			sp.web.message(w, http.StatusOK, pages.Message{
-				Title:    "No email address on your account",
-				Lines:    []string{"We don't know an email address for you, so we can't send you codes by email. Choose another method, or ask your administrator to add your address."},
-				LinkText: "Choose another method", LinkURL: sp.web.path("/enroll"),
+			t := sp.web.words(r)
+			sp.web.message(w, r, http.StatusOK, pages.Message{
+				Title:    t.T("challenge.no_email.title"),
+				Lines:    []string{t.T("challenge.no_email.line")},
+				LinkText: t.T("challenge.no_email.link"), LinkURL: sp.web.path("/enroll"),
 			})
 			return nil, false, nil
 		}
@@ -154,9 +156,10 @@ func (sp *sentPages) visit(w http.ResponseWriter, r *http.Request, id identity.I
 	if sentTo != "" {
 		v.target = sentTo
 	}
-	v.data = otpPage{Method: method, MethodName: methodNames[method], Enroll: enroll, Action: r.URL.Path, Lifetime: minutes(sp.codes.Lifetime())}
+	t := sp.web.words(r)
+	v.data = otpPage{Method: method, MethodName: MethodName(t, method), Enroll: enroll, Action: r.URL.Path, Lifetime: minutes(t, sp.codes.Lifetime())}
 	if !enroll {
-		v.data.Others = sp.methods.others(u, method)
+		v.data.Others = sp.methods.othersIn(t, u, method)
 	}
 	return v, true, nil
 }
@@ -169,16 +172,16 @@ func (sp *sentPages) render(w http.ResponseWriter, r *http.Request, v *sentVisit
 		data.WaitFor = max(0, int(v.sentAt.Add(sp.cooldown(v.method)).Sub(sp.now()).Seconds()+0.999))
 	}
 	data.PhoneEntry = v.enroll && v.method == policy.MethodSMS
-	data.Help = sp.help(v.method, data.Target)
+	data.Help = sp.help(sp.web.words(r), v.method, data.Target)
 	data.CSRF = sp.web.token(w, r, v.id.ID)
 	data.Error = msg
 	data.RememberDays = sp.policy.Current().RememberDays
 	title := verifyTitle(v.f)
 	data.StepUp = v.f.StepUp
 	if v.enroll {
-		title = "Set up " + strings.ToLower(methodNames[v.method])
+		title = "challenge.otp.title_enroll_" + v.method
 	}
-	sp.web.render(w, status, "otp", title, data)
+	sp.web.render(w, r, status, "otp", title, data)
 }
 
 func (sp *sentPages) cooldown(method string) time.Duration {
@@ -196,22 +199,22 @@ func (sp *sentPages) send(w http.ResponseWriter, r *http.Request, v *sentVisit, 
 			number, err := sp.checkPhone(typed)
 			if err != nil {
 				v.data.Phone = typed
-				render(http.StatusUnprocessableEntity, err.Error())
+				render(http.StatusUnprocessableEntity, phoneProblem(sp.web.words(r), err))
 				return nil
 			}
 			v.target = number
 		}
 		if v.target == "" {
-			render(http.StatusUnprocessableEntity, "Enter your mobile number, with its country code.")
+			render(http.StatusUnprocessableEntity, sp.web.words(r).T("challenge.otp.phone_needed"))
 			return nil
 		}
 		if _, err := sp.checkPhone(v.target); err != nil {
-			render(http.StatusUnprocessableEntity, err.Error())
+			render(http.StatusUnprocessableEntity, phoneProblem(sp.web.words(r), err))
 			return nil
 		}
 	}
-	err := sp.codes.Send(r.Context(), sentcode.Code{Challenge: v.f.ID, User: v.id.ID, Method: v.method, Target: v.target, Purpose: v.purpose})
-	return answerSend(w, r, sp.web, err, r.URL.Path, render, ", or use another method", sp.now)
+	err := sp.codes.Send(r.Context(), sentcode.Code{Challenge: v.f.ID, User: v.id.ID, Method: v.method, Target: v.target, Purpose: v.purpose, Words: sp.web.words(r)})
+	return answerSend(w, r, sp.web, err, r.URL.Path, render, "challenge.otp.not_sent", sp.now)
 }
 
 // accept is the check of a sent code: right, it records the enrollment or
@@ -265,51 +268,60 @@ func (sp *sentPages) checkPhone(raw string) (string, error) {
 		return "", err
 	}
 	if !notify.AllowedCountry(n, sp.smsCountries) {
-		return "", phoneRefusal("We can't send text messages to numbers in that country. Choose another method.")
+		return "", errPhoneCountry
 	}
 	return n, nil
 }
 
-// phoneRefusal says why a number cannot be used, in the user's words.
-type phoneRefusal string
+// errPhoneCountry: the operator does not text that country.
+var errPhoneCountry = errors.New("country not allowed")
 
-func (p phoneRefusal) Error() string { return string(p) }
+// phoneProblem says why a typed number cannot be used, in t's language.
+func phoneProblem(t *locale.Words, err error) string {
+	if errors.Is(err, errPhoneCountry) {
+		return t.T("challenge.otp.phone_country")
+	}
+	return notify.PhoneErrorText(t, err)
+}
 
 // help is what to do when a code does not arrive.
-func (sp *sentPages) help(method, target string) []string {
+func (sp *sentPages) help(t *locale.Words, method, target string) []string {
 	if method == policy.MethodSMS {
+		cooldown := seconds(t, sp.codes.Limits().SMSCooldown)
 		return []string{
-			"Check that your phone number is " + target + " and that your phone has signal.",
-			"Texts can take a minute to arrive. Still nothing? Send a new code (you can ask once every " + seconds(sp.codes.Limits().SMSCooldown) + ").",
-			"Use another method if you have one set up.",
-			"Still stuck? Contact your organization's administrator for help.",
+			t.T("challenge.otp.help_sms.number", "Target", target),
+			t.T("challenge.otp.help_sms.wait", "Cooldown", cooldown),
+			t.T("challenge.otp.help_sms.another"),
+			t.T("challenge.otp.help_sms.admin"),
 		}
 	}
+	cooldown := seconds(t, sp.codes.Limits().EmailCooldown)
 	return []string{
-		"Check your spam or junk folder.",
-		"Make sure " + target + " is your address. If it isn't, contact your administrator.",
-		"Codes can take a minute to arrive. Still nothing? Send a new code (you can ask once every " + seconds(sp.codes.Limits().EmailCooldown) + ").",
-		"Use another method if you have one set up.",
-		"Still stuck? Contact your organization's administrator for help.",
+		t.T("challenge.otp.help_email.spam"),
+		t.T("challenge.otp.help_email.address", "Target", target),
+		t.T("challenge.otp.help_email.wait", "Cooldown", cooldown),
+		t.T("challenge.otp.help_email.another"),
+		t.T("challenge.otp.help_email.admin"),
 	}
 }
 
 // answerSend answers a "send a code" form: back to the page (so a reload
 // does not send again), or the page again with why nothing was sent.
-// otherwise is what to do when delivery failed ("use another method").
-func answerSend(w http.ResponseWriter, r *http.Request, web *web, err error, back string, render func(int, string), otherwise string, now func() time.Time) error {
+// notSent is the message id of what to say when delivery failed.
+func answerSend(w http.ResponseWriter, r *http.Request, web *web, err error, back string, render func(int, string), notSent string, now func() time.Time) error {
 	var refusal *sentcode.Refusal
+	t := web.words(r)
 	switch {
 	case err == nil:
 		web.redirect(w, r, back)
 	case errors.As(err, &refusal):
 		msg := refusal.Message
 		if !refusal.Retry.IsZero() && refusal.Retry.Sub(now()) > time.Minute {
-			msg += " You can ask again at " + refusal.Retry.UTC().Format("15:04") + " UTC."
+			msg += " " + t.T("challenge.otp.ask_again", "Time", refusal.Retry.UTC().Format("15:04"))
 		}
 		render(http.StatusTooManyRequests, msg)
 	case errors.Is(err, sentcode.ErrDeliveryFailed):
-		render(http.StatusBadGateway, "We couldn't send the code. Try again in a moment"+otherwise+".")
+		render(http.StatusBadGateway, t.T(notSent))
 	default:
 		return err
 	}

@@ -36,7 +36,8 @@ func (st *stepUp) require(w http.ResponseWriter, r *http.Request, id identity.Id
 	}
 	st.onEvent("step_up_required")
 	if api {
-		pages.WriteJSON(w, http.StatusUnauthorized, pages.APIError{Error: "fresh_two_factor_required", Message: "Enter a two-factor code first: this needs one from the last " + minutes(st.freshFor) + ".", ChallengeURL: st.web.path("/")})
+		t := st.web.words(r)
+		pages.WriteJSON(w, http.StatusUnauthorized, pages.APIError{Error: "fresh_two_factor_required", Message: t.T("challenge.api.fresh", "Within", minutes(t, st.freshFor)), ChallengeURL: st.web.path("/")})
 		return false, nil
 	}
 	f, err := st.flows.start(w, r, id, returnTo)
@@ -61,7 +62,7 @@ func (st *stepUp) verified(w http.ResponseWriter, r *http.Request, id identity.I
 		return ok, err
 	}
 	if api {
-		pages.WriteJSON(w, http.StatusUnauthorized, pages.APIError{Error: "two_factor_required", Message: "Pass two-factor authentication first.", ChallengeURL: st.web.path("/")})
+		pages.WriteJSON(w, http.StatusUnauthorized, pages.APIError{Error: "two_factor_required", Message: st.web.words(r).T("challenge.api.pass_first"), ChallengeURL: st.web.path("/")})
 		return false, nil
 	}
 	if _, err := st.flows.start(w, r, id, returnTo); err != nil {

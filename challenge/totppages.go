@@ -12,6 +12,7 @@ import (
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/keyring"
+	"github.com/caddy2fa/caddy2fa/locale"
 	"github.com/caddy2fa/caddy2fa/policy"
 )
 
@@ -48,20 +49,24 @@ type codePage struct {
 	RememberDays int
 }
 
-var totpHelp = []string{
-	"Open your authenticator app and look for " + "the entry named after your organization.",
-	"Codes change every 30 seconds: enter the one shown now.",
-	"If codes keep failing, set your phone's date and time to update automatically.",
-	"Lost your phone or removed the app? Contact your administrator to reset your two-factor setup.",
+// totpHelp is what to do when an authenticator's codes fail.
+func totpHelp(t *locale.Words) []string {
+	return []string{
+		t.T("challenge.totp_help.find"),
+		t.T("challenge.totp_help.changes"),
+		t.T("challenge.totp_help.clock"),
+		t.T("challenge.totp_help.lost"),
+	}
 }
 
-// form renders a code page's form again with a message (or none).
+// form renders a code page's form again with a message (or none); title
+// is a message id.
 func (tp *totpPages) form(w http.ResponseWriter, r *http.Request, id identity.Identity, data *codePage, page, title string) func(status int, msg string) {
 	return func(status int, msg string) {
 		data.CSRF = tp.web.token(w, r, id.ID)
 		data.Error = msg
 		data.RememberDays = tp.policy.Current().RememberDays
-		tp.web.render(w, status, page, title, *data)
+		tp.web.render(w, r, status, page, title, *data)
 	}
 }
 
@@ -81,14 +86,14 @@ func (tp *totpPages) enroll(w http.ResponseWriter, r *http.Request, id identity.
 	data := codePage{
 		Method: policy.MethodTOTP, Action: tp.web.path("/enroll/totp"), Enroll: true,
 		Secret: groupKey(key.Secret()), OTPAuth: template.URL(key.URL()), Account: accountName(u),
-		Help: totpHelp,
+		Help: totpHelp(tp.web.words(r)),
 	}
 	png, err := qrcode.Encode(key.URL(), qrcode.Medium, 256)
 	if err != nil {
 		return err
 	}
 	data.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
-	render := tp.form(w, r, id, &data, "enroll_totp", "Set up your authenticator app")
+	render := tp.form(w, r, id, &data, "enroll_totp", "challenge.enroll_totp.title")
 	if r.Method != http.MethodPost {
 		render(http.StatusOK, "")
 		return nil
@@ -136,7 +141,8 @@ func (tp *totpPages) verify(w http.ResponseWriter, r *http.Request, id identity.
 		return err
 	}
 	enr, _ := u.Enrollment(policy.MethodTOTP)
-	data := codePage{Method: policy.MethodTOTP, Action: tp.web.path("/verify/totp"), Help: totpHelp, Others: tp.methods.others(u, policy.MethodTOTP), StepUp: f.StepUp}
+	t := tp.web.words(r)
+	data := codePage{Method: policy.MethodTOTP, Action: tp.web.path("/verify/totp"), Help: totpHelp(t), Others: tp.methods.othersIn(t, u, policy.MethodTOTP), StepUp: f.StepUp}
 	render := tp.form(w, r, id, &data, "verify", verifyTitle(f))
 	if r.Method != http.MethodPost {
 		render(http.StatusOK, "")

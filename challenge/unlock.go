@@ -66,20 +66,20 @@ func (up *unlockPage) serve(w http.ResponseWriter, r *http.Request, id identity.
 	if err != nil {
 		return err
 	}
-	data := unlockData{Action: r.URL.Path, Target: sentcode.Mask(policy.MethodEmail, to), CanEmail: to != "" && up.codes.Can(policy.MethodEmail), Sent: !sentAt.IsZero(), Lifetime: minutes(up.codes.Lifetime())}
+	data := unlockData{Action: r.URL.Path, Target: sentcode.Mask(policy.MethodEmail, to), CanEmail: to != "" && up.codes.Can(policy.MethodEmail), Sent: !sentAt.IsZero(), Lifetime: minutes(up.web.words(r), up.codes.Lifetime())}
 	render := func(status int, msg string) {
 		data.CSRF = up.web.token(w, r, id.ID)
 		data.Error = msg
-		up.web.render(w, status, "unlock", "Code entry is locked", data)
+		up.web.render(w, r, status, "unlock", "challenge.unlock.title", data)
 	}
-	code := sentcode.Code{Challenge: challenge, User: id.ID, Method: policy.MethodEmail, Target: to, Purpose: sentcode.Unlock}
+	code := sentcode.Code{Challenge: challenge, User: id.ID, Method: policy.MethodEmail, Target: to, Purpose: sentcode.Unlock, Words: up.web.words(r)}
 	switch {
 	case r.Method != http.MethodPost:
 		render(http.StatusOK, "")
 	case !data.CanEmail:
 		render(http.StatusUnprocessableEntity, "")
 	case r.PostFormValue("action") == "send":
-		return answerSend(w, r, up.web, up.codes.Send(ctx, code), r.URL.Path, render, ", or ask your administrator to unlock your account", up.now)
+		return answerSend(w, r, up.web, up.codes.Send(ctx, code), r.URL.Path, render, "challenge.unlock.not_sent", up.now)
 	default:
 		return up.tryCode(w, r, id, code, render)
 	}
@@ -97,20 +97,21 @@ func (up *unlockPage) tryCode(w http.ResponseWriter, r *http.Request, id identit
 	if err != nil {
 		return err
 	}
+	t := up.web.words(r)
 	switch {
 	case res.Outcome == verify.Malformed:
-		render(http.StatusUnprocessableEntity, "Enter the 6-digit code from the email, using numbers only.")
+		render(http.StatusUnprocessableEntity, t.T("challenge.unlock.malformed"))
 	case res.Outcome == verify.Held:
-		up.check.locked(w, res.Hold.Until)
+		up.check.locked(w, r, res.Hold.Until)
 	case res.Outcome == verify.Wrong:
-		render(http.StatusUnprocessableEntity, "That code didn't work. Copy the newest code from the email and try again.")
+		render(http.StatusUnprocessableEntity, t.T("challenge.unlock.wrong"))
 	default:
 		up.onEvent("unlocked")
 		up.notices.audit(r.Context(), accounts.AuditEvent{Actor: id.ID, Action: "unlocked", Subject: id.ID, IP: up.clientIP(r), Detail: "with a code sent to " + sentcode.Mask(policy.MethodEmail, code.Target)})
-		up.web.message(w, http.StatusOK, pages.Message{
-			Title:    "Code entry is unlocked",
-			Lines:    []string{"You can enter your two-factor codes again.", "If the wrong codes weren't yours, someone knows your password: change it now."},
-			LinkText: "Continue",
+		up.web.message(w, r, http.StatusOK, pages.Message{
+			Title:    t.T("challenge.unlocked.title"),
+			Lines:    []string{t.T("challenge.unlocked.line1"), t.T("challenge.unlocked.line2")},
+			LinkText: t.T("challenge.unlocked.link"),
 			LinkURL:  up.web.path("/"),
 		})
 	}

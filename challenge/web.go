@@ -3,6 +3,7 @@ package challenge
 import (
 	"net/http"
 
+	"github.com/caddy2fa/caddy2fa/locale"
 	"github.com/caddy2fa/caddy2fa/pages"
 )
 
@@ -16,12 +17,17 @@ type web struct {
 
 func (w *web) handle(h pages.HandlerFunc) http.Handler { return w.site.Handle(w.csrf, h) }
 
-func (w *web) render(rw http.ResponseWriter, status int, name, title string, data any) {
-	w.tpl.Render(rw, status, name, title, data)
+// render writes a page in the request's language; title is its title's
+// message id.
+func (w *web) render(rw http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
+	w.tpl.Render(rw, r, status, name, title, data)
 }
 
-func (w *web) message(rw http.ResponseWriter, status int, m pages.Message) {
-	w.site.Message(rw, status, m)
+// words are the request's language.
+func (w *web) words(r *http.Request) *locale.Words { return w.site.Words(r) }
+
+func (w *web) message(rw http.ResponseWriter, r *http.Request, status int, m pages.Message) {
+	w.site.Message(rw, r, status, m)
 }
 
 func (w *web) redirect(rw http.ResponseWriter, r *http.Request, to string) {

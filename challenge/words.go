@@ -1,57 +1,51 @@
 package challenge
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
+	"github.com/caddy2fa/caddy2fa/locale"
 	"github.com/caddy2fa/caddy2fa/policy"
 )
 
 // The words the pages use for methods, durations and people.
 
+// methodNames are the methods' English names, for audit records and logs;
+// pages say MethodName.
 var methodNames = policy.Names
 
-var methodDescriptions = map[string]string{
-	policy.MethodWebAuthn: "Use your phone's or computer's screen lock, or a security key such as a YubiKey. Nothing to type, and it can't be phished.",
-	policy.MethodTOTP:     "Use an app such as Google Authenticator, Microsoft Authenticator, 1Password or Authy to get a code.",
-	policy.MethodEmail:    "Get a code by email.",
-	policy.MethodSMS:      "Get a code by text message.",
+// methodDescriptions says what a method is, under its name where one is
+// chosen to set up.
+func methodDescriptions(t *locale.Words, method string) string {
+	return t.T("challenge.method_about." + method)
 }
 
-// verifyTitle is a verify page's title: a step-up asks the user to
-// confirm it's them, for a change or a step-up path of the app.
+// verifyTitle is the message id of a verify page's title: a step-up asks
+// the user to confirm it's them, for a change or a step-up path of the app.
 func verifyTitle(f *accounts.Flow) string {
 	if f.StepUp {
-		return "Confirm it's you"
+		return "challenge.verify.title_step_up"
 	}
-	return "Enter your code"
+	return "challenge.verify.title"
 }
 
 // MethodName is a method's name as users read it.
-func MethodName(method string) string { return methodNames[method] }
+func MethodName(t *locale.Words, method string) string { return t.T("method." + method) }
 
 // seconds says a short duration in words: "30 seconds", "1 second".
-func seconds(d time.Duration) string {
-	n := max(1, int(d.Round(time.Second)/time.Second))
-	return fmt.Sprintf("%d %s", n, plural(n, "second", "seconds"))
+func seconds(t *locale.Words, d time.Duration) string {
+	return t.N("duration.seconds", max(1, int(d.Round(time.Second)/time.Second)))
 }
 
-// minutes says a code lifetime in words: "10 minutes", "1 minute".
-func minutes(d time.Duration) string {
+// minutes says a code lifetime in words: "10 minutes", "1 minute"; in
+// minutes however long, as the pages have always said it.
+func minutes(t *locale.Words, d time.Duration) string {
 	n := int(d.Round(time.Minute) / time.Minute)
 	if n < 1 {
-		return seconds(d)
+		return seconds(t, d)
 	}
-	return fmt.Sprintf("%d %s", n, plural(n, "minute", "minutes"))
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
+	return t.N("duration.minutes", n)
 }
 
 func displayName(u *accounts.User) string {

@@ -196,6 +196,8 @@ type rigConfig struct {
 	// localhost serves the site as http://localhost:PORT, with that as its
 	// site_url: passkeys need a domain (Caddy still listens on 127.0.0.1).
 	localhost bool
+	// appOptions are more lines of the twofactor global options.
+	appOptions string
 }
 
 func startBrowserRig(t *testing.T, journey string, cfg rigConfig) *browserRig {
@@ -213,7 +215,7 @@ func startBrowserRig(t *testing.T, journey string, cfg rigConfig) *browserRig {
 		cfg.cooldown = time.Second
 	}
 	rig.cooldown = cfg.cooldown
-	caddyfile := strings.NewReplacer("{STORE}", cfg.store, "{POLICY}", cfg.policy, "{COOLDOWN}", cfg.cooldown.String()).Replace(withApp(browserCaddyfile, rig.app))
+	caddyfile := strings.NewReplacer("{STORE}", cfg.store+"\n\t\t"+cfg.appOptions, "{POLICY}", cfg.policy, "{COOLDOWN}", cfg.cooldown.String()).Replace(withApp(browserCaddyfile, rig.app))
 	if cfg.localhost {
 		caddyfile = strings.Replace(caddyfile, "http://127.0.0.1:{PORT} {\n\ttwofactor {", "http://localhost:{PORT} {\n\ttwofactor {\n\t\tsite_url http://localhost:{PORT}", 1)
 	}
@@ -243,6 +245,8 @@ type browserUser struct {
 	// scriptsOff: the page's JavaScript is disabled (axe needs it only
 	// while it runs).
 	scriptsOff bool
+	// onPage, when set, checks each of our pages more (after axe).
+	onPage func()
 }
 
 // newUser opens a tab in a new browser profile (a browser context).
@@ -556,6 +560,9 @@ func (u *browserUser) check(step string) {
 		}
 	}
 	u.emulateColorScheme("light")
+	if u.onPage != nil {
+		u.onPage()
+	}
 }
 
 func (u *browserUser) disableScripts(disabled bool) {

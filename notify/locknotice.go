@@ -1,9 +1,15 @@
 package notify
 
-import "time"
+import (
+	"time"
+
+	"github.com/caddy2fa/caddy2fa/locale"
+)
 
 // LockMessage is what a code-entry hold notice says.
 type LockMessage struct {
+	// Words are the language to write in; nil: English.
+	Words *locale.Words
 	Org   string
 	User  string
 	Wrong int           // wrong codes in a row
@@ -17,18 +23,19 @@ type LockMessage struct {
 // LockNotice tells a user that code entry on their account is held after
 // wrong codes, which someone who knows their password may have typed.
 func LockNotice(m LockMessage) Email {
-	d := emailData{Org: m.Org, User: m.User, Count: plural(m.Wrong, "wrong code"), Hard: m.Hard}
+	w := m.Words
+	d := emailData{w: w, Org: m.Org, User: m.User, Number: m.Wrong, Hard: m.Hard}
 	if !m.Hard {
-		d.Wait = longDuration(m.Wait)
+		d.Wait = w.Duration(m.Wait)
 	}
 	if m.Hard && m.SiteURL != "" {
 		d.URL = trimSlash(m.SiteURL) + m.UnlockPath
 	}
-	subject := "Code entry paused for " + yourAccount(m.Org)
+	subject := "notify.lock.subject_paused"
 	if m.Hard {
-		subject = "Code entry locked for " + yourAccount(m.Org)
+		subject = "notify.lock.subject_locked"
 	}
-	return lockTemplate.render(subject, d)
+	return lockTemplate.render(w.T(subject, "Org", oneLine(m.Org)), d)
 }
 
 func trimSlash(s string) string {
@@ -41,24 +48,21 @@ func trimSlash(s string) string {
 // DevicesRemovedEmail tells user that trusted devices (n of them, or all
 // others when n is 0) no longer skip the second step: every change to how
 // an account is protected is announced to its owner.
-func DevicesRemovedEmail(org, user string, n int, when time.Time) Email {
-	d := emailData{Org: org, User: user, When: formatWhen(when), Count: "Every other device"}
-	if n > 0 {
-		d.Count = plural(n, "trusted device")
-	}
-	return devicesRemovedTemplate.render("Trusted devices removed from "+yourAccount(org), d)
+func DevicesRemovedEmail(w *locale.Words, org, user string, n int, when time.Time) Email {
+	d := emailData{w: w, Org: org, User: user, When: w.DateTime(when), Number: max(n, 0)}
+	return devicesRemovedTemplate.render(w.T("notify.devices_removed.subject", "Org", oneLine(org)), d)
 }
 
 // RecoveryUsedEmail tells user a recovery code signed them in (from ip,
 // at when) and how many are left: a use they did not make means someone
 // has their password and their paper.
-func RecoveryUsedEmail(org, user, ip string, left int, when time.Time) Email {
-	d := emailData{Org: org, User: user, IP: ip, When: formatWhen(when), Count: plural(left, "recovery code")}
-	return recoveryUsedTemplate.render("A recovery code was used for "+yourAccount(org), d)
+func RecoveryUsedEmail(w *locale.Words, org, user, ip string, left int, when time.Time) Email {
+	d := emailData{w: w, Org: org, User: user, IP: ip, When: w.DateTime(when), Number: left}
+	return recoveryUsedTemplate.render(w.T("notify.recovery_used.subject", "Org", oneLine(org)), d)
 }
 
 // RecoveryNewEmail tells user a new set of recovery codes replaced theirs.
-func RecoveryNewEmail(org, user string, when time.Time) Email {
-	d := emailData{Org: org, User: user, When: formatWhen(when)}
-	return recoveryNewTemplate.render("New recovery codes for "+yourAccount(org), d)
+func RecoveryNewEmail(w *locale.Words, org, user string, when time.Time) Email {
+	d := emailData{w: w, Org: org, User: user, When: w.DateTime(when)}
+	return recoveryNewTemplate.render(w.T("notify.recovery_new.subject", "Org", oneLine(org)), d)
 }

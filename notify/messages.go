@@ -1,17 +1,16 @@
 package notify
 
 import (
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/unicode/norm"
+	"github.com/caddy2fa/caddy2fa/locale"
 )
 
 // Purpose says what a code is for, in words that finish "Enter it to ...".
+// Each of the constants has its own words in every language; another
+// purpose is written as given.
 type Purpose string
 
 // Purposes of codes.
@@ -22,8 +21,25 @@ const (
 	PurposeUnlock Purpose = "unlock code entry for your account"
 )
 
+var purposeIDs = map[Purpose]string{
+	PurposeLogin: "notify.purpose.login", PurposeEnroll: "notify.purpose.enroll",
+	PurposeAdmin: "notify.purpose.admin", PurposeUnlock: "notify.purpose.unlock",
+}
+
+func (p Purpose) words(w *locale.Words) string {
+	if strings.TrimSpace(string(p)) == "" {
+		p = PurposeLogin
+	}
+	if id, ok := purposeIDs[p]; ok {
+		return w.T(id)
+	}
+	return string(p)
+}
+
 // CodeMessage is what a one-time code message says.
 type CodeMessage struct {
+	// Words are the language to write in; nil: English.
+	Words    *locale.Words
 	Org      string        // organisation name people know, e.g. "Acme Corp"; optional
 	Code     string        // the one-time code
 	Lifetime time.Duration // how long the code works; 0 leaves the expiry out
@@ -38,206 +54,66 @@ type CodeMessage struct {
 // CodeEmail is the email carrying a one-time code. Its subject starts with
 // the code, so people can read it from the notification.
 func CodeEmail(m CodeMessage) Email {
-	d := emailData{Org: m.Org, Code: m.Code, Purpose: string(purposeOrLogin(m.Purpose))}
+	w := m.Words
+	d := emailData{w: w, Org: m.Org, Code: m.Code, Purpose: m.Purpose.words(w)}
 	if m.Lifetime > 0 {
-		d.Lifetime = longDuration(m.Lifetime)
+		d.Lifetime = w.Duration(m.Lifetime)
 	}
-	subject := m.Code + " is your verification code"
-	if org := oneLine(m.Org); org != "" {
-		subject = m.Code + " is your " + org + " verification code"
-	}
-	return codeTemplate.render(subject, d)
+	return codeTemplate.render(w.T("notify.code.subject", "Code", m.Code, "Org", oneLine(m.Org)), d)
 }
-
-// smsMaxChars is one SMS segment of GSM-7 characters; longer messages are
-// split, cost more and can arrive out of order.
-const smsMaxChars = 160
-
-// CodeSMS is the text message carrying a one-time code: GSM-7 characters
-// only and at most one segment. The organisation name is shortened, and
-// the advice left out, when they would not fit.
-func CodeSMS(m CodeMessage) string {
-	code := gsm7Only(m.Code)
-	var expiry string
-	if m.Lifetime > 0 {
-		expiry = " Expires in " + shortDuration(m.Lifetime) + "."
-	}
-	var originLine string
-	if domain := strings.ToLower(strings.TrimSpace(m.Domain)); hostPattern.MatchString(domain) {
-		originLine = "\n\n@" + domain + " #" + code
-	}
-	org := []rune(oneLine(gsm7Only(m.Org)))
-	if len(org) > maxSMSOrgChars {
-		org = org[:maxSMSOrgChars]
-	}
-	// Most complete first: the organisation's name (shortened if need be)
-	// and all the advice; then less advice; then no name.
-	for _, withOrg := range []bool{true, false} {
-		for _, advice := range []string{" Don't share it. Not you? Contact your admin.", " Don't share it.", ""} {
-			rest := code + "." + expiry + advice + originLine
-			room := smsMaxChars - utf8.RuneCountInString(rest)
-			if withOrg {
-				if name := fitName(org, room-len(" code: ")); name != "" {
-					return name + " code: " + rest
-				}
-			} else if room >= len("Your code: ") {
-				return "Your code: " + rest
-			}
-		}
-	}
-	// Only a domain or code far too long for any SMS gets here.
-	return "Your code: " + code + "." + expiry
-}
-
-const (
-	// maxSMSOrgChars keeps the organisation's name from crowding out the rest.
-	maxSMSOrgChars = 30
-	// minSMSOrgChars: a name cut shorter than this is no longer recognisable.
-	minSMSOrgChars = 8
-)
-
-// fitName returns org cut to room characters, or "" when it does not fit
-// recognisably.
-func fitName(org []rune, room int) string {
-	if len(org) == 0 || room < minSMSOrgChars {
-		return ""
-	}
-	if len(org) > room {
-		org = org[:room]
-	}
-	return strings.TrimSpace(string(org))
-}
-
-// hostPattern accepts the ASCII host names WebOTP's origin-bound line takes
-// (internationalised names in their xn-- form).
-var hostPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
 
 // NewDeviceEmail tells user that a device (deviceSummary, e.g. "Firefox on
 // Linux") from ip was trusted at when, so it skips the second step for days.
-func NewDeviceEmail(org, user, deviceSummary, ip string, when time.Time, days int) Email {
-	d := emailData{Org: org, User: user, Device: deviceSummary, IP: ip, When: formatWhen(when)}
+func NewDeviceEmail(w *locale.Words, org, user, deviceSummary, ip string, when time.Time, days int) Email {
+	d := emailData{w: w, Org: org, User: user, Device: deviceSummary, IP: ip, When: w.DateTime(when)}
 	if days > 0 {
-		d.Days = plural(days, "day")
+		d.Days = w.Duration(time.Duration(days) * 24 * time.Hour)
 	}
-	return newDeviceTemplate.render("New trusted device for "+yourAccount(org), d)
+	d.Labels = padLabels(w, "notify.new_device.device", "notify.new_device.ip", "notify.new_device.time")
+	return newDeviceTemplate.render(w.T("notify.new_device.subject", "Org", oneLine(org)), d)
+}
+
+// padLabels are the labels of a plain-text table, each with its colon and
+// padded to line the values up.
+func padLabels(w *locale.Words, ids ...string) []string {
+	labels := make([]string, len(ids))
+	width := 0
+	for i, id := range ids {
+		labels[i] = w.T("notify.label", "Label", w.T(id))
+		width = max(width, utf8.RuneCountInString(labels[i]))
+	}
+	for i, l := range labels {
+		labels[i] = l + strings.Repeat(" ", width+1-utf8.RuneCountInString(l))
+	}
+	return labels
 }
 
 // MethodAddedEmail tells user that a two-factor method (methodName, e.g.
 // "Authenticator app") was added to their account.
-func MethodAddedEmail(org, user, methodName string, when time.Time) Email {
-	d := emailData{Org: org, User: user, Method: methodName, When: formatWhen(when)}
-	return methodAddedTemplate.render("Two-factor method added to "+yourAccount(org), d)
+func MethodAddedEmail(w *locale.Words, org, user, methodName string, when time.Time) Email {
+	d := emailData{w: w, Org: org, User: user, Method: methodName, When: w.DateTime(when)}
+	return methodAddedTemplate.render(w.T("notify.method_added.subject", "Org", oneLine(org)), d)
 }
 
 // SetupEmail tells user that two-factor authentication is now required:
 // what it is, the methods they can choose from, and that they will set it
 // up at their next sign-in (or now, at url). by is the administrator who
 // turned it on; optional.
-func SetupEmail(org, user, url string, methods []string, by string) Email {
-	d := emailData{Org: org, User: user, URL: url, Methods: methods, By: by}
-	subject := "Two-factor authentication is now required"
-	if o := oneLine(org); o != "" {
-		subject = o + " now requires two-factor authentication"
-	}
-	return setupTemplate.render(subject, d)
+func SetupEmail(w *locale.Words, org, user, url string, methods []string, by string) Email {
+	d := emailData{w: w, Org: org, User: user, URL: url, Methods: methods, By: by}
+	return setupTemplate.render(w.T("notify.setup.subject", "Org", oneLine(org)), d)
 }
 
 // PolicyChangedEmail tells the other administrators that admin changed the
 // two-factor settings, with a summary of the change.
-func PolicyChangedEmail(org, admin, summary string, when time.Time) Email {
-	d := emailData{Org: org, Admin: admin, Summary: summary, When: formatWhen(when)}
-	subject := "Security settings were changed"
-	if o := oneLine(org); o != "" {
-		subject = o + " security settings were changed"
-	}
-	return policyChangedTemplate.render(subject, d)
+func PolicyChangedEmail(w *locale.Words, org, admin, summary string, when time.Time) Email {
+	d := emailData{w: w, Org: org, Admin: admin, Summary: summary, When: w.DateTime(when)}
+	return policyChangedTemplate.render(w.T("notify.policy_changed.subject", "Org", oneLine(org)), d)
 }
 
 // ResetEmail tells user that an administrator (by; optional) reset their
 // two-factor authentication, so they will set it up again at next sign-in.
-func ResetEmail(org, user, by string, when time.Time) Email {
-	d := emailData{Org: org, User: user, By: by, When: formatWhen(when)}
-	subject := "Your two-factor authentication was reset"
-	if o := oneLine(org); o != "" {
-		subject = "Your " + o + " two-factor authentication was reset"
-	}
-	return resetTemplate.render(subject, d)
-}
-
-func purposeOrLogin(p Purpose) Purpose {
-	if strings.TrimSpace(string(p)) == "" {
-		return PurposeLogin
-	}
-	return p
-}
-
-func yourAccount(org string) string {
-	if o := oneLine(org); o != "" {
-		return "your " + o + " account"
-	}
-	return "your account"
-}
-
-// formatWhen writes a time every reader can place: UTC, with the zone.
-// A zero time means now.
-func formatWhen(t time.Time) string {
-	if t.IsZero() {
-		t = time.Now()
-	}
-	return t.UTC().Format("Mon, 2 Jan 2006 15:04 MST")
-}
-
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return strconv.Itoa(n) + " " + unit + "s"
-}
-
-// longDuration: "10 minutes", "1 hour", "45 seconds". Rounded down, so a
-// message never promises more time than the code has.
-func longDuration(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return plural(max(1, int(d/time.Second)), "second")
-	case d%time.Hour == 0:
-		return plural(int(d/time.Hour), "hour")
-	default:
-		return plural(int(d/time.Minute), "minute")
-	}
-}
-
-// shortDuration is longDuration for SMS: "10 min", "45 sec", "2 hours".
-func shortDuration(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return strconv.Itoa(max(1, int(d/time.Second))) + " sec"
-	case d%time.Hour == 0:
-		return plural(int(d/time.Hour), "hour")
-	default:
-		return strconv.Itoa(int(d/time.Minute)) + " min"
-	}
-}
-
-// gsm7Basic is the GSM 03.38 basic character set (without the escape
-// table, whose characters take two septets).
-const gsm7Basic = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
-	"¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-
-// gsm7Only keeps s to the GSM-7 basic set, since one other character would
-// switch the whole SMS to UCS-2 and halve its length. Accented letters
-// outside the set lose their accent (ï → i); other characters are dropped.
-func gsm7Only(s string) string {
-	return strings.Map(func(r rune) rune {
-		if strings.ContainsRune(gsm7Basic, r) {
-			return r
-		}
-		if unicode.IsSpace(r) {
-			return ' '
-		}
-		if base, _ := utf8.DecodeRuneInString(norm.NFD.String(string(r))); base != r && strings.ContainsRune(gsm7Basic, base) && base != '\n' && base != '\r' {
-			return base
-		}
-		return -1
-	}, s)
+func ResetEmail(w *locale.Words, org, user, by string, when time.Time) Email {
+	d := emailData{w: w, Org: org, User: user, By: by, When: w.DateTime(when)}
+	return resetTemplate.render(w.T("notify.reset.subject", "Org", oneLine(org)), d)
 }

@@ -60,7 +60,7 @@ func TestCodeEmailLifetimeWording(t *testing.T) {
 		45 * time.Second: "expires in 45 seconds.",
 		time.Hour:        "expires in 1 hour.",
 		90 * time.Minute: "expires in 90 minutes.",
-		48 * time.Hour:   "expires in 48 hours.",
+		48 * time.Hour:   "expires in 2 days.",
 	} {
 		if text := notify.CodeEmail(notify.CodeMessage{Code: "1", Lifetime: lifetime}).Text; !strings.Contains(text, want) {
 			t.Errorf("lifetime %v: text lacks %q:\n%s", lifetime, want, text)
@@ -131,7 +131,7 @@ func TestEmailTemplatesEscapeHTML(t *testing.T) {
 		}
 	}
 	// A link that is not http(s) is neutralised, not followed.
-	m := notify.SetupEmail("Acme", "alice", "javascript:alert(1)", nil, "")
+	m := notify.SetupEmail(nil, "Acme", "alice", "javascript:alert(1)", nil, "")
 	if strings.Contains(m.HTML, "javascript:") {
 		t.Errorf("javascript: URL kept in the HTML:\n%s", m.HTML)
 	}
@@ -140,15 +140,15 @@ func TestEmailTemplatesEscapeHTML(t *testing.T) {
 func allEmails(s string, when time.Time) map[string]notify.Email {
 	return map[string]notify.Email{
 		"CodeEmail":          notify.CodeEmail(notify.CodeMessage{Org: s, Code: "493817", Lifetime: 10 * time.Minute}),
-		"NewDeviceEmail":     notify.NewDeviceEmail(s, s, s, s, when, 30),
-		"MethodAddedEmail":   notify.MethodAddedEmail(s, s, s, when),
-		"SetupEmail":         notify.SetupEmail(s, s, "https://app.example.com/.2fa/", []string{s}, s),
-		"PolicyChangedEmail": notify.PolicyChangedEmail(s, s, s, when),
-		"ResetEmail":         notify.ResetEmail(s, s, s, when),
+		"NewDeviceEmail":     notify.NewDeviceEmail(nil, s, s, s, s, when, 30),
+		"MethodAddedEmail":   notify.MethodAddedEmail(nil, s, s, s, when),
+		"SetupEmail":         notify.SetupEmail(nil, s, s, "https://app.example.com/.2fa/", []string{s}, s),
+		"PolicyChangedEmail": notify.PolicyChangedEmail(nil, s, s, s, when),
+		"ResetEmail":         notify.ResetEmail(nil, s, s, s, when),
 		"LockNotice":         notify.LockNotice(notify.LockMessage{Org: s, User: s, Wrong: 10, Wait: time.Minute}),
-		"DevicesRemoved":     notify.DevicesRemovedEmail(s, s, 1, when),
-		"RecoveryUsed":       notify.RecoveryUsedEmail(s, s, s, 2, when),
-		"RecoveryNew":        notify.RecoveryNewEmail(s, s, when),
+		"DevicesRemoved":     notify.DevicesRemovedEmail(nil, s, s, 1, when),
+		"RecoveryUsed":       notify.RecoveryUsedEmail(nil, s, s, s, 2, when),
+		"RecoveryNew":        notify.RecoveryNewEmail(nil, s, s, when),
 	}
 }
 
@@ -161,19 +161,19 @@ func TestNoticeEmailsSayWhatHappenedAndWhatToDo(t *testing.T) {
 		subject string
 		text    []string
 	}{
-		{"new device", notify.NewDeviceEmail("Acme Corp", "alice", "Firefox on Linux", "203.0.113.7", when, 30),
+		{"new device", notify.NewDeviceEmail(nil, "Acme Corp", "alice", "Firefox on Linux", "203.0.113.7", when, 30),
 			"New trusted device for your Acme Corp account",
-			[]string{"Hi alice,", "A new device was trusted", "Firefox on Linux", "203.0.113.7", "Fri, 27 Nov 2026 06:15 UTC", "30 days", "If this wasn't you, contact your administrator"}},
-		{"method added", notify.MethodAddedEmail("Acme Corp", "alice", "Authenticator app", when),
+			[]string{"Hi alice,", "A new device was trusted", "Firefox on Linux", "203.0.113.7", "27 November 2026, 06:15 UTC", "30 days", "If this wasn't you, contact your administrator"}},
+		{"method added", notify.MethodAddedEmail(nil, "Acme Corp", "alice", "Authenticator app", when),
 			"Two-factor method added to your Acme Corp account",
 			[]string{"Authenticator app was added", "If this wasn't you, contact your administrator"}},
-		{"setup", notify.SetupEmail("Acme Corp", "alice", "https://app.example.com/.2fa/", []string{"An authenticator app", "A code by email"}, "Bob"),
+		{"setup", notify.SetupEmail(nil, "Acme Corp", "alice", "https://app.example.com/.2fa/", []string{"An authenticator app", "A code by email"}, "Bob"),
 			"Acme Corp now requires two-factor authentication",
 			[]string{"Bob turned on two-factor authentication for everyone at Acme Corp", "second step", "The next time you sign in, you'll be asked to set it up", "  - An authenticator app\n  - A code by email", "https://app.example.com/.2fa/"}},
-		{"setup, nothing optional", notify.SetupEmail("", "", "", nil, ""),
+		{"setup, nothing optional", notify.SetupEmail(nil, "", "", "", nil, ""),
 			"Two-factor authentication is now required",
 			[]string{"Hello,", "Your administrator turned on"}},
-		{"policy changed", notify.PolicyChangedEmail("Acme Corp", "bob", "SMS codes turned off.", when),
+		{"policy changed", notify.PolicyChangedEmail(nil, "Acme Corp", "bob", "SMS codes turned off.", when),
 			"Acme Corp security settings were changed",
 			[]string{"bob changed the two-factor authentication settings for Acme Corp", "SMS codes turned off.", "because you are an administrator"}},
 		{"code entry paused", notify.LockNotice(notify.LockMessage{Org: "Acme Corp", User: "alice", Wrong: 20, Wait: 5 * time.Minute}),
@@ -182,16 +182,16 @@ func TestNoticeEmailsSayWhatHappenedAndWhatToDo(t *testing.T) {
 		{"code entry locked", notify.LockNotice(notify.LockMessage{Org: "Acme Corp", Wrong: 50, Hard: true, SiteURL: "https://app.example.com/", UnlockPath: "/.2fa/unlock"}),
 			"Code entry locked for your Acme Corp account",
 			[]string{"50 wrong codes in a row", "locked until you unlock it", "https://app.example.com/.2fa/unlock"}},
-		{"devices removed", notify.DevicesRemovedEmail("Acme Corp", "alice", 0, when),
+		{"devices removed", notify.DevicesRemovedEmail(nil, "Acme Corp", "alice", 0, when),
 			"Trusted devices removed from your Acme Corp account",
 			[]string{"Every other device of your Acme Corp account will be asked for the second step again", "contact your administrator"}},
-		{"recovery code used", notify.RecoveryUsedEmail("Acme Corp", "alice", "203.0.113.7", 3, when),
+		{"recovery code used", notify.RecoveryUsedEmail(nil, "Acme Corp", "alice", "203.0.113.7", 3, when),
 			"A recovery code was used for your Acme Corp account",
 			[]string{"A recovery code was used to sign in", "from 203.0.113.7", "3 recovery codes left", "trusted device will be asked", "contact your administrator"}},
-		{"new recovery codes", notify.RecoveryNewEmail("Acme Corp", "alice", when),
+		{"new recovery codes", notify.RecoveryNewEmail(nil, "Acme Corp", "alice", when),
 			"New recovery codes for your Acme Corp account",
 			[]string{"A new set of recovery codes was made", "no longer work", "contact your administrator"}},
-		{"reset", notify.ResetEmail("Acme Corp", "alice", "Bob", when),
+		{"reset", notify.ResetEmail(nil, "Acme Corp", "alice", "Bob", when),
 			"Your Acme Corp two-factor authentication was reset",
 			[]string{"Bob reset two-factor authentication", "set up two-factor authentication again", "contact your administrator"}},
 	} {

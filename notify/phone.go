@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/caddy2fa/caddy2fa/locale"
 )
 
 // ErrInvalidPhone is matched (errors.Is) by every NormalizePhone error. The
@@ -13,6 +15,7 @@ import (
 // repeats the number.
 var ErrInvalidPhone = errors.New("invalid phone number")
 
+// phoneError's text is English; PhoneErrorText says it in other words.
 type phoneError string
 
 func (e phoneError) Error() string        { return string(e) }
@@ -31,6 +34,23 @@ const (
 	errPhoneCountry = phoneError("enter your number with its country code, " + phoneExample)
 	errPhoneInvalid = phoneError("that doesn't look like a valid phone number; check it and include the country code, " + phoneExample)
 )
+
+var phoneErrorIDs = map[phoneError]string{
+	errPhoneEmpty: "notify.phone.empty", errPhoneTooLong: "notify.phone.too_long", errPhoneChars: "notify.phone.chars",
+	errPhoneCountry: "notify.phone.country", errPhoneInvalid: "notify.phone.invalid",
+}
+
+// PhoneErrorText is a NormalizePhone error in w's words (in lower case at
+// first, as the English), or err's own text for any other error.
+func PhoneErrorText(w *locale.Words, err error) string {
+	var pe phoneError
+	if errors.As(err, &pe) {
+		if id, ok := phoneErrorIDs[pe]; ok {
+			return w.T(id, "Example", "+44 7700 900123")
+		}
+	}
+	return err.Error()
+}
 
 // NormalizePhone turns what a person typed into an E.164 number
 // ("+15555550101"). A number without a leading '+' is read as a national

@@ -6,11 +6,17 @@ import (
 	htmltemplate "html/template"
 	"strings"
 	texttemplate "text/template"
+
+	"github.com/caddy2fa/caddy2fa/locale"
 )
 
-// The messages' words live in templates/: NAME.txt is a message's plain
-// text, NAME.html its HTML content within layout.html. html/template
-// escapes every value for its HTML context.
+// The messages' layout lives in templates/: NAME.txt is a message's plain
+// text, NAME.html its HTML content within layout.html. Their words come
+// from the message catalog (locale/locales/notify.*.toml) through the
+// data's T, N, H and HN, so each template is parsed once and speaks
+// every language of every catalog. html/template escapes every value
+// for its HTML context; H and HN escape their arguments and trust the
+// message.
 
 //go:embed templates/*
 var templateFiles embed.FS
@@ -32,6 +38,7 @@ var (
 
 // emailData is what every email template may use.
 type emailData struct {
+	w        *locale.Words
 	Subject  string
 	Org      string
 	User     string
@@ -48,13 +55,38 @@ type emailData struct {
 	By       string
 	Admin    string
 	Summary  string
-	Count    string
+	Number   int // the count of a plural message
 	Wait     string
 	Hard     bool
+	Labels   []string // the new-device table's, padded for plain text
 }
 
-// emailTemplate pairs a plain-text body with its HTML twin; html/template
-// escapes every value for its HTML context.
+// T is the message id in the email's language.
+func (d emailData) T(id string, args ...any) string { return d.w.T(id, args...) }
+
+// N is the plural message id for count.
+func (d emailData) N(id string, count int, args ...any) string { return d.w.N(id, count, args...) }
+
+// H is a message with markup, its arguments escaped.
+func (d emailData) H(id string, args ...any) htmltemplate.HTML { return d.w.H(id, args...) }
+
+// HN is H for a plural message.
+func (d emailData) HN(id string, count int, args ...any) htmltemplate.HTML {
+	for i := 1; i < len(args); i += 2 {
+		if s, ok := args[i].(string); ok {
+			args[i] = htmltemplate.HTMLEscapeString(s)
+		}
+	}
+	return htmltemplate.HTML(d.w.N(id, count, args...))
+}
+
+// Lang is the language's tag, for <html lang>.
+func (d emailData) Lang() string { return d.w.Lang() }
+
+// RTL: the language is written right to left, so the layout turns round.
+func (d emailData) RTL() bool { return d.w.Dir() == "rtl" }
+
+// emailTemplate pairs a plain-text body with its HTML twin.
 type emailTemplate struct {
 	text *texttemplate.Template
 	html *htmltemplate.Template

@@ -31,13 +31,14 @@ func (ac *access) allow(w http.ResponseWriter, r *http.Request, id identity.Iden
 	a := ac.admin
 	if !id.HasGroup(a.cfg.AdminPermission) {
 		ac.denied(r, id)
-		msg := "You need the " + a.cfg.AdminPermission + " permission to manage security settings."
+		t := ac.site.Words(r)
 		if api {
+			msg := t.T("orgadmin.denied.api", "Permission", a.cfg.AdminPermission)
 			pages.WriteJSON(w, http.StatusForbidden, pages.APIError{Error: "forbidden", Message: msg})
 		} else {
-			ac.site.Message(w, http.StatusForbidden, pages.Message{
-				Title: "You can't change security settings",
-				Lines: []string{"Only administrators with the Manager permission for General Settings can manage two-factor authentication for your organization."},
+			ac.site.Message(w, r, http.StatusForbidden, pages.Message{
+				Title: t.T("orgadmin.denied.title"),
+				Lines: []string{t.T("orgadmin.denied.line")},
 			})
 		}
 		return false, nil

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
+	"github.com/caddy2fa/caddy2fa/locale"
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/sentcode"
@@ -36,6 +37,10 @@ type Config struct {
 	Realm string // default "default"
 	// Org names the organisation in emails.
 	Org string
+	// Catalog and Language: each email is in its user's language, else
+	// the realm's default (nil Catalog: the shipped one).
+	Catalog  *locale.Catalog
+	Language string
 	// AdminPermission is the group that makes a user an org admin.
 	AdminPermission string // default "general_settings:manager"
 	// SiteURL is where the setup emails send users.
@@ -189,7 +194,7 @@ func (a *Admin) ResetUser(ctx context.Context, by Actor, user string) error {
 	a.audit(ctx, accounts.AuditEvent{Actor: by.ID, Action: "user_reset", Subject: user, IP: by.IP})
 	a.cfg.Logger.Info("user's two-factor authentication reset", "realm", a.cfg.Realm, "user", user, "admin", by.ID)
 	if u.Email != "" {
-		a.tell.send(ctx, u.Email, notify.ResetEmail(a.cfg.Org, displayName(u), by.name(), a.cfg.Now()), "the reset notice")
+		a.tell.send(ctx, u.Email, a.tell.resetEmail(u, by), "the reset notice")
 	}
 	return nil
 }

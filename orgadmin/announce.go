@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
+	"github.com/caddy2fa/caddy2fa/locale"
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
@@ -43,10 +44,6 @@ func (t *announcer) queueSetupEmails(ctx context.Context, by Actor, p policy.Pol
 	if t.cfg.SiteURL != "" {
 		url = strings.TrimRight(t.cfg.SiteURL, "/") + "/"
 	}
-	var names []string
-	for _, m := range p.Ordered() {
-		names = append(names, policy.Names[m])
-	}
 	total := 0
 	err := t.eachUser(ctx, func(users []accounts.User) error {
 		items := make([]notify.QueuedEmail, 0, len(users))
@@ -54,7 +51,12 @@ func (t *announcer) queueSetupEmails(ctx context.Context, by Actor, p policy.Pol
 			if u.Email == "" {
 				continue
 			}
-			m := notify.SetupEmail(t.cfg.Org, displayName(&u), url, names, by.name())
+			w := t.words(&u)
+			var names []string
+			for _, m := range p.Ordered() {
+				names = append(names, w.T("method."+m))
+			}
+			m := notify.SetupEmail(w, t.cfg.Org, displayName(&u), url, names, actorName(w, by))
 			m.To = u.Email
 			items = append(items, notify.QueuedEmail{Key: u.ID, Email: m})
 		}
@@ -79,7 +81,8 @@ func (t *announcer) announce(ctx context.Context, by Actor, p policy.Policy) {
 			if u.ID == by.ID || u.Email == "" || !slices.Contains(u.Groups, t.cfg.AdminPermission) {
 				continue
 			}
-			t.send(ctx, u.Email, notify.PolicyChangedEmail(t.cfg.Org, by.name(), p.Summary(), t.cfg.Now()), "the change announcement")
+			w := t.words(&u)
+			t.send(ctx, u.Email, notify.PolicyChangedEmail(w, t.cfg.Org, actorName(w, by), summaryText(w, p), t.cfg.Now()), "the change announcement")
 		}
 		return nil
 	})
@@ -104,6 +107,30 @@ func (t *announcer) eachUser(ctx context.Context, fn func([]accounts.User) error
 		}
 		after = next
 	}
+}
+
+// resetEmail tells u that by reset their two-factor authentication.
+func (t *announcer) resetEmail(u *accounts.User, by Actor) notify.Email {
+	w := t.words(u)
+	return notify.ResetEmail(w, t.cfg.Org, displayName(u), actorName(w, by), t.cfg.Now())
+}
+
+// words are the language to write to u in: their choice, else their last
+// page's, else the realm's default.
+func (t *announcer) words(u *accounts.User) *locale.Words {
+	c := t.cfg.Catalog
+	if c == nil {
+		c = locale.Default()
+	}
+	return c.Choose(u.Lang(), "", t.cfg.Language)
+}
+
+// actorName is how an email in w's language names by.
+func actorName(w *locale.Words, by Actor) string {
+	if by.ID == Operator.ID {
+		return w.T("notify.operator")
+	}
+	return by.name()
 }
 
 // send mails m to a user.

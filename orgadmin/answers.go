@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
+	"github.com/caddy2fa/caddy2fa/locale"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/sentcode"
 	"github.com/caddy2fa/caddy2fa/verify"
@@ -24,7 +26,18 @@ var (
 )
 
 // InvalidChange: the proposed policy is not one the org can have.
-type InvalidChange struct{ Reason string }
+type InvalidChange struct {
+	Reason string
+	// id and args say Reason as a message ("": none we know).
+	id   string
+	args []any
+}
+
+// invalidChange is Validate's refusal of next, with its message.
+func invalidChange(next policy.Policy, avail policy.Availability, err error) *InvalidChange {
+	id, args := invalidReason(next, avail, err)
+	return &InvalidChange{Reason: err.Error(), id: id, args: args}
+}
 
 func (e *InvalidChange) Error() string { return e.Reason }
 
@@ -47,9 +60,14 @@ type Answer struct {
 	RetryAfter time.Time
 }
 
-// AnswerFor is the one table from use-case errors to answers; anything it
-// does not know is the store failing (503).
-func AnswerFor(err error) Answer {
+// AnswerFor is the one table from use-case errors to answers, in English
+// (the operator's, read in logs); anything it does not know is the store
+// failing (503).
+func AnswerFor(err error) Answer { return AnswerIn(nil, err) }
+
+// AnswerIn is AnswerFor with the message in t's language (a person's at
+// the pages or the API); a nil t is English.
+func AnswerIn(t *locale.Words, err error) Answer {
 	var (
 		bad     *badRequest
 		invalid *InvalidChange
@@ -61,37 +79,56 @@ func AnswerFor(err error) Answer {
 	case err == nil:
 		return Answer{Status: http.StatusOK, Code: "ok"}
 	case errors.As(err, &bad):
-		return Answer{Status: http.StatusBadRequest, Code: "bad_request", Message: sentence(bad.Error())}
+		detail := strings.TrimRight(bad.err.Error(), ".?!")
+		return Answer{Status: http.StatusBadRequest, Code: "bad_request", Message: t.T("orgadmin.answer.bad_request", "Detail", detail)}
 	case errors.As(err, &invalid):
-		return Answer{Status: http.StatusUnprocessableEntity, Code: "invalid_change", Message: sentence(invalid.Reason)}
+		msg := sentence(invalid.Reason)
+		if t != nil && invalid.id != "" {
+			msg = t.T(invalid.id, invalid.args...)
+		}
+		return Answer{Status: http.StatusUnprocessableEntity, Code: "invalid_change", Message: msg}
 	case errors.Is(err, ErrNoAdminEmail):
-		return Answer{Status: http.StatusUnprocessableEntity, Code: "no_admin_email", Message: sentence(err.Error())}
+		return Answer{Status: http.StatusUnprocessableEntity, Code: "no_admin_email", Message: t.T("orgadmin.answer.no_admin_email")}
 	case errors.As(err, &refusal):
-		return Answer{Status: http.StatusTooManyRequests, Code: "send_refused", Message: refusal.Message, RetryAfter: refusal.Retry}
+		return Answer{Status: http.StatusTooManyRequests, Code: "send_refused", Message: refusalText(t, refusal), RetryAfter: refusal.Retry}
 	case errors.Is(err, sentcode.ErrDeliveryFailed):
-		return Answer{Status: http.StatusBadGateway, Code: "delivery_failed", Message: "We couldn't send the confirmation code. Try again in a moment."}
+		return Answer{Status: http.StatusBadGateway, Code: "delivery_failed", Message: t.T("orgadmin.answer.delivery_failed")}
 	case errors.Is(err, ErrMalformedCode):
-		return Answer{Status: http.StatusUnprocessableEntity, Code: "malformed_code", Message: sentence(err.Error())}
+		return Answer{Status: http.StatusUnprocessableEntity, Code: "malformed_code", Message: t.T("orgadmin.answer.malformed_code")}
 	case errors.As(err, &wrong):
-		return Answer{Status: http.StatusUnprocessableEntity, Code: "wrong_code", Message: "That code didn't work. Copy the newest code from the email and try again."}
+		return Answer{Status: http.StatusUnprocessableEntity, Code: "wrong_code", Message: t.T("orgadmin.answer.wrong_code")}
 	case errors.As(err, &held):
-		a := Answer{Status: http.StatusTooManyRequests, Code: "locked_out", Message: "Too many wrong codes. Code entry is paused; try again later."}
+		a := Answer{Status: http.StatusTooManyRequests, Code: "locked_out", Message: t.T("orgadmin.answer.locked_paused")}
 		if held.Hard {
-			a.Message = "Too many wrong codes. Code entry is locked until it is unlocked."
+			a.Message = t.T("orgadmin.answer.locked_hard")
 		} else {
 			a.RetryAfter = held.Until
 		}
 		return a
 	case errors.Is(err, ErrChangeCancelled):
-		return Answer{Status: http.StatusTooManyRequests, Code: "change_cancelled", Message: sentence(err.Error())}
+		return Answer{Status: http.StatusTooManyRequests, Code: "change_cancelled", Message: t.T("orgadmin.answer.change_cancelled")}
 	case errors.Is(err, policy.ErrStale):
-		return Answer{Status: http.StatusConflict, Code: "stale_change", Message: sentence(err.Error())}
+		return Answer{Status: http.StatusConflict, Code: "stale_change", Message: t.T("orgadmin.answer.stale_change")}
 	case errors.Is(err, policy.ErrNoProposal):
-		return Answer{Status: http.StatusNotFound, Code: "no_such_change", Message: sentence(err.Error())}
+		return Answer{Status: http.StatusNotFound, Code: "no_such_change", Message: t.T("orgadmin.answer.no_such_change")}
 	case errors.Is(err, accounts.ErrNoSuchUser):
-		return Answer{Status: http.StatusNotFound, Code: "no_such_user", Message: "No such user."}
+		return Answer{Status: http.StatusNotFound, Code: "no_such_user", Message: t.T("orgadmin.answer.no_such_user")}
 	}
-	return Answer{Status: http.StatusServiceUnavailable, Code: "two_factor_unavailable", Message: "The two-factor service is temporarily unavailable. Try again in a moment."}
+	return Answer{Status: http.StatusServiceUnavailable, Code: "two_factor_unavailable", Message: t.T("pages.unavailable.api")}
+}
+
+// refusals are sentcode's refusals (which carry English text only) as
+// messages; one not listed shows as sentcode wrote it.
+var refusals = map[string]string{
+	"A code was sent moments ago. Wait a little before asking for another.":    "orgadmin.answer.send_cooldown",
+	"You've asked for too many codes. Try again later, or use another method.": "orgadmin.answer.send_capped",
+}
+
+func refusalText(t *locale.Words, r *sentcode.Refusal) string {
+	if id, ok := refusals[r.Message]; ok {
+		return t.T(id)
+	}
+	return r.Message
 }
 
 // Unavailable reports whether the answer is the store failing: the pages

@@ -41,8 +41,8 @@ func (api *API) Register(mux *http.ServeMux) {
 	route("POST "+pre+"/users/{id}/unlock", api.unlock)
 	route("POST "+pre+"/users/{id}/revoke-devices", api.revoke)
 	route("GET "+pre+"/audit", api.audit)
-	notFound := api.handle(func(*http.Request, Actor) (int, any, error) {
-		return http.StatusNotFound, pages.APIError{Error: "not_found", Message: "No such API route: see the README for the admin API."}, nil
+	notFound := api.handle(func(r *http.Request, _ Actor) (int, any, error) {
+		return http.StatusNotFound, pages.APIError{Error: "not_found", Message: api.site.Words(r).T("orgadmin.api.not_found")}, nil
 	})
 	mux.Handle(pre, notFound)
 	mux.Handle(pre+"/", notFound)
@@ -50,14 +50,14 @@ func (api *API) Register(mux *http.ServeMux) {
 
 func (api *API) handle(fn apiFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := identity.FromContext(r.Context())
+		id, t := identity.FromContext(r.Context()), api.site.Words(r)
 		if !id.Known() {
-			pages.WriteJSON(w, http.StatusUnauthorized, pages.APIError{Error: "not_signed_in", Message: "Sign in to the app first."})
+			pages.WriteJSON(w, http.StatusUnauthorized, pages.APIError{Error: "not_signed_in", Message: t.T("orgadmin.api.not_signed_in")})
 			return
 		}
 		ok, err := api.allow(w, r, id, true)
 		if err == nil && ok && r.Method == http.MethodPost && (!strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") || !pages.SameOrigin(r)) {
-			pages.WriteJSON(w, http.StatusForbidden, pages.APIError{Error: "bad_origin", Message: "Send JSON (Content-Type: application/json) from this site."})
+			pages.WriteJSON(w, http.StatusForbidden, pages.APIError{Error: "bad_origin", Message: t.T("orgadmin.api.bad_origin")})
 			return
 		}
 		status, body := 0, any(nil)
@@ -65,7 +65,7 @@ func (api *API) handle(fn apiFunc) http.Handler {
 			status, body, err = fn(r, api.actor(r, id))
 		}
 		if err != nil {
-			a := AnswerFor(err)
+			a := AnswerIn(t, err)
 			if a.Unavailable() {
 				api.admin.cfg.OnEvent("store_unavailable")
 				api.admin.cfg.Logger.Error("two-factor admin API unavailable", "error", err, "path", r.URL.Path)

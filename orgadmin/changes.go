@@ -42,7 +42,7 @@ func (a *Admin) adminEmail(ctx context.Context, by Actor) (string, error) {
 // returns the proposal and where the code went.
 func (a *Admin) ProposeChange(ctx context.Context, by Actor, next policy.Policy) (*policy.Proposal, string, error) {
 	if err := next.Validate(a.Availability()); err != nil {
-		return nil, "", &InvalidChange{Reason: err.Error()}
+		return nil, "", invalidChange(next, a.Availability(), err)
 	}
 	to, err := a.adminEmail(ctx, by)
 	if err != nil {
@@ -146,7 +146,7 @@ func (a *Admin) cancel(ctx context.Context, by Actor, p *policy.Proposal) error 
 func (a *Admin) ReplacePolicy(ctx context.Context, by Actor, base int64, next policy.Policy) (policy.Policy, error) {
 	next.Methods = next.Ordered()
 	if err := next.Validate(a.Availability()); err != nil {
-		return policy.Policy{}, &InvalidChange{Reason: err.Error()}
+		return policy.Policy{}, invalidChange(next, a.Availability(), err)
 	}
 	prev, _, err := policy.Load(ctx, a.backend, a.cfg.Realm)
 	if err != nil {

@@ -3,11 +3,12 @@ package orgadmin
 import (
 	"embed"
 	"errors"
-	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/locale"
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/pages"
 	"github.com/caddy2fa/caddy2fa/policy"
@@ -63,7 +64,8 @@ func (h *HTML) Register(mux *http.ServeMux) {
 	})
 	handle("GET "+pre+"/audit", h.audit)
 	handle(pre+"/", func(w http.ResponseWriter, r *http.Request, _ identity.Identity) error {
-		h.site.Message(w, http.StatusNotFound, pages.Message{Title: "Page not found", LinkText: "Security settings", LinkURL: pre})
+		t := h.site.Words(r)
+		h.site.Message(w, r, http.StatusNotFound, pages.Message{Title: t.T("pages.not_found.title"), LinkText: t.T("orgadmin.settings_link"), LinkURL: pre})
 		return nil
 	})
 }
@@ -71,11 +73,11 @@ func (h *HTML) Register(mux *http.ServeMux) {
 type homePage struct {
 	CSRF        string
 	Policy      policy.Policy
-	Methods     []string // names of the enabled methods
+	Methods     string // the enabled methods, named in a list
 	Notice      string
 	Users       []accounts.UserSummary
 	NextUsers   string
-	Audit       []accounts.AuditEvent
+	Audit       []auditRow
 	Mail        *notify.Progress
 	Immediately bool
 	Prefix      string
@@ -88,31 +90,31 @@ func (h *HTML) home(w http.ResponseWriter, r *http.Request, id identity.Identity
 func (h *HTML) homeWith(w http.ResponseWriter, r *http.Request, id identity.Identity, notice string) error {
 	ctx := r.Context()
 	p := h.admin.Policy()
-	data := homePage{CSRF: h.csrf.Token(w, r, id.ID), Policy: p, Notice: notice, Immediately: h.admin.cfg.EnforceImmediately, Prefix: h.site.Prefix()}
-	for _, m := range p.Ordered() {
-		data.Methods = append(data.Methods, policy.Names[m])
-	}
+	t := h.site.Words(r)
+	data := homePage{CSRF: h.csrf.Token(w, r, id.ID), Policy: p, Methods: methodList(t, p.Ordered()), Notice: notice, Immediately: h.admin.cfg.EnforceImmediately, Prefix: h.site.Prefix()}
 	var err error
 	if data.Users, data.NextUsers, err = h.admin.ListUsers(ctx, r.URL.Query().Get("after"), 50); err != nil {
 		return err
 	}
-	if data.Audit, _, err = h.admin.ListAudit(ctx, "", 10); err != nil {
+	events, _, err := h.admin.ListAudit(ctx, "", 10)
+	if err != nil {
 		return err
 	}
+	data.Audit = auditRows(t, events)
 	data.Mail = h.admin.MailProgress(ctx)
-	h.tpl.Render(w, http.StatusOK, "admin", "Security settings", data)
+	h.tpl.Render(w, r, http.StatusOK, "admin", "orgadmin.home.title", data)
 	return nil
 }
 
 // userAction is Reset 2FA, Unlock and Revoke devices of one user.
 func (h *HTML) userAction(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
-	ctx, by, user := r.Context(), h.actor(r, id), r.PostFormValue("user")
+	ctx, by, user, t := r.Context(), h.actor(r, id), r.PostFormValue("user"), h.site.Words(r)
 	var notice string
 	switch r.PathValue("action") {
 	case "reset":
-		notice = "Two-factor authentication was reset for " + user + ". They'll set it up again at their next sign-in."
+		notice = t.T("orgadmin.notice.reset", "User", user)
 		if err := h.admin.ResetUser(ctx, by, user); errors.Is(err, accounts.ErrNoSuchUser) {
-			notice = AnswerFor(err).Message
+			notice = AnswerIn(t, err).Message
 		} else if err != nil {
 			return err
 		}
@@ -120,13 +122,13 @@ func (h *HTML) userAction(w http.ResponseWriter, r *http.Request, id identity.Id
 		if err := h.admin.UnlockUser(ctx, by, user); err != nil {
 			return err
 		}
-		notice = "Code entry was unlocked for " + user + "."
+		notice = t.T("orgadmin.notice.unlocked", "User", user)
 	case "revoke":
 		n, err := h.admin.RevokeDevices(ctx, by, user)
 		if err != nil {
 			return err
 		}
-		notice = fmt.Sprintf("Removed %d trusted %s of %s.", n, plural(n, "device", "devices"), user)
+		notice = t.N("orgadmin.notice.revoked", n, "User", user)
 	default:
 		h.site.NotFound(w, r)
 		return nil
@@ -140,11 +142,11 @@ func (h *HTML) audit(w http.ResponseWriter, r *http.Request, _ identity.Identity
 		return err
 	}
 	data := struct {
-		Events []accounts.AuditEvent
+		Events []auditRow
 		Next   string
 		Prefix string
-	}{Events: events, Next: next, Prefix: h.site.Prefix()}
-	h.tpl.Render(w, http.StatusOK, "admin_audit", "Audit log", data)
+	}{Events: auditRows(h.site.Words(r), events), Next: next, Prefix: h.site.Prefix()}
+	h.tpl.Render(w, r, http.StatusOK, "admin_audit", "orgadmin.audit.title", data)
 	return nil
 }
 
@@ -156,15 +158,35 @@ func (h *HTML) propose(w http.ResponseWriter, r *http.Request, id identity.Ident
 		pages.Redirect(w, r, h.site.Prefix()+"/admin/confirm?change="+prop.ID)
 		return "", nil
 	}
-	if a := AnswerFor(err); !a.Unavailable() {
+	if a := AnswerIn(h.site.Words(r), err); !a.Unavailable() {
 		return a.Message, nil
 	}
 	return "", err
 }
 
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
+// auditRow is an audit event with its action in words.
+type auditRow struct {
+	accounts.AuditEvent
+	What string
+}
+
+// auditActions are the actions with a message of their own; any other
+// shows as accounts labels it, in English.
+var auditActions = []string{
+	"admin_denied", "policy_change_proposed", "policy_changed", "policy_change_refused",
+	"policy_change_abandoned", "user_reset", "devices_revoked", "device_revoked",
+	"signed_out_other_devices", "enrolled", "locked_out", "device_trusted", "unlocked",
+	"cookie_refused", "credential_refused", "passkey_clone_suspected", "passkey_removed",
+	"recovery_code_used",
+}
+
+func auditRows(t *locale.Words, events []accounts.AuditEvent) []auditRow {
+	rows := make([]auditRow, len(events))
+	for i, e := range events {
+		rows[i] = auditRow{AuditEvent: e, What: e.Label()}
+		if slices.Contains(auditActions, e.Action) {
+			rows[i].What = t.T("orgadmin.audit.action." + e.Action)
+		}
 	}
-	return many
+	return rows
 }

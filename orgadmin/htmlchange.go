@@ -1,13 +1,13 @@
 package orgadmin
 
 import (
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/caddy2fa/caddy2fa/identity"
+	"github.com/caddy2fa/caddy2fa/locale"
 	"github.com/caddy2fa/caddy2fa/pages"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/sentcode"
@@ -25,7 +25,9 @@ type editPage struct {
 	Choices      []methodChoice
 	Remember     bool
 	RememberDays int
-	Recovery     bool
+	// MaxRememberDays bounds RememberDays.
+	MaxRememberDays int
+	Recovery        bool
 	// Warning asks the admin to confirm a policy that locks out users who
 	// have no passkey yet.
 	Warning bool
@@ -36,16 +38,9 @@ type methodChoice struct {
 	Checked, Disabled  bool
 }
 
-var choiceNames = map[string]string{
-	policy.MethodWebAuthn: "Passkeys and security keys",
-	policy.MethodEmail:    "Email verification",
-	policy.MethodSMS:      "SMS verification",
-	policy.MethodTOTP:     "Authenticator app",
-}
-
 func (h *HTML) edit(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
-	cur := h.admin.Policy()
-	data := editPage{CSRF: h.csrf.Token(w, r, id.ID), Policy: cur, Immediately: h.admin.cfg.EnforceImmediately, Prefix: h.site.Prefix()}
+	cur, t := h.admin.Policy(), h.site.Words(r)
+	data := editPage{CSRF: h.csrf.Token(w, r, id.ID), Policy: cur, Immediately: h.admin.cfg.EnforceImmediately, Prefix: h.site.Prefix(), MaxRememberDays: policy.MaxRememberDays}
 	checked := cur.Methods
 	remember, days := cur.RememberDays > 0, cur.RememberDays
 	recovery := cur.OffersRecovery()
@@ -58,12 +53,12 @@ func (h *HTML) edit(w http.ResponseWriter, r *http.Request, id identity.Identity
 		next := policy.Policy{Enabled: true, Methods: policy.Policy{Methods: checked}.Ordered(), RecoveryCodesOff: !recovery}
 		switch {
 		case len(next.Methods) == 0:
-			data.Error = "Choose at least one verification method."
+			data.Error = t.T("orgadmin.invalid.no_method")
 		case next.PhishingResistant() && !cur.PhishingResistant() && r.PostFormValue("phishing_resistant_ok") == "":
 			data.Warning = true
-			data.Error = "Confirm that only passkeys and security keys will be accepted."
+			data.Error = t.T("orgadmin.edit.confirm_phishing_resistant")
 		case remember && (days < 1 || days > policy.MaxRememberDays):
-			data.Error = fmt.Sprintf("Enter how many days to remember devices, from 1 to %d.", policy.MaxRememberDays)
+			data.Error = t.T("orgadmin.edit.remember_days_range", "Max", policy.MaxRememberDays)
 		default:
 			if remember {
 				next.RememberDays = days
@@ -78,21 +73,21 @@ func (h *HTML) edit(w http.ResponseWriter, r *http.Request, id identity.Identity
 	}
 	avail := h.admin.Availability()
 	for _, m := range policy.AllMethods {
-		c := methodChoice{Method: m, Name: choiceNames[m], Checked: slices.Contains(checked, m), Disabled: !avail.Offers(m)}
+		c := methodChoice{Method: m, Name: t.T("orgadmin.edit.choice." + m), Checked: slices.Contains(checked, m), Disabled: !avail.Offers(m)}
 		if m == policy.MethodSMS {
-			c.Note = "A paid add-on."
+			c.Note = t.T("orgadmin.edit.note.sms")
 			if c.Disabled {
-				c.Note = "A paid add-on that isn't enabled for your organization: ask your account manager to enable SMS."
+				c.Note = t.T("orgadmin.edit.note.sms_off")
 				c.Checked = false
 			}
 		}
 		if m == policy.MethodEmail && c.Disabled {
-			c.Note = "No email sender is configured."
+			c.Note = t.T("orgadmin.edit.note.email_off")
 		}
 		if m == policy.MethodWebAuthn {
-			c.Note = "Phishing-resistant: a passkey only works on this site. Choose it alone to accept nothing else."
+			c.Note = t.T("orgadmin.edit.note.webauthn")
 			if c.Disabled {
-				c.Note = "Needs the site's address (site_url) in the gateway's configuration."
+				c.Note = t.T("orgadmin.edit.note.webauthn_off")
 				c.Checked = false
 			}
 		}
@@ -102,11 +97,11 @@ func (h *HTML) edit(w http.ResponseWriter, r *http.Request, id identity.Identity
 	if days == 0 {
 		data.RememberDays = 30
 	}
-	title := "Enable two-factor authentication for all users"
+	title := "orgadmin.edit.title_enable"
 	if cur.Enabled {
-		title = "Edit two-factor authentication"
+		title = "orgadmin.edit.title_edit"
 	}
-	h.tpl.Render(w, status, "admin_edit", title, data)
+	h.tpl.Render(w, r, status, "admin_edit", title, data)
 	return nil
 }
 
@@ -126,7 +121,7 @@ func (h *HTML) disable(w http.ResponseWriter, r *http.Request, id identity.Ident
 		}
 		data.Error = msg
 	}
-	h.tpl.Render(w, http.StatusOK, "admin_disable", "Disable two-factor authentication", data)
+	h.tpl.Render(w, r, http.StatusOK, "admin_disable", "orgadmin.disable.title", data)
 	return nil
 }
 
@@ -138,30 +133,33 @@ type confirmPage struct {
 	SentTo  string
 	Summary string
 	Disable bool
+	// Expires says how long the change waits for its code.
+	Expires string
 	// Of the code form.
 	Enroll       bool
 	RememberDays int
 }
 
 func (h *HTML) confirm(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
-	ctx, by := r.Context(), h.actor(r, id)
-	back := pages.Message{LinkText: "Security settings", LinkURL: h.site.Prefix() + "/admin"}
+	ctx, by, t := r.Context(), h.actor(r, id), h.site.Words(r)
+	back := pages.Message{LinkText: t.T("orgadmin.settings_link"), LinkURL: h.site.Prefix() + "/admin"}
 	prop, sentTo, err := h.admin.Proposal(ctx, by, r.FormValue("change"))
-	if a := AnswerFor(err); err != nil && !a.Unavailable() {
-		back.Title, back.Lines = "This change has expired", []string{a.Message}
-		h.site.Message(w, http.StatusGone, back)
+	if a := AnswerIn(t, err); err != nil && !a.Unavailable() {
+		back.Title, back.Lines = t.T("orgadmin.confirm.expired_title"), []string{a.Message}
+		h.site.Message(w, r, http.StatusGone, back)
 		return nil
 	} else if err != nil {
 		return err
 	}
 	data := confirmPage{
-		SentTo: sentcode.Mask(policy.MethodEmail, sentTo), Summary: prop.Next.Summary(), Disable: !prop.Next.Enabled,
-		Action: h.site.Prefix() + "/admin/confirm?change=" + prop.ID, Prefix: h.site.Prefix(),
+		SentTo: sentcode.Mask(policy.MethodEmail, sentTo), Summary: summaryText(t, prop.Next), Disable: !prop.Next.Enabled,
+		Expires: t.Duration(policy.ProposalLifetime),
+		Action:  h.site.Prefix() + "/admin/confirm?change=" + prop.ID, Prefix: h.site.Prefix(),
 	}
 	render := func(status int, msg string) {
 		data.CSRF = h.csrf.Token(w, r, id.ID)
 		data.Error = msg
-		h.tpl.Render(w, status, "admin_confirm", "Confirm the change", data)
+		h.tpl.Render(w, r, status, "admin_confirm", "orgadmin.confirm.title", data)
 	}
 	switch {
 	case r.Method != http.MethodPost:
@@ -173,7 +171,7 @@ func (h *HTML) confirm(w http.ResponseWriter, r *http.Request, id identity.Ident
 			pages.Redirect(w, r, data.Action)
 			return nil
 		}
-		if a := AnswerFor(err); !a.Unavailable() {
+		if a := AnswerIn(t, err); !a.Unavailable() {
 			render(a.Status, a.Message)
 			return nil
 		}
@@ -181,20 +179,20 @@ func (h *HTML) confirm(w http.ResponseWriter, r *http.Request, id identity.Ident
 	}
 	wasEnabled := h.admin.Policy().Enabled
 	applied, err := h.admin.ConfirmChange(ctx, by, prop.ID, r.PostFormValue("code"))
-	a := AnswerFor(err)
+	a := AnswerIn(t, err)
 	switch {
 	case err == nil:
-		h.site.Message(w, http.StatusOK, appliedMessage(applied, wasEnabled, back))
+		h.site.Message(w, r, http.StatusOK, appliedMessage(t, applied, wasEnabled, back))
 	case a.Code == "malformed_code" || a.Code == "wrong_code" || a.Code == "send_refused":
 		render(a.Status, a.Message)
 	case a.Code == "locked_out":
 		h.held(w, r, a)
 	case a.Code == "change_cancelled":
-		back.Title, back.Lines = "Too many wrong codes", []string{a.Message}
-		h.site.Message(w, a.Status, back)
+		back.Title, back.Lines = t.T("orgadmin.confirm.cancelled_title"), []string{a.Message}
+		h.site.Message(w, r, a.Status, back)
 	case !a.Unavailable():
-		back.Title, back.Lines = "Nothing was changed", []string{a.Message}
-		h.site.Message(w, a.Status, back)
+		back.Title, back.Lines = t.T("orgadmin.confirm.refused_title"), []string{a.Message}
+		h.site.Message(w, r, a.Status, back)
 	default:
 		return err
 	}
@@ -208,32 +206,31 @@ func (h *HTML) held(w http.ResponseWriter, r *http.Request, a Answer) {
 		return
 	}
 	w.Header().Set("Retry-After", strconv.Itoa(int(a.RetryAfter.Sub(h.admin.cfg.Now()).Seconds())+1))
-	h.site.Message(w, http.StatusTooManyRequests, pages.Message{
-		Title: "Too many attempts",
-		Lines: []string{
-			"For your security, code entry is paused after too many wrong codes.",
-			"Try again at " + a.RetryAfter.UTC().Format("15:04") + " UTC.",
-		},
+	t := h.site.Words(r)
+	h.site.Message(w, r, http.StatusTooManyRequests, pages.Message{
+		Title: t.T("orgadmin.held.title"),
+		Lines: []string{t.T("orgadmin.held.paused"), t.T("orgadmin.held.retry", "Time", a.RetryAfter.UTC().Format("15:04"))},
 	})
 }
 
 // appliedMessage is the success message of a confirmed change. When 2FA
 // is on, the admin too passes it before coming back to the settings.
-func appliedMessage(p policy.Policy, wasEnabled bool, back pages.Message) pages.Message {
-	back.LinkText = "Back to Security settings"
+func appliedMessage(t *locale.Words, p policy.Policy, wasEnabled bool, back pages.Message) pages.Message {
+	back.LinkText = t.T("orgadmin.applied.back")
+	summary := summaryText(t, p)
 	switch {
 	case !p.Enabled:
-		back.Title = "Two-factor authentication is disabled"
-		back.Lines = []string{"Users now sign in with their password only. You can enable it again at any time from Security settings."}
+		back.Title = t.T("orgadmin.applied.disabled_title")
+		back.Lines = []string{t.T("orgadmin.applied.disabled_line")}
 	case wasEnabled:
-		back.Title = "Two-factor authentication settings saved"
-		back.Lines = []string{"Now in force for all users: " + p.Summary() + "."}
+		back.Title = t.T("orgadmin.applied.saved_title")
+		back.Lines = []string{t.T("orgadmin.applied.saved_line", "Summary", summary)}
 	default:
-		back.Title = "Two-factor authentication is enabled for all users"
+		back.Title = t.T("orgadmin.applied.enabled_title")
 		back.Lines = []string{
-			"Settings saved: " + p.Summary() + ".",
-			"An email with setup instructions is on its way to every user. Each user sets it up at their next sign-in; users can't turn it off.",
-			"You, too, will be asked to set it up before you return to Security settings.",
+			t.T("orgadmin.applied.enabled_line1", "Summary", summary),
+			t.T("orgadmin.applied.enabled_line2"),
+			t.T("orgadmin.applied.enabled_line3"),
 		}
 	}
 	return back

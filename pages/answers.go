@@ -46,20 +46,18 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // again; anything else JSON.
 func (s *Site) Unavailable(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Retry-After", "5")
+	t := s.Words(r)
 	if !IsNavigation(r) && !s.own(r.URL.Path) {
 		WriteJSON(w, http.StatusServiceUnavailable, APIError{
 			Error:   "two_factor_unavailable",
-			Message: "The two-factor service is temporarily unavailable. Try again in a moment.",
+			Message: t.T("pages.unavailable.api"),
 		})
 		return
 	}
-	s.Message(w, http.StatusServiceUnavailable, Message{
-		Title: "Two-factor service is temporarily unavailable",
-		Lines: []string{
-			"We can't check your sign-in right now, so we can't let you through yet. Nothing is wrong with your account.",
-			"Wait a moment and try again. If this keeps happening, contact your administrator.",
-		},
-		LinkText: "Try again",
+	s.Message(w, r, http.StatusServiceUnavailable, Message{
+		Title:    t.T("pages.unavailable.title"),
+		Lines:    []string{t.T("pages.unavailable.line1"), t.T("pages.unavailable.line2")},
+		LinkText: t.T("pages.unavailable.link"),
 		LinkURL:  s.retryLink(r),
 	})
 }

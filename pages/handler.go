@@ -20,26 +20,29 @@ func (s *Site) Handle(csrf CSRF, h HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := identity.FromContext(r.Context())
 		if !id.Known() {
-			s.Message(w, http.StatusUnauthorized, Message{
-				Title:    "Sign in first",
-				Lines:    []string{"Two-factor verification starts after you sign in to " + s.cfg.Org + "."},
-				LinkText: "Go to sign in",
+			t := s.Words(r)
+			s.Message(w, r, http.StatusUnauthorized, Message{
+				Title:    t.T("pages.sign_in_first.title"),
+				Lines:    []string{t.T("pages.sign_in_first.line", "Org", s.cfg.Org)},
+				LinkText: t.T("pages.sign_in_first.link"),
 				LinkURL:  "/",
 			})
 			return
 		}
+		r = s.withLanguage(w, r, csrf, id)
 		if r.Method == http.MethodPost {
+			t := s.Words(r)
 			r.Body = http.MaxBytesReader(w, r.Body, MaxFormBytes)
 			if err := r.ParseForm(); err != nil {
-				s.Message(w, http.StatusRequestEntityTooLarge, Message{Title: "That form could not be read", Lines: []string{"Go back and try again."}, LinkText: "Start again", LinkURL: s.cfg.Prefix + "/"})
+				s.Message(w, r, http.StatusRequestEntityTooLarge, Message{Title: t.T("pages.form_unreadable.title"), Lines: []string{t.T("pages.form_unreadable.line")}, LinkText: t.T("pages.form_unreadable.link"), LinkURL: s.cfg.Prefix + "/"})
 				return
 			}
 			if !csrf.OK(r, id.ID) {
 				s.cfg.OnEvent("csrf_refused")
-				s.Message(w, http.StatusForbidden, Message{
-					Title:    "This form has expired",
-					Lines:    []string{"For your security we couldn't accept that form. Open the page again and re-enter the code."},
-					LinkText: "Open the page again", LinkURL: r.URL.Path,
+				s.Message(w, r, http.StatusForbidden, Message{
+					Title:    t.T("pages.form_expired.title"),
+					Lines:    []string{t.T("pages.form_expired.line")},
+					LinkText: t.T("pages.form_expired.link"), LinkURL: r.URL.Path,
 				})
 				return
 			}
@@ -60,7 +63,8 @@ func (s *Site) Fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // NotFound is the page of a path under the prefix that is none of ours.
 func (s *Site) NotFound(w http.ResponseWriter, r *http.Request) {
-	s.Message(w, http.StatusNotFound, Message{Title: "Page not found", LinkText: "Continue", LinkURL: s.cfg.Prefix + "/"})
+	t := s.Words(r)
+	s.Message(w, r, http.StatusNotFound, Message{Title: t.T("pages.not_found.title"), LinkText: t.T("pages.not_found.link"), LinkURL: s.cfg.Prefix + "/"})
 }
 
 // Redirect sends the browser on after a page (303: a POST is not

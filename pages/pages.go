@@ -17,6 +17,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/caddy2fa/caddy2fa/locale"
 )
 
 //go:embed templates/*.html
@@ -42,13 +44,20 @@ type Config struct {
 	Logger *slog.Logger
 	// OnEvent is told of notable events (metrics).
 	OnEvent func(name string)
+	// Catalog is the messages of every language (nil: the shipped ones).
+	Catalog *locale.Catalog
+	// Language is the realm's default language, for users whose browser
+	// asks for none we speak ("": English).
+	Language string
+	// Languages remembers each user's language; nil: the browser's only.
+	Languages LanguageStore
 }
 
 // Site is one site's look: the layout and the static files it links.
 type Site struct {
 	cfg      Config
-	base     *template.Template // layout and shared partials
-	message  *template.Template
+	base     map[string]*template.Template // layout and shared partials, by language
+	message  map[string]*template.Template
 	static   map[string]staticFile
 	cssPath  string
 	jsPath   string
@@ -72,11 +81,19 @@ func New(cfg Config) (*Site, error) {
 	if cfg.OnEvent == nil {
 		cfg.OnEvent = func(string) {}
 	}
-	s := &Site{cfg: cfg, static: map[string]staticFile{}}
-	var err error
-	if s.base, err = template.New("layout.html").ParseFS(templateFiles, "templates/layout.html", "templates/_*.html"); err != nil {
-		return nil, err
+	if cfg.Catalog == nil {
+		cfg.Catalog = locale.Default()
 	}
+	s := &Site{cfg: cfg, static: map[string]staticFile{}, base: map[string]*template.Template{}}
+	for _, lang := range cfg.Catalog.Languages() {
+		words := cfg.Catalog.Words(lang)
+		base, err := template.New("layout.html").Funcs(words.Funcs()).ParseFS(templateFiles, "templates/layout.html", "templates/_*.html")
+		if err != nil {
+			return nil, err
+		}
+		s.base[lang] = base
+	}
+	var err error
 	if s.message, err = s.parse(templateFiles, "templates/message.html"); err != nil {
 		return nil, err
 	}
@@ -144,24 +161,31 @@ func (s *Site) Prefix() string { return s.cfg.Prefix }
 func (s *Site) Org() string { return s.cfg.Org }
 
 // parse joins a page's template (with the partials of its own folder) to
-// the layout.
-func (s *Site) parse(fsys fs.FS, page string) (*template.Template, error) {
-	t, err := s.base.Clone()
-	if err != nil {
-		return nil, err
-	}
+// the layout, once for each language: its words are the template's
+// functions.
+func (s *Site) parse(fsys fs.FS, page string) (map[string]*template.Template, error) {
 	dir := page[:strings.LastIndexByte(page, '/')+1]
 	patterns := []string{page}
 	if partials, _ := fs.Glob(fsys, dir+"_*.html"); len(partials) > 0 {
 		patterns = append(patterns, dir+"_*.html")
 	}
-	return t.ParseFS(fsys, patterns...)
+	out := make(map[string]*template.Template, len(s.base))
+	for lang, base := range s.base {
+		t, err := base.Clone()
+		if err != nil {
+			return nil, err
+		}
+		if out[lang], err = t.ParseFS(fsys, patterns...); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Templates are one package's pages, each in the site's layout.
 type Templates struct {
 	site  *Site
-	pages map[string]*template.Template
+	pages map[string]map[string]*template.Template // by name, then language
 	wide  bool
 }
 
@@ -172,7 +196,7 @@ func (s *Site) Templates(fsys fs.FS, wide bool) (*Templates, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Templates{site: s, pages: map[string]*template.Template{}, wide: wide}
+	t := &Templates{site: s, pages: map[string]map[string]*template.Template{}, wide: wide}
 	for _, n := range names {
 		if strings.HasPrefix(n, "templates/_") {
 			continue
@@ -188,7 +212,11 @@ func (s *Site) Templates(fsys fs.FS, wide bool) (*Templates, error) {
 
 // page is what every template receives.
 type page struct {
-	Title    string
+	Title string
+	Lang  string
+	Dir   string
+	// Language is the footer's language selector ("": not signed in).
+	Language *languageForm
 	Org      string
 	Prefix   string
 	CSSPath  string
@@ -200,25 +228,29 @@ type page struct {
 	Data          any
 }
 
-// Render writes the named page.
-func (t *Templates) Render(w http.ResponseWriter, status int, name, title string, data any) {
-	p, ok := t.pages[name]
-	if !ok {
-		panic("pages: no template " + name)
-	}
-	t.site.render(w, status, p, name, page{Title: title, Wide: t.wide, Data: data})
+// Render writes the named page in the request's language; title is the
+// id of its title's message.
+func (t *Templates) Render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
+	t.site.render(w, r, status, t.page(name), name, page{Title: t.site.Words(r).T(title), Wide: t.wide, Data: data})
 }
 
 // RenderPasskey writes the named page with the passkey script.
-func (t *Templates) RenderPasskey(w http.ResponseWriter, status int, name, title string, data any) {
+func (t *Templates) RenderPasskey(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
+	t.site.render(w, r, status, t.page(name), name, page{Title: t.site.Words(r).T(title), Wide: t.wide, Data: data, PasskeyJSPath: t.site.versioned("/static/passkey.js")})
+}
+
+func (t *Templates) page(name string) map[string]*template.Template {
 	p, ok := t.pages[name]
 	if !ok {
 		panic("pages: no template " + name)
 	}
-	t.site.render(w, status, p, name, page{Title: title, Wide: t.wide, Data: data, PasskeyJSPath: t.site.versioned("/static/passkey.js")})
+	return p
 }
 
-func (s *Site) render(w http.ResponseWriter, status int, t *template.Template, name string, p page) {
+func (s *Site) render(w http.ResponseWriter, r *http.Request, status int, byLang map[string]*template.Template, name string, p page) {
+	words := s.Words(r)
+	t := byLang[words.Lang()]
+	p.Lang, p.Dir, p.Language = words.Lang(), words.Dir(), s.languageForm(w, r, words)
 	p.Org, p.Prefix, p.CSSPath, p.JSPath, p.LogoPath = s.cfg.Org, s.cfg.Prefix, s.cssPath, s.jsPath, s.logoPath
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, p); err != nil {
@@ -250,9 +282,10 @@ type Message struct {
 	LinkURL  string
 }
 
-// Message writes a message page.
-func (s *Site) Message(w http.ResponseWriter, status int, m Message) {
-	s.render(w, status, s.message, "message", page{Title: m.Title, Data: m})
+// Message writes a message page; its words are the caller's, in the
+// request's language (Words).
+func (s *Site) Message(w http.ResponseWriter, r *http.Request, status int, m Message) {
+	s.render(w, r, status, s.message, "message", page{Title: m.Title, Data: m})
 }
 
 // ServeStatic serves one of the static files (the stylesheet, the script,

@@ -1,6 +1,10 @@
 package pages
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/caddy2fa/caddy2fa/locale"
+)
 
 // What the gateway refuses before it knows who sent a request, as the
 // user reads it. Each code is also the JSON error's name.
@@ -17,35 +21,20 @@ const (
 	CredentialNotChecked = "credential_not_checked"
 )
 
-// Refusal is the message of one refusal code; what names the credential
-// of a CredentialNotChecked.
-func Refusal(code, what string) Message {
+// Refusal is the message of one refusal code, in t's language; what
+// names the credential of a CredentialNotChecked.
+func Refusal(t *locale.Words, code, what string) Message {
+	key := "pages.refused.credential"
 	switch code {
 	case MalformedPath:
-		return Message{
-			Title:    "This address can't be opened",
-			Lines:    []string{"The address holds characters that aren't allowed in a web address.", "Check the link you followed, or start again from the start page."},
-			LinkText: "Go to the start page",
-			LinkURL:  "/",
-		}
+		key = "pages.refused.path"
 	case MalformedCookie:
-		return Message{
-			Title: "Your browser sent a malformed cookie",
-			Lines: []string{
-				"Your sign-in cookie arrived in a form we can't check, so we can't let the request through.",
-				"Sign in to the app again. If this page comes back, clear this site's cookies in your browser's settings (or use a private window) and sign in again.",
-			},
-			LinkText: "Go to the start page",
-			LinkURL:  "/",
-		}
+		key = "pages.refused.cookie"
 	}
 	return Message{
-		Title: "This kind of sign-in can't be used here",
-		Lines: []string{
-			"The request carried a sign-in (" + what + ") that this site's two-factor check can't verify.",
-			"Sign in through the app's own login page instead.",
-		},
-		LinkText: "Go to the start page",
+		Title:    t.T(key + ".title"),
+		Lines:    []string{t.T(key+".line1", "What", what), t.T(key + ".line2")},
+		LinkText: t.T("pages.refused.link"),
 		LinkURL:  "/",
 	}
 }
@@ -53,10 +42,10 @@ func Refusal(code, what string) Message {
 // Refuse answers 400 with the refusal's page, or JSON to anything but a
 // browser's navigation.
 func (s *Site) Refuse(w http.ResponseWriter, r *http.Request, code, what string) {
-	m := Refusal(code, what)
+	m := Refusal(s.Words(r), code, what)
 	if !IsNavigation(r) {
 		WriteJSON(w, http.StatusBadRequest, APIError{Error: code, Message: m.Lines[0] + " " + m.Lines[1]})
 		return
 	}
-	s.Message(w, http.StatusBadRequest, m)
+	s.Message(w, r, http.StatusBadRequest, m)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/keyring"
+	"github.com/caddy2fa/caddy2fa/locale"
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
@@ -35,6 +36,11 @@ type Config struct {
 	Realm string
 	// Org names the organisation in the messages.
 	Org string
+	// Catalog and Language write a code not sent from a page (no
+	// Code.Words) in the user's language, else the realm's default;
+	// nil Catalog: the shipped one.
+	Catalog  *locale.Catalog
+	Language string
 	// Email and SMS deliver; nil: the method sends nothing.
 	Email notify.EmailSender
 	SMS   notify.SMSSender
@@ -84,6 +90,9 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Catalog == nil {
+		c.Catalog = locale.Default()
+	}
 }
 
 // Sender sends and takes back the codes of one realm.
@@ -107,6 +116,9 @@ type Code struct {
 	Method    string // policy.MethodEmail or policy.MethodSMS
 	Target    string // the address or E.164 number
 	Purpose   string
+	// Words are the language of the page that asked for the code; nil:
+	// the user's own.
+	Words *locale.Words
 }
 
 // Refusal says why a code was not sent, in words for the user.
@@ -147,11 +159,11 @@ func (s *Sender) Send(ctx context.Context, c Code) error {
 	var refused *accounts.SendRefused
 	switch {
 	case errors.As(err, &refused) && refused.Cooldown:
-		return &Refusal{Message: "A code was sent moments ago. Wait a little before asking for another.", Retry: refused.Retry}
+		return &Refusal{Message: s.words(ctx, c).T("notify.refusal.cooldown"), Retry: refused.Retry}
 	case errors.As(err, &refused):
 		s.cfg.OnEvent("send_capped_" + c.Method)
 		s.cfg.Logger.Warn("code send refused: cap reached", "realm", s.cfg.Realm, "user", c.User, "method", c.Method, "to", Mask(c.Method, c.Target))
-		return &Refusal{Message: "You've asked for too many codes. Try again later, or use another method.", Retry: refused.Retry}
+		return &Refusal{Message: s.words(ctx, c).T("notify.refusal.capped"), Retry: refused.Retry}
 	case err != nil:
 		return err
 	}
@@ -174,8 +186,21 @@ func (s *Sender) Send(ctx context.Context, c Code) error {
 	return nil
 }
 
+// words are the language to write to c's user in: the page's, else the
+// user's own, else the realm's default.
+func (s *Sender) words(ctx context.Context, c Code) *locale.Words {
+	if c.Words != nil {
+		return c.Words
+	}
+	lang := ""
+	if u, err := accounts.GetUser(ctx, s.backend, s.cfg.Realm, c.User); err == nil {
+		lang = u.Lang()
+	}
+	return s.cfg.Catalog.Choose(lang, "", s.cfg.Language)
+}
+
 func (s *Sender) deliver(ctx context.Context, c Code, code string) error {
-	msg := notify.CodeMessage{Org: s.cfg.Org, Code: code, Lifetime: s.cfg.Lifetime, Purpose: purposeWords[c.Purpose]}
+	msg := notify.CodeMessage{Words: s.words(ctx, c), Org: s.cfg.Org, Code: code, Lifetime: s.cfg.Lifetime, Purpose: purposeWords[c.Purpose]}
 	switch {
 	case c.Method == policy.MethodEmail && s.cfg.Email != nil:
 		m := notify.CodeEmail(msg)

@@ -73,23 +73,35 @@ func AttrByID(body, id, name string) string {
 	return out
 }
 
-// CodeForm returns the page's form action, its CSRF token and how many
-// inputs are named code, failing the test when there is no such form.
+// CodeForm returns the action and CSRF token of the page's form with the
+// code input (else of its first form but the footer's language selector),
+// and how many inputs are named code, failing the test when there is no
+// such form.
 func CodeForm(t testing.TB, body string) (action, csrf string, codeInputs int) {
 	t.Helper()
+	var chosen *html.Node
 	Walk(Parse(t, body), func(n *html.Node) {
-		if n.Type != html.ElementNode {
+		if n.Type != html.ElementNode || n.Data != "form" || Attr(n, "class") == "language" {
 			return
 		}
-		switch {
-		case n.Data == "form":
-			action = Attr(n, "action")
-		case n.Data == "input" && Attr(n, "name") == "csrf":
-			csrf = Attr(n, "value")
-		case n.Data == "input" && Attr(n, "name") == "code":
-			codeInputs++
+		inputs := 0
+		Walk(n, func(c *html.Node) {
+			if c.Type == html.ElementNode && c.Data == "input" && Attr(c, "name") == "code" {
+				inputs++
+			}
+		})
+		if chosen == nil || inputs > 0 && codeInputs == 0 {
+			chosen, codeInputs = n, inputs
 		}
 	})
+	if chosen != nil {
+		action = Attr(chosen, "action")
+		Walk(chosen, func(c *html.Node) {
+			if c.Type == html.ElementNode && c.Data == "input" && Attr(c, "name") == "csrf" {
+				csrf = Attr(c, "value")
+			}
+		})
+	}
 	if action == "" || csrf == "" {
 		t.Fatalf("no code form in:\n%s", body)
 	}

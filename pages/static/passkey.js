@@ -1,8 +1,10 @@
 // Passkeys: the page's form carries the ceremony's options; this asks the
 // browser and posts its answer in the form. Without it the page points to
-// the other methods.
+// the other methods. What it says comes from the page, in the page's
+// language (the status element's data- attributes).
 const form = document.getElementById("passkey-form");
 const status = document.getElementById("passkey-status");
+const say = (what) => { status.textContent = status.dataset[what] || ""; };
 
 const fromB64 = (s) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
 const toB64 = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
@@ -37,18 +39,16 @@ if (form && window.PublicKeyCredential && navigator.credentials) {
       return;
     }
     event.preventDefault();
-    status.textContent = create ? "Follow your browser's steps to create the passkey…" : "Follow your browser's steps to use your passkey…";
+    say(create ? "creating" : "using");
     try {
       const cred = create ? await navigator.credentials.create(creationOptions(options)) : await navigator.credentials.get(requestOptions(options));
       document.getElementById("credential").value = answer(cred);
-      status.textContent = "Checking…";
+      say("checking");
       form.submit();
     } catch (err) {
-      status.textContent = err && err.name === "InvalidStateError" && create
-        ? "This passkey or security key is already registered. Use another one, or go back."
-        : "The passkey step was cancelled or timed out. Press the button to try again, or choose another method.";
+      say(err && err.name === "InvalidStateError" && create ? "registered" : "cancelled");
     }
   });
 } else if (form) {
-  status.textContent = "This browser can't use passkeys. Choose another method below, or try another browser.";
+  say("unsupported");
 }
