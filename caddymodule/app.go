@@ -219,6 +219,9 @@ func (a *App) start(ctx context.Context, b store.Backend, ring *keyring.Ring) er
 	if a.metrics != nil {
 		a.goWork(func() { a.countGauges(ctx, run) })
 	}
+	if run.queue != nil {
+		a.goWork(func() { a.sendReminders(ctx, run) })
+	}
 	a.run = run
 	close(a.ready)
 	latest.Store(a)

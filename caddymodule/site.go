@@ -74,7 +74,7 @@ func (h *Handler) buildSite(rs *realmState, run *running, signer *assertion.Sign
 		SessionLifetime: time.Duration(h.SessionLifetime), FreshFor: time.Duration(h.FreshFor),
 		SMSCountries: cfg.SMSCountries, PhoneRegion: cfg.PhoneRegion, ClientIP: clientIP,
 		Logger: slogger, OnEvent: event, OnUserChanged: rs.gate.Forget,
-	}, challenge.Parts{Store: run.backend, Keys: run.ring, Policy: rs.snapshot, Site: look, Checker: checker, Codes: codes, Notices: notices, Passkeys: rp})
+	}, challenge.Parts{Store: run.backend, Keys: run.ring, Policy: rs.snapshot, Site: look, Checker: checker, Codes: codes, Notices: notices, Passkeys: rp, Rollout: rs.operator.Rollout()})
 	if err != nil {
 		return nil, err
 	}

@@ -22,10 +22,11 @@ func assemble(cfg Config, p Parts, tpl *pages.Templates) *Pages {
 	rc := &recoveryCodes{backend: p.Store, ring: p.Keys, keys: keys, policy: p.Policy, now: cfg.Now}
 	ms.recovery = rc
 	fin := &finish{web: w, sessions: ss, flows: fl, trust: trust, notices: p.Notices, recovery: rc, methods: ms, backend: p.Store, realm: cfg.Realm, now: cfg.Now, onUserChanged: cfg.OnUserChanged}
+	later := &setupLater{web: w, flows: fl, users: us, sessions: ss, plan: p.Rollout, policy: p.Policy, backend: p.Store, realm: cfg.Realm, clientIP: cfg.ClientIP, now: cfg.Now}
 	auth := &authenticator{backend: p.Store, realm: cfg.Realm, issuer: cfg.Issuer, now: cfg.Now}
 	return &Pages{
 		cfg: cfg, web: w, flows: fl, sessions: ss, stepUp: st,
-		entry: &entryPages{web: w, flows: fl, users: us, methods: ms, stepUp: st, checker: p.Checker, backend: p.Store, policy: p.Policy},
+		entry: &entryPages{web: w, flows: fl, users: us, methods: ms, stepUp: st, checker: p.Checker, backend: p.Store, policy: p.Policy, later: later},
 		totp:  &totpPages{web: w, flows: fl, methods: ms, check: cc, start: ve, finish: fin, auth: auth, ring: p.Keys, policy: p.Policy, onEvent: cfg.OnEvent},
 		sent: &sentPages{web: w, users: us, flows: fl, methods: ms, stepUp: st, check: cc, finish: fin, codes: p.Codes, backend: p.Store, realm: cfg.Realm,
 			policy: p.Policy, smsCountries: cfg.SMSCountries, phoneRegion: cfg.PhoneRegion, now: cfg.Now, onEvent: cfg.OnEvent},
@@ -35,6 +36,7 @@ func assemble(cfg Config, p Parts, tpl *pages.Templates) *Pages {
 			backend: p.Store, realm: cfg.Realm, policy: p.Policy, now: cfg.Now, logger: cfg.Logger.Info, onChange: cfg.OnUserChanged},
 		methods: &methodsPage{web: w, stepUp: st, users: us, methods: ms, codes: rc, backend: p.Store, realm: cfg.Realm},
 		devices: &devicePages{web: w, sessions: ss, stepUp: st, trust: trust, notices: p.Notices, backend: p.Store, realm: cfg.Realm, policy: p.Policy, clientIP: cfg.ClientIP, now: cfg.Now},
+		later:   later,
 		unlock:  &unlockPage{web: w, users: us, check: cc, codes: p.Codes, notices: p.Notices, backend: p.Store, clientIP: cfg.ClientIP, now: cfg.Now, onEvent: cfg.OnEvent},
 	}
 }

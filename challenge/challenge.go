@@ -22,6 +22,7 @@ import (
 	"github.com/caddy2fa/caddy2fa/pages"
 	"github.com/caddy2fa/caddy2fa/passkey"
 	"github.com/caddy2fa/caddy2fa/policy"
+	"github.com/caddy2fa/caddy2fa/rollout"
 	"github.com/caddy2fa/caddy2fa/sentcode"
 	"github.com/caddy2fa/caddy2fa/store"
 	"github.com/caddy2fa/caddy2fa/verify"
@@ -133,6 +134,9 @@ type Parts struct {
 	// Passkeys is the site's relying party; nil: the site has no
 	// site_url, so passkeys are not offered here.
 	Passkeys *passkey.RP
+	// Rollout gives users time to set up when the policy allows; nil:
+	// setup is always required at once.
+	Rollout *rollout.Plan
 }
 
 // Pages are one site's challenge pages.
@@ -150,6 +154,7 @@ type Pages struct {
 	methods  *methodsPage
 	devices  *devicePages
 	unlock   *unlockPage
+	later    *setupLater
 }
 
 // New builds a site's pages.
@@ -199,6 +204,7 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	page("/devices", p.devices.serve)
 	page("/unlock", p.unlock.serve)
 	page("/language", p.web.site.ChooseLanguage)
+	page("/setup-later", p.later.serve)
 	mux.HandleFunc("GET "+pre+"/static/", func(w http.ResponseWriter, r *http.Request) {
 		if !p.web.site.ServeStatic(w, r, strings.TrimPrefix(r.URL.Path, pre)) {
 			p.web.site.NotFound(w, r)

@@ -20,6 +20,7 @@ type entryPages struct {
 	checker *verify.Checker
 	backend store.Backend
 	policy  *policy.Snapshot
+	later   *setupLater
 }
 
 // entry: back to the app when verified or when 2FA is off, else to
@@ -51,7 +52,13 @@ func (ep *entryPages) entry(w http.ResponseWriter, r *http.Request, id identity.
 	case held.Hard:
 		ep.web.redirect(w, r, ep.web.path("/unlock"))
 	case len(ep.methods.usable(u)) == 0:
-		ep.web.redirect(w, r, ep.web.path("/enroll"))
+		to := "/enroll"
+		if g, err := ep.later.grace(r, id); err != nil {
+			return err
+		} else if g.Open(ep.later.now()) {
+			to = "/setup-later"
+		}
+		ep.web.redirect(w, r, ep.web.path(to))
 	default:
 		ep.web.redirect(w, r, ep.web.path("/verify"))
 	}

@@ -1,6 +1,7 @@
 package challenge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -28,6 +29,7 @@ import (
 	"github.com/caddy2fa/caddy2fa/pages"
 	"github.com/caddy2fa/caddy2fa/passkey"
 	"github.com/caddy2fa/caddy2fa/policy"
+	"github.com/caddy2fa/caddy2fa/rollout"
 	"github.com/caddy2fa/caddy2fa/sentcode"
 	"github.com/caddy2fa/caddy2fa/store"
 	"github.com/caddy2fa/caddy2fa/verify"
@@ -241,7 +243,8 @@ func (h *harness) assemble(cfg siteConfig, realm *gate.Realm) *http.ServeMux {
 		Realm: cfg.Realm, Org: cfg.Issuer, Email: cfg.EmailSender, SMS: cfg.SMSSender, Lifetime: cfg.CodeLifetime,
 		Limits: accounts.SendLimits{EmailCooldown: cfg.EmailCooldown, SMSCooldown: cfg.SMSCooldown}, Logger: cfg.Logger, Now: h.clock,
 	})
-	parts := Parts{Store: h.backend, Keys: h.ring, Policy: h.snap, Site: h.look, Checker: h.checker, Codes: h.codes, Notices: notices}
+	plan := &rollout.Plan{Store: h.backend, Realm: cfg.Realm, AdminPermission: cmp.Or(cfg.AdminPermission, orgadmin.DefaultAdminPermission), Now: h.clock}
+	parts := Parts{Store: h.backend, Keys: h.ring, Policy: h.snap, Site: h.look, Checker: h.checker, Codes: h.codes, Notices: notices, Rollout: plan}
 	if cfg.Passkeys {
 		if parts.Passkeys, err = passkey.New(passkey.Config{SiteURL: PasskeySite, Name: cfg.Issuer}); err != nil {
 			t.Fatal(err)
@@ -375,8 +378,14 @@ func (b *browser) get(path string, hdr ...string) reply {
 // last reply.
 func (b *browser) follow(path string) reply {
 	b.h.t.Helper()
+	return b.follow2(path)
+}
+
+// follow2 is follow with request headers.
+func (b *browser) follow2(path string, hdr ...string) reply {
+	b.h.t.Helper()
 	for range 10 {
-		r := b.get(path)
+		r := b.get(path, hdr...)
 		if r.status < 300 || r.status >= 400 {
 			return r
 		}

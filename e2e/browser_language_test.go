@@ -136,7 +136,10 @@ func englishWords() map[string]bool {
 func (u *browserUser) wantNoEnglish(english map[string]bool) {
 	u.t.Helper()
 	text := run(u, "reading the page's words", chromedp.Evaluate[string](`(() => {
-		const parts = [document.title, document.body.innerText];
+		// The language selector names each language in itself.
+		const body = document.body.cloneNode(true);
+		for (const el of body.querySelectorAll("#language-select")) el.remove();
+		const parts = [document.title, body.innerText];
 		for (const el of document.querySelectorAll("[placeholder],[aria-label],[title],[alt],input[type=submit],input[type=button]")) {
 			for (const a of ["placeholder", "aria-label", "title", "alt", "value"]) if (el.hasAttribute(a)) parts.push(el.getAttribute(a));
 		}
@@ -153,7 +156,8 @@ func (u *browserUser) wantNoEnglish(english map[string]bool) {
 	}
 }
 
-// wantFitsThePhone: at 390 px nothing is wider than the screen.
+// wantFitsThePhone: at 390 px nothing is wider than the screen (but what
+// scrolls in a container of its own, as wide tables do).
 func (u *browserUser) wantFitsThePhone() {
 	u.t.Helper()
 	u.do("a phone's width", chromedp.EmulateViewport(390, 844))
@@ -162,6 +166,7 @@ func (u *browserUser) wantFitsThePhone() {
 		if (document.documentElement.scrollWidth > window.innerWidth) out.push("page " + document.documentElement.scrollWidth + "px");
 		for (const el of document.querySelectorAll("body *")) {
 			const r = el.getBoundingClientRect();
+			if (el.closest(".table-wrap")) continue;
 			if (r.width > 0 && (r.right > window.innerWidth + 1 || r.left < -1)) out.push(el.tagName + (el.id ? "#" + el.id : "") + " " + Math.round(r.left) + ".." + Math.round(r.right) + "px");
 		}
 		return out.slice(0, 10);
@@ -176,8 +181,14 @@ func TestBrowserPseudoLocaleLeavesNoEnglishAndFitsAPhone(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, localetest.PseudoTag+".toml"), localetest.Pseudo(locale.Default()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rig := startBrowserRig(t, "pseudo", rigConfig{policy: everyMethod, appOptions: "locales " + dir})
+	rig := startBrowserRig(t, "pseudo", rigConfig{policy: everyMethod + "\n\t\t\t\tsetup_within 14d", appOptions: "locales " + dir})
 	english := englishWords()
+	bob := rig.newUser("bob")
+	bob.acceptLanguage(localetest.PseudoTag)
+	bob.onPage = func() { bob.wantNoEnglish(english); bob.wantFitsThePhone() }
+	bob.login("bob-demo", "/reports")
+	bob.wantPage("/.2fa/setup-later")
+	bob.press("#remind-later")
 	alice := rig.newUser("alice")
 	alice.acceptLanguage(localetest.PseudoTag)
 	alice.onPage = func() { alice.wantNoEnglish(english); alice.wantFitsThePhone() }
@@ -188,7 +199,7 @@ func TestBrowserPseudoLocaleLeavesNoEnglishAndFitsAPhone(t *testing.T) {
 	alice.enterCode("000000")
 	alice.enterCode(rig.totpCode("alice", alice.totpKey()))
 	alice.saveRecoveryCodes()
-	for _, page := range []string{"/.2fa/methods", "/.2fa/devices", "/.2fa/enroll", "/.2fa/enroll/email", "/.2fa/enroll/sms", "/.2fa/recovery-codes/new", "/.2fa/admin", "/.2fa/admin/edit", "/.2fa/admin/disable", "/.2fa/admin/audit", "/.2fa/no-such-page"} {
+	for _, page := range []string{"/.2fa/methods", "/.2fa/devices", "/.2fa/enroll", "/.2fa/enroll/email", "/.2fa/enroll/sms", "/.2fa/recovery-codes/new", "/.2fa/admin", "/.2fa/admin/edit", "/.2fa/admin/disable", "/.2fa/admin/audit", "/.2fa/admin/rollout", "/.2fa/admin/rollout?state=pending", "/.2fa/no-such-page"} {
 		alice.open(page)
 	}
 	alice.logout()
@@ -197,4 +208,53 @@ func TestBrowserPseudoLocaleLeavesNoEnglishAndFitsAPhone(t *testing.T) {
 	alice.open("/.2fa/verify/email")
 	alice.open("/.2fa/verify/recovery")
 	alice.open("/.2fa/unlock")
+}
+
+// A rollout with time to set up: bob puts setup off from the interstitial
+// until his skips run out; alice, an admin, is given no time, and sees
+// bob in the progress table and gives him more time.
+func TestBrowserRolloutInterstitialAndProgressTable(t *testing.T) {
+	rig := startBrowserRig(t, "rollout", rigConfig{policy: "enforce\n\t\t\t\tmethods totp email\n\t\t\t\tsetup_within 14d\n\t\t\t\tsetup_skips 2"})
+	bob := rig.newUser("bob")
+	bob.login("bob-demo", "/reports")
+	bob.wantPage("/.2fa/setup-later")
+	bob.wantText("#deadline", "14 days left")
+	bob.wantText("#skips-left", "2 more times")
+	bob.press("#remind-later")
+	bob.wantApp("/reports")
+
+	alice := rig.newUser("alice")
+	alice.login("alice-demo", "/")
+	alice.wantPage("/.2fa/enroll")
+	alice.press("#choose-totp")
+	alice.enterCode(rig.totpCode("alice", alice.totpKey()))
+	alice.saveRecoveryCodes()
+	alice.wantApp("/")
+	alice.open("/.2fa/admin")
+	alice.wantText("#count-pending", "1")
+	alice.wantText("#count-enrolled", "1")
+	alice.wantText("#rollout-summary", "14 days")
+	alice.press("#rollout-link")
+	alice.wantPage("/.2fa/admin/rollout")
+	alice.wantText("#user-bob", "pending")
+	alice.do("choosing a week more", chromedp.SetValue(chromedp.ID("days-bob"), "7"))
+	alice.press(`#user-bob form.extend button[type=submit]`)
+	alice.wantText("#notice", "bob now has until")
+	alice.open("/.2fa/admin/rollout?state=pending")
+	alice.wantText("#user-bob", "extended by alice")
+	alice.open("/.2fa/admin/edit")
+	if checked := run(alice, "reading the rollout choice", chromedp.JavascriptAttribute[bool](chromedp.ID("setup-days"), "checked")); !checked {
+		t.Fatal("the edit dialog should show the rollout in days")
+	}
+
+	bob.logout()
+	bob.login("bob-demo", "/reports")
+	bob.wantPage("/.2fa/setup-later")
+	bob.wantText("#deadline", "21 days left")
+	bob.wantText("#skips-left", "1 more time.")
+	bob.press("#remind-later")
+	bob.wantApp("/reports")
+	bob.logout()
+	bob.login("bob-demo", "/reports")
+	bob.wantPage("/.2fa/enroll")
 }

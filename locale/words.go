@@ -171,6 +171,13 @@ func (w *Words) Forms(id string) map[string]string {
 	return out
 }
 
+// Has reports whether the message exists (in English, so in every
+// shipped language).
+func (w *Words) Has(id string) bool {
+	_, ok := w.self().english().raw[id]
+	return ok
+}
+
 // ScriptForms are a plural message's forms for a page's script, as JSON:
 // {"one": "… {n} …", "other": "…"}, the count written {n} (the script
 // picks the form with Intl.PluralRules of the page's language).

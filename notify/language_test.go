@@ -21,7 +21,7 @@ func emailsIn(w *locale.Words) map[string]notify.Email {
 		"code, enroll":    notify.CodeEmail(notify.CodeMessage{Words: w, Code: "493817", Purpose: notify.PurposeEnroll}),
 		"new device":      notify.NewDeviceEmail(w, "Acme", "alice", "Firefox", "203.0.113.7", when, 30),
 		"method added":    notify.MethodAddedEmail(w, "Acme", "alice", w.T("method.totp"), when),
-		"setup":           notify.SetupEmail(w, "Acme", "alice", "https://app.example.com/.2fa/", []string{w.T("method.totp")}, ""),
+		"setup":           notify.SetupEmail(w, "Acme", "alice", "https://app.example.com/.2fa/", []string{w.T("method.totp")}, "", notify.SetupTime{}),
 		"policy changed":  notify.PolicyChangedEmail(w, "", "bob", "-", when),
 		"reset":           notify.ResetEmail(w, "Acme", "", "", when),
 		"paused":          notify.LockNotice(notify.LockMessage{Words: w, Org: "Acme", User: "alice", Wrong: 20, Wait: 5 * time.Minute}),

@@ -98,9 +98,12 @@ func MethodAddedEmail(w *locale.Words, org, user, methodName string, when time.T
 // SetupEmail tells user that two-factor authentication is now required:
 // what it is, the methods they can choose from, and that they will set it
 // up at their next sign-in (or now, at url). by is the administrator who
-// turned it on; optional.
-func SetupEmail(w *locale.Words, org, user, url string, methods []string, by string) Email {
-	d := emailData{w: w, Org: org, User: user, URL: url, Methods: methods, By: by}
+// turned it on; optional. setup is the time they are given.
+func SetupEmail(w *locale.Words, org, user, url string, methods []string, by string, setup SetupTime) Email {
+	d := emailData{w: w, Org: org, User: user, URL: url, Methods: methods, By: by, SetupDays: setup.Days}
+	if !setup.Deadline.IsZero() {
+		d.SetupBy = lastDay(w, setup.Deadline)
+	}
 	return setupTemplate.render(w.T("notify.setup.subject", "Org", oneLine(org)), d)
 }
 

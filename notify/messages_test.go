@@ -131,7 +131,7 @@ func TestEmailTemplatesEscapeHTML(t *testing.T) {
 		}
 	}
 	// A link that is not http(s) is neutralised, not followed.
-	m := notify.SetupEmail(nil, "Acme", "alice", "javascript:alert(1)", nil, "")
+	m := notify.SetupEmail(nil, "Acme", "alice", "javascript:alert(1)", nil, "", notify.SetupTime{})
 	if strings.Contains(m.HTML, "javascript:") {
 		t.Errorf("javascript: URL kept in the HTML:\n%s", m.HTML)
 	}
@@ -142,7 +142,7 @@ func allEmails(s string, when time.Time) map[string]notify.Email {
 		"CodeEmail":          notify.CodeEmail(notify.CodeMessage{Org: s, Code: "493817", Lifetime: 10 * time.Minute}),
 		"NewDeviceEmail":     notify.NewDeviceEmail(nil, s, s, s, s, when, 30),
 		"MethodAddedEmail":   notify.MethodAddedEmail(nil, s, s, s, when),
-		"SetupEmail":         notify.SetupEmail(nil, s, s, "https://app.example.com/.2fa/", []string{s}, s),
+		"SetupEmail":         notify.SetupEmail(nil, s, s, "https://app.example.com/.2fa/", []string{s}, s, notify.SetupTime{}),
 		"PolicyChangedEmail": notify.PolicyChangedEmail(nil, s, s, s, when),
 		"ResetEmail":         notify.ResetEmail(nil, s, s, s, when),
 		"LockNotice":         notify.LockNotice(notify.LockMessage{Org: s, User: s, Wrong: 10, Wait: time.Minute}),
@@ -167,10 +167,10 @@ func TestNoticeEmailsSayWhatHappenedAndWhatToDo(t *testing.T) {
 		{"method added", notify.MethodAddedEmail(nil, "Acme Corp", "alice", "Authenticator app", when),
 			"Two-factor method added to your Acme Corp account",
 			[]string{"Authenticator app was added", "If this wasn't you, contact your administrator"}},
-		{"setup", notify.SetupEmail(nil, "Acme Corp", "alice", "https://app.example.com/.2fa/", []string{"An authenticator app", "A code by email"}, "Bob"),
+		{"setup", notify.SetupEmail(nil, "Acme Corp", "alice", "https://app.example.com/.2fa/", []string{"An authenticator app", "A code by email"}, "Bob", notify.SetupTime{}),
 			"Acme Corp now requires two-factor authentication",
 			[]string{"Bob turned on two-factor authentication for everyone at Acme Corp", "second step", "The next time you sign in, you'll be asked to set it up", "  - An authenticator app\n  - A code by email", "https://app.example.com/.2fa/"}},
-		{"setup, nothing optional", notify.SetupEmail(nil, "", "", "", nil, ""),
+		{"setup, nothing optional", notify.SetupEmail(nil, "", "", "", nil, "", notify.SetupTime{}),
 			"Two-factor authentication is now required",
 			[]string{"Hello,", "Your administrator turned on"}},
 		{"policy changed", notify.PolicyChangedEmail(nil, "Acme Corp", "bob", "SMS codes turned off.", when),

@@ -25,6 +25,7 @@ var htmlLayout = htmltemplate.Must(htmltemplate.New("layout").ParseFS(templateFi
 
 var (
 	codeTemplate           = newEmailTemplate("code")
+	reminderTemplate       = newEmailTemplate("reminder")
 	newDeviceTemplate      = newEmailTemplate("new_device")
 	methodAddedTemplate    = newEmailTemplate("method_added")
 	setupTemplate          = newEmailTemplate("setup")
@@ -59,6 +60,10 @@ type emailData struct {
 	Wait     string
 	Hard     bool
 	Labels   []string // the new-device table's, padded for plain text
+	// SetupBy and SetupDays are the time users are given to set up.
+	SetupBy   string
+	SetupDays int
+	Due       bool // a reminder that setup is now required
 }
 
 // T is the message id in the email's language.

@@ -20,6 +20,7 @@ import (
 	"github.com/caddy2fa/caddy2fa/locale"
 	"github.com/caddy2fa/caddy2fa/notify"
 	"github.com/caddy2fa/caddy2fa/policy"
+	"github.com/caddy2fa/caddy2fa/rollout"
 	"github.com/caddy2fa/caddy2fa/sentcode"
 	"github.com/caddy2fa/caddy2fa/store"
 	"github.com/caddy2fa/caddy2fa/verify"
@@ -31,6 +32,10 @@ type BulkMailer interface {
 	Enqueue(ctx context.Context, job string, items []notify.QueuedEmail) (int, error)
 	Progress(ctx context.Context, job string) (notify.Progress, error)
 }
+
+// DefaultAdminPermission is the group of org admins ("Manager of General
+// Settings") when the realm names none.
+const DefaultAdminPermission = "general_settings:manager"
 
 // Config is one realm's settings, as a site (or the operator) sees them.
 type Config struct {
@@ -70,7 +75,7 @@ func (c *Config) setDefaults() {
 		c.Realm = "default"
 	}
 	if c.AdminPermission == "" {
-		c.AdminPermission = "general_settings:manager"
+		c.AdminPermission = DefaultAdminPermission
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -105,6 +110,7 @@ type Admin struct {
 	codes   *sentcode.Sender
 	denied  *accounts.Folder // audit of refused non-admins, folded per user
 	tell    *announcer
+	plan    *rollout.Plan
 }
 
 // New is a realm's admin use cases.
@@ -118,6 +124,7 @@ func New(cfg Config, p Parts) (*Admin, error) {
 	}
 	a := &Admin{cfg: cfg, backend: p.Store, policy: p.Policy, checker: p.Checker, codes: p.Codes, denied: accounts.NewFolder(accounts.FoldWindow, 10_000)}
 	a.tell = &announcer{backend: p.Store, cfg: &a.cfg}
+	a.plan = &rollout.Plan{Store: p.Store, Realm: cfg.Realm, AdminPermission: cfg.AdminPermission, Now: cfg.Now}
 	return a, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/locale"
@@ -56,7 +57,7 @@ func (t *announcer) queueSetupEmails(ctx context.Context, by Actor, p policy.Pol
 			for _, m := range p.Ordered() {
 				names = append(names, w.T("method."+m))
 			}
-			m := notify.SetupEmail(w, t.cfg.Org, displayName(&u), url, names, actorName(w, by))
+			m := notify.SetupEmail(w, t.cfg.Org, displayName(&u), url, names, actorName(w, by), setupTime(p))
 			m.To = u.Email
 			items = append(items, notify.QueuedEmail{Key: u.ID, Email: m})
 		}
@@ -137,4 +138,16 @@ func actorName(w *locale.Words, by Actor) string {
 func (t *announcer) send(ctx context.Context, to string, m notify.Email, what string) {
 	m.To = to
 	notify.SendNotice(ctx, t.cfg.Email, m, t.cfg.Logger, what)
+}
+
+// setupTime is the time the policy gives users to set up, as the setup
+// email says it.
+func setupTime(p policy.Policy) notify.SetupTime {
+	switch p.Rollout.Mode {
+	case policy.SetupByDate:
+		return notify.SetupTime{Deadline: p.Rollout.Deadline(time.Time{})}
+	case policy.SetupWithinDays:
+		return notify.SetupTime{Days: p.Rollout.Days}
+	}
+	return notify.SetupTime{}
 }

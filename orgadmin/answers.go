@@ -10,6 +10,7 @@ import (
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/locale"
 	"github.com/caddy2fa/caddy2fa/policy"
+	"github.com/caddy2fa/caddy2fa/rollout"
 	"github.com/caddy2fa/caddy2fa/sentcode"
 	"github.com/caddy2fa/caddy2fa/verify"
 )
@@ -111,6 +112,14 @@ func AnswerIn(t *locale.Words, err error) Answer {
 		return Answer{Status: http.StatusConflict, Code: "stale_change", Message: t.T("orgadmin.answer.stale_change")}
 	case errors.Is(err, policy.ErrNoProposal):
 		return Answer{Status: http.StatusNotFound, Code: "no_such_change", Message: t.T("orgadmin.answer.no_such_change")}
+	case errors.Is(err, rollout.ErrNotPending):
+		return Answer{Status: http.StatusConflict, Code: "no_deadline", Message: t.T("orgadmin.answer.rollout.no_deadline")}
+	case errors.Is(err, rollout.ErrEarlier):
+		return Answer{Status: http.StatusConflict, Code: "deadline_earlier", Message: t.T("orgadmin.answer.rollout.deadline_earlier")}
+	case errors.Is(err, ErrExtendDays):
+		return Answer{Status: http.StatusUnprocessableEntity, Code: "extend_days", Message: t.T("orgadmin.answer.rollout.extend_days", "Max", policy.MaxSetupDays)}
+	case errors.Is(err, ErrRolloutPast):
+		return Answer{Status: http.StatusUnprocessableEntity, Code: "invalid_change", Message: t.T("orgadmin.answer.rollout.past")}
 	case errors.Is(err, accounts.ErrNoSuchUser):
 		return Answer{Status: http.StatusNotFound, Code: "no_such_user", Message: t.T("orgadmin.answer.no_such_user")}
 	}

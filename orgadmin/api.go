@@ -2,7 +2,9 @@ package orgadmin
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/caddy2fa/caddy2fa/identity"
 	"github.com/caddy2fa/caddy2fa/pages"
 	"github.com/caddy2fa/caddy2fa/policy"
+	"github.com/caddy2fa/caddy2fa/rollout"
 	"github.com/caddy2fa/caddy2fa/sentcode"
 )
 
@@ -41,6 +44,8 @@ func (api *API) Register(mux *http.ServeMux) {
 	route("POST "+pre+"/users/{id}/unlock", api.unlock)
 	route("POST "+pre+"/users/{id}/revoke-devices", api.revoke)
 	route("GET "+pre+"/audit", api.audit)
+	route("GET "+pre+"/rollout", api.rollout)
+	route("POST "+pre+"/users/{id}/extend", api.extend)
 	notFound := api.handle(func(r *http.Request, _ Actor) (int, any, error) {
 		return http.StatusNotFound, pages.APIError{Error: "not_found", Message: api.site.Words(r).T("orgadmin.api.not_found")}, nil
 	})
@@ -110,12 +115,15 @@ type PolicyBody struct {
 	// RecoveryCodes: false stops offering recovery codes; absent, they
 	// are offered.
 	RecoveryCodes *bool `json:"recovery_codes,omitempty"`
+	// Rollout gives users without a method time to set up; absent: at
+	// their next sign-in.
+	Rollout policy.Rollout `json:"rollout,omitzero"`
 }
 
 // Policy is the body as a policy.
 func (b PolicyBody) Policy() policy.Policy {
 	off := b.RecoveryCodes != nil && !*b.RecoveryCodes
-	return policy.Policy{Enabled: b.Enabled, Methods: b.Methods, RememberDays: b.RememberDays, RecoveryCodesOff: off}
+	return policy.Policy{Enabled: b.Enabled, Methods: b.Methods, RememberDays: b.RememberDays, RecoveryCodesOff: off, Rollout: b.Rollout}
 }
 
 func (api *API) policy(*http.Request, Actor) (int, any, error) {
@@ -194,4 +202,37 @@ func (api *API) audit(r *http.Request, _ Actor) (int, any, error) {
 		return 0, nil, err
 	}
 	return http.StatusOK, map[string]any{"events": events, "next": next}, nil
+}
+
+func (api *API) rollout(r *http.Request, _ Actor) (int, any, error) {
+	state := rollout.State(r.URL.Query().Get("state"))
+	if state != "" && !slices.Contains(rollout.States, state) {
+		return 0, nil, &badRequest{fmt.Errorf("state must be one of %v", rollout.States)}
+	}
+	counts, err := api.admin.RolloutProgress(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	rows, next, err := api.admin.RolloutUsers(r.Context(), state, r.URL.Query().Get("after"), limit(r, 100, 1000))
+	if err != nil {
+		return 0, nil, err
+	}
+	if rows == nil {
+		rows = []RolloutRow{}
+	}
+	return http.StatusOK, map[string]any{"counts": counts, "users": rows, "next": next}, nil
+}
+
+func (api *API) extend(r *http.Request, by Actor) (int, any, error) {
+	var body struct {
+		Days int `json:"days"`
+	}
+	if err := readBody(r, &body); err != nil {
+		return 0, nil, err
+	}
+	to, err := api.admin.ExtendDeadline(r.Context(), by, r.PathValue("id"), body.Days)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]any{"user": r.PathValue("id"), "deadline": to}, nil
 }

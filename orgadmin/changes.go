@@ -44,6 +44,9 @@ func (a *Admin) ProposeChange(ctx context.Context, by Actor, next policy.Policy)
 	if err := next.Validate(a.Availability()); err != nil {
 		return nil, "", invalidChange(next, a.Availability(), err)
 	}
+	if err := a.checkRolloutDate(next); err != nil {
+		return nil, "", err
+	}
 	to, err := a.adminEmail(ctx, by)
 	if err != nil {
 		return nil, "", err

@@ -4,7 +4,6 @@ import (
 	"embed"
 	"errors"
 	"net/http"
-	"slices"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/identity"
@@ -63,6 +62,8 @@ func (h *HTML) Register(mux *http.ServeMux) {
 		return nil
 	})
 	handle("GET "+pre+"/audit", h.audit)
+	handle("GET "+pre+"/rollout", h.rolloutPage)
+	handle("POST "+pre+"/rollout/extend", h.extend)
 	handle(pre+"/", func(w http.ResponseWriter, r *http.Request, _ identity.Identity) error {
 		t := h.site.Words(r)
 		h.site.Message(w, r, http.StatusNotFound, pages.Message{Title: t.T("pages.not_found.title"), LinkText: t.T("orgadmin.settings_link"), LinkURL: pre})
@@ -81,6 +82,10 @@ type homePage struct {
 	Mail        *notify.Progress
 	Immediately bool
 	Prefix      string
+	// Progress counts users by where they stand in setting up.
+	Progress []progressCount
+	// SetupDate is the last day to set up, in words.
+	SetupDate string
 }
 
 func (h *HTML) home(w http.ResponseWriter, r *http.Request, id identity.Identity) error {
@@ -102,6 +107,14 @@ func (h *HTML) homeWith(w http.ResponseWriter, r *http.Request, id identity.Iden
 	}
 	data.Audit = auditRows(t, events)
 	data.Mail = h.admin.MailProgress(ctx)
+	if day, err := p.Rollout.LastDay(); err == nil {
+		data.SetupDate = t.Date(day)
+	}
+	if p.Enabled {
+		if data.Progress, _, err = h.progressCounts(r, ""); err != nil {
+			return err
+		}
+	}
 	h.tpl.Render(w, r, http.StatusOK, "admin", "orgadmin.home.title", data)
 	return nil
 }
@@ -170,23 +183,16 @@ type auditRow struct {
 	What string
 }
 
-// auditActions are the actions with a message of their own; any other
-// shows as accounts labels it, in English.
-var auditActions = []string{
-	"admin_denied", "policy_change_proposed", "policy_changed", "policy_change_refused",
-	"policy_change_abandoned", "user_reset", "devices_revoked", "device_revoked",
-	"signed_out_other_devices", "enrolled", "locked_out", "device_trusted", "unlocked",
-	"cookie_refused", "credential_refused", "passkey_clone_suspected", "passkey_removed",
-	"recovery_code_used",
-}
-
 func auditRows(t *locale.Words, events []accounts.AuditEvent) []auditRow {
 	rows := make([]auditRow, len(events))
 	for i, e := range events {
 		rows[i] = auditRow{AuditEvent: e, What: e.Label()}
-		if slices.Contains(auditActions, e.Action) {
-			rows[i].What = t.T("orgadmin.audit.action." + e.Action)
+		// An action of an earlier or later version without a message of
+		// its own shows as accounts labels it.
+		if id := "orgadmin.audit.action." + e.Action; t.Has(id) {
+			rows[i].What = t.T(id)
 		}
+		rows[i].Detail = auditDetail(t, e)
 	}
 	return rows
 }

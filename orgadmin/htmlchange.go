@@ -31,6 +31,8 @@ type editPage struct {
 	// Warning asks the admin to confirm a policy that locks out users who
 	// have no passkey yet.
 	Warning bool
+	// Setup is the time users are given to set up.
+	Setup setupChoice
 }
 
 type methodChoice struct {
@@ -44,6 +46,7 @@ func (h *HTML) edit(w http.ResponseWriter, r *http.Request, id identity.Identity
 	checked := cur.Methods
 	remember, days := cur.RememberDays > 0, cur.RememberDays
 	recovery := cur.OffersRecovery()
+	data.Setup = setupChoiceOf(cur.Rollout, h.admin.cfg.Now())
 	status := http.StatusOK
 	if r.Method == http.MethodPost {
 		checked = r.PostForm["method"]
@@ -51,6 +54,8 @@ func (h *HTML) edit(w http.ResponseWriter, r *http.Request, id identity.Identity
 		recovery = r.PostFormValue("recovery") != ""
 		days, _ = strconv.Atoi(strings.TrimSpace(r.PostFormValue("remember_days")))
 		next := policy.Policy{Enabled: true, Methods: policy.Policy{Methods: checked}.Ordered(), RecoveryCodesOff: !recovery}
+		data.Setup = setupChoiceFrom(r, h.admin.cfg.Now())
+		next.Rollout = data.Setup.rollout()
 		switch {
 		case len(next.Methods) == 0:
 			data.Error = t.T("orgadmin.invalid.no_method")

@@ -56,8 +56,12 @@ func (pl *Plan) eligible(p policy.Policy, u *accounts.User) bool {
 	return p.Enabled && p.Rollout.Gives() && !u.Enrolled() && !u.EverEnrolled && !pl.isAdmin(u)
 }
 
-func (pl *Plan) isAdmin(u *accounts.User) bool {
-	return pl.AdminPermission != "" && slices.Contains(u.Groups, pl.AdminPermission)
+func (pl *Plan) isAdmin(u *accounts.User) bool { return pl.Admin(u.Groups) }
+
+// Admin reports whether groups make a user an org admin (never given
+// time: they set up before their own change to the policy is confirmed).
+func (pl *Plan) Admin(groups []string) bool {
+	return pl.AdminPermission != "" && slices.Contains(groups, pl.AdminPermission)
 }
 
 // current brings the user's rollout record up to the policy: a fresh one

@@ -64,6 +64,9 @@ type Counts map[State]int
 func (pl *Plan) Progress(ctx context.Context, p policy.Policy) (Counts, error) {
 	now := pl.now()
 	counts := Counts{}
+	for _, s := range States {
+		counts[s] = 0
+	}
 	err := pl.eachUser(ctx, func(u accounts.User) error {
 		counts[pl.StatusOf(p, u, now).State]++
 		return nil

@@ -19,7 +19,7 @@ import (
 func SetupMails(n int) []notify.QueuedEmail {
 	items := make([]notify.QueuedEmail, n)
 	for i := range items {
-		m := notify.SetupEmail(nil, "Acme", fmt.Sprintf("User %d", i), "https://app.example/2fa/", []string{"Authenticator app", "Email"}, "admin")
+		m := notify.SetupEmail(nil, "Acme", fmt.Sprintf("User %d", i), "https://app.example/2fa/", []string{"Authenticator app", "Email"}, "admin", notify.SetupTime{})
 		m.To = fmt.Sprintf("user%06d@example.com", i)
 		items[i] = notify.QueuedEmail{Key: fmt.Sprintf("u%06d", i), Email: m}
 	}
