@@ -15,16 +15,7 @@ const gaugeEvery = time.Minute
 // countGauges counts, until ctx ends, the users of each realm by state,
 // their trusted devices, and the setup-mail queue's backlog.
 func (a *App) countGauges(ctx context.Context, run *running) {
-	t := time.NewTicker(gaugeEvery)
-	defer t.Stop()
-	for {
-		a.countOnce(ctx, run)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	every(ctx, gaugeEvery, func() { a.countOnce(ctx, run) })
 }
 
 func (a *App) countOnce(ctx context.Context, run *running) {

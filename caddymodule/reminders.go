@@ -13,9 +13,7 @@ const remindEvery = time.Hour
 // in each realm. Every instance may run it: a reminder is recorded on the
 // user before it is queued, and queued under a key of its own.
 func (a *App) sendReminders(ctx context.Context, run *running) {
-	t := time.NewTicker(remindEvery)
-	defer t.Stop()
-	for {
+	every(ctx, remindEvery, func() {
 		for name, rs := range run.realms {
 			n, err := rs.operator.SendReminders(ctx)
 			if err != nil {
@@ -24,6 +22,15 @@ func (a *App) sendReminders(ctx context.Context, run *running) {
 				a.slogger.Info("setup reminders queued", "realm", name, "count", n)
 			}
 		}
+	})
+}
+
+// every runs fn now and then every d, until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		fn()
 		select {
 		case <-ctx.Done():
 			return

@@ -30,18 +30,23 @@ type sessions struct {
 // issue writes a verified session; passed is when the user last entered a
 // code for it (zero when a trusted device passed them).
 func (ss *sessions) issue(w http.ResponseWriter, r *http.Request, user string, appSession string, epoch uint64, device string, passed int64, method string) error {
-	now := ss.now()
-	v, err := ss.codec.EncodeSession(accounts.Session{
+	return ss.write(w, r, accounts.Session{
 		User: user, App: ss.codec.AppBinding(appSession), Epoch: epoch, Device: device, Passed: passed, Method: method,
-		Issued: now.Unix(), Expires: now.Add(ss.lifetime).Unix(),
 	})
+}
+
+// write issues s from now for the session lifetime.
+func (ss *sessions) write(w http.ResponseWriter, r *http.Request, s accounts.Session) error {
+	now := ss.now()
+	s.Issued, s.Expires = now.Unix(), now.Add(ss.lifetime).Unix()
+	v, err := ss.codec.EncodeSession(s)
 	if err != nil {
 		return err
 	}
 	// No MaxAge: the cookie ends with the browser session, and its own
 	// expiry bounds it server-side.
 	accounts.SetCookie(w, r, accounts.SessionCookie, v, 0)
-	ss.onUserChanged(user)
+	ss.onUserChanged(s.User)
 	return nil
 }
 

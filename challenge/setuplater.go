@@ -113,15 +113,5 @@ func (sl *setupLater) skip(w http.ResponseWriter, r *http.Request, id identity.I
 // it lets this app session through (like one open before 2FA was turned
 // on) but is never verified, fresh, or asserted to the app.
 func (ss *sessions) issueUnverified(w http.ResponseWriter, r *http.Request, user, appSession string, epoch uint64) error {
-	now := ss.now()
-	v, err := ss.codec.EncodeSession(accounts.Session{
-		User: user, App: ss.codec.AppBinding(appSession), Epoch: epoch, Carried: true,
-		Issued: now.Unix(), Expires: now.Add(ss.lifetime).Unix(),
-	})
-	if err != nil {
-		return err
-	}
-	accounts.SetCookie(w, r, accounts.SessionCookie, v, 0)
-	ss.onUserChanged(user)
-	return nil
+	return ss.write(w, r, accounts.Session{User: user, App: ss.codec.AppBinding(appSession), Epoch: epoch, Carried: true})
 }
