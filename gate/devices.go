@@ -46,15 +46,13 @@ func (g *Gate) trustedDevice(ctx context.Context, f *Facts, p *policy.Policy) (*
 // deviceTrusted reports whether the device is still trusted under the
 // current policy (it exists, and is younger than the remember-me time).
 func (g *Gate) deviceTrusted(ctx context.Context, user, device string) (bool, error) {
-	created, ok, gen := g.realm.devices.get(device)
-	if !ok {
+	created, err := g.realm.devices.get(device, func() (time.Time, error) {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		var err error
-		if created, err = accounts.DeviceCreated(ctx, g.realm.backend, g.realm.name, user, device); err != nil {
-			return false, err
-		}
-		g.realm.devices.put(device, created, gen)
+		return accounts.DeviceCreated(ctx, g.realm.backend, g.realm.name, user, device)
+	})
+	if err != nil {
+		return false, err
 	}
 	if created.IsZero() {
 		return false, nil

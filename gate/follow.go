@@ -35,8 +35,8 @@ func (r *Realm) follow(ctx context.Context, changes <-chan store.Change) {
 func (r *Realm) apply(ctx context.Context, c store.Change) {
 	switch {
 	case c.Kind == store.ChangeResync:
-		r.epochs.clear()
-		r.devices.clear()
+		r.epochs.resync()
+		r.devices.resync()
 		r.refreshPolicy(ctx)
 	case c.Realm != r.name:
 	case c.Kind == store.ChangePolicy:

@@ -77,7 +77,7 @@ type Realm struct {
 	logger   *slog.Logger
 	epochs   *epochCache
 	sessions *memo[[16]byte, cachedSession]
-	devices  *memo[string, time.Time] // zero time: not trusted
+	devices  *rechecked[string, time.Time] // zero time: not trusted
 	seen     *memo[[16]byte, accounts.SeenNote]
 	keys     *keyedDigest // of the session and seen caches
 	// refusals folds the audit events of refused requests per client.
@@ -106,7 +106,7 @@ func NewRealm(name string, b store.Backend, ring *keyring.Ring, pol *policy.Snap
 	return &Realm{
 		name: name, backend: b, codec: accounts.NewCodec(ring, name), policy: pol, now: now, logger: logger,
 		epochs: newEpochCache(cacheLimit), sessions: newMemo[[16]byte, cachedSession](cacheLimit),
-		devices: newMemo[string, time.Time](cacheLimit), seen: newMemo[[16]byte, accounts.SeenNote](cacheLimit),
+		devices: newRechecked[string, time.Time](cacheLimit), seen: newMemo[[16]byte, accounts.SeenNote](cacheLimit),
 		keys: newKeyedDigest(), refusals: accounts.NewFolder(accounts.FoldWindow, 10_000),
 	}, nil
 }

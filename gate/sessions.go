@@ -84,10 +84,11 @@ func (g *Gate) validSession(ctx context.Context, f *Facts) (Passed, bool, error)
 
 // epochCache holds each recently seen user's epoch so the hot path does
 // not read the store. Change notifications drop entries; a miss reads the
-// store once. It is keyed by a digest of the user ID: 24 bytes per user,
-// however long the IDs.
+// store once; after a resync each entry is read again at its next use (the
+// one known stands while the store cannot answer). It is keyed by a digest
+// of the user ID: 32 bytes per user, however long the IDs.
 type epochCache struct {
-	m    *memo[[16]byte, uint64]
+	m    *rechecked[[16]byte, uint64]
 	keys *keyedDigest
 }
 
@@ -95,30 +96,24 @@ type epochCache struct {
 const noUser = math.MaxUint64
 
 func newEpochCache(limit int) *epochCache {
-	return &epochCache{m: newMemo[[16]byte, uint64](limit), keys: newKeyedDigest()}
+	return &epochCache{m: newRechecked[[16]byte, uint64](limit), keys: newKeyedDigest()}
 }
 
 func (c *epochCache) get(ctx context.Context, r *Realm, user string) (uint64, error) {
-	key := c.keys.of(user)
-	e, ok, gen := c.m.get(key)
-	if ok {
-		return e, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	u, err := accounts.GetUser(ctx, r.backend, r.name, user)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		e = noUser
-	case err != nil:
-		return 0, err
-	default:
-		e = u.Epoch
-	}
-	c.m.put(key, e, gen)
-	return e, nil
+	return c.m.get(c.keys.of(user), func() (uint64, error) {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		u, err := accounts.GetUser(ctx, r.backend, r.name, user)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return noUser, nil
+		case err != nil:
+			return 0, err
+		}
+		return u.Epoch, nil
+	})
 }
 
 func (c *epochCache) forget(user string) { c.m.forget(c.keys.of(user)) }
 
-func (c *epochCache) clear() { c.m.clear() }
+func (c *epochCache) resync() { c.m.resync() }
