@@ -64,13 +64,6 @@ func (c *memo[K, V]) forget(key K) {
 	c.mu.Unlock()
 }
 
-func (c *memo[K, V]) clear() {
-	c.mu.Lock()
-	clear(c.m)
-	c.gen++
-	c.mu.Unlock()
-}
-
 // keyedDigest makes the fixed-size keys of the caches that stand for
 // strings a browser or an app sends: a 128-bit keyed hash (two random
 // per-process seeds), the same size whatever was sent, and nothing an
