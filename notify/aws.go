@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go"
@@ -32,6 +33,13 @@ func loadAWSConfig(ctx context.Context, service, region string) (aws.Config, err
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = sendMaxAttempts
 				o.MaxBackoff = sendMaxBackoff
+				// No retry quota: shared by all of a client's sends, it is
+				// spent by an outage's first few failed messages and leaves
+				// later ones, and the codes sent just after, one attempt
+				// until dozens succeed. Sends are bounded without it: a
+				// send rate, per-user cooldowns and caps, one message at a
+				// time per queue worker.
+				o.RateLimiter = ratelimit.None
 			})
 		}),
 	}
