@@ -81,6 +81,9 @@ type QueueOptions struct {
 	// MaxAttempts is how many times a message is tried before giving up.
 	// Default 8.
 	MaxAttempts int
+	// Now is the clock of due times and job records (nil: time.Now; tests
+	// set it). Waiting for the send rate always takes real time.
+	Now func() time.Time
 	// Backoff is the wait before the first retry; it doubles with each
 	// further failure, up to an hour. Default 30s.
 	Backoff time.Duration
@@ -150,6 +153,9 @@ func NewQueue(b store.Backend, sender EmailSender, opts QueueOptions) *Queue {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	q := &Queue{
 		b:      b,

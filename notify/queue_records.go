@@ -30,7 +30,7 @@ func (q *Queue) updateJob(ctx context.Context, job string, change func(*jobRecor
 				return nil, 0, fmt.Errorf("job %s: %w", job, err)
 			}
 		}
-		now := time.Now()
+		now := q.opts.Now()
 		if rec.Created.IsZero() {
 			rec.Created = now
 		}

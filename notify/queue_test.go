@@ -329,45 +329,63 @@ func TestQueueRetriesWithBackoffAfterFailure(t *testing.T) {
 	outbox := newOutbox(t)
 	const backoff = 150 * time.Millisecond
 	provider := newProviderOutage(outbox, 2)
-	q := notify.NewQueue(tempQueueStore(t), provider, notify.QueueOptions{Rate: math.Inf(1), Backoff: backoff, Logger: testLogger(t, nil)})
+	clock := newTestClock()
+	q := notify.NewQueue(tempQueueStore(t), provider, notify.QueueOptions{Rate: math.Inf(1), Backoff: backoff, Now: clock.now, Logger: testLogger(t, nil)})
 	items := queuetest.SetupMails(3)
 	queuetest.Enqueue(t, q, "setup-v1", items)
-
-	if err := q.Drain(t.Context()); err != nil {
-		t.Fatal(err)
+	drain := func() {
+		t.Helper()
+		if err := q.Drain(t.Context()); err != nil {
+			t.Fatal(err)
+		}
 	}
+	tries := func(want int, when string) {
+		t.Helper()
+		for _, it := range items {
+			if n := len(provider.triesOf(it.Email.To)); n != want {
+				t.Fatalf("%s: %s tried %d times, want %d", when, it.Email.To, n, want)
+			}
+		}
+	}
+
+	drain()
 	p := queuetest.Progress(t, q, "setup-v1")
 	if p.Total != 3 || p.Sent != 0 || p.Failed != 3 || p.Retrying != 3 || p.GaveUp != 0 || p.Pending != 0 || p.Done() {
 		t.Errorf("after the first failures progress = %+v, want 3 failed and retrying", p)
 	}
-	// Nothing is due again before the backoff.
-	if err := q.Drain(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(provider.triesOf(items[0].Email.To)); n != 1 {
-		t.Errorf("tried %d times before the backoff ended, want 1", n)
-	}
+	// Nothing is due again before the backoff; then the wait doubles.
+	drain()
+	clock.advance(backoff - time.Millisecond)
+	drain()
+	tries(1, "before the backoff")
+	clock.advance(time.Millisecond)
+	drain()
+	tries(2, "after the backoff")
+	clock.advance(2*backoff - time.Millisecond)
+	drain()
+	tries(2, "before twice the backoff")
+	clock.advance(time.Millisecond)
+	drain()
+	tries(3, "after twice the backoff")
 
-	queuetest.RunUntil(t, func() bool { return queuetest.Progress(t, q, "setup-v1").Done() }, q)
 	p = queuetest.Progress(t, q, "setup-v1")
-	if p.Sent != 3 || p.Failed != 0 || p.Retrying != 0 {
+	if p.Sent != 3 || p.Failed != 0 || p.Retrying != 0 || !p.Done() {
 		t.Errorf("after the outage progress = %+v, want all 3 sent", p)
 	}
 	queuetest.WantEachOnce(t, items, queuetest.Recipients(t, outbox.Dir()))
-	for _, it := range items {
-		tries := provider.triesOf(it.Email.To)
-		if len(tries) != 3 {
-			t.Fatalf("%s tried %d times, want 3", it.Email.To, len(tries))
-		}
-		// The wait doubles: backoff, then twice that.
-		if d := tries[1].Sub(tries[0]); d < backoff {
-			t.Errorf("first retry after %v, want at least %v", d, backoff)
-		}
-		if d := tries[2].Sub(tries[1]); d < 2*backoff {
-			t.Errorf("second retry after %v, want at least %v", d, 2*backoff)
-		}
-	}
 }
+
+// testClock is a clock the tests move.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newTestClock() *testClock { return &testClock{t: time.Now()} }
+
+func (c *testClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *testClock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 func TestQueueGivesUpAfterMaxAttempts(t *testing.T) {
 	t.Parallel()

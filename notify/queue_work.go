@@ -78,7 +78,7 @@ func (q *Queue) pass(ctx context.Context) (claimed int, next time.Time, err erro
 				}
 				continue
 			}
-			if due.After(time.Now()) {
+			if due.After(q.opts.Now()) {
 				return claimed, due, nil
 			}
 			// Take the slot before the lease, so waiting for it holds no
@@ -251,7 +251,7 @@ func (q *Queue) recordFailure(ctx context.Context, itemKey store.Key, rec itemRe
 	if err != nil {
 		return fmt.Errorf("notify: queue: %w", err)
 	}
-	retryID := itemID(time.Now().Add(delay), name)
+	retryID := itemID(q.opts.Now().Add(delay), name)
 	// The new item exists before the marker names it; leasing it meanwhile
 	// keeps other workers from taking it for a stale copy and dropping it.
 	retryLease := store.Key{Bucket: bucketQueueLeases, ID: retryID}
