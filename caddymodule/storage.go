@@ -128,6 +128,15 @@ type RedisStorage struct {
 	TLS bool `json:"tls,omitempty"`
 	// Timeout bounds each Redis operation. Default 250ms.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
+	// WaitReplicas, when positive, makes each write of a record a failover
+	// must not lose (users and their enrollments and TOTP steps, trusted
+	// devices, sent codes, passkey challenges, the policy and its
+	// proposals) wait until that many replicas have it; if fewer do within
+	// wait_timeout, the request fails closed with a 503. Default 0: writes
+	// do not wait, and a failover may lose the last ones.
+	WaitReplicas int `json:"wait_replicas,omitempty"`
+	// WaitTimeout bounds that wait, on top of timeout. Default: timeout.
+	WaitTimeout caddy.Duration `json:"wait_timeout,omitempty"`
 
 	opts store.RedisOptions
 }
@@ -143,6 +152,7 @@ func (s *RedisStorage) Provision(caddy.Context) error {
 	s.opts = store.RedisOptions{
 		URL: repl.ReplaceAll(s.URL, ""), MasterName: s.MasterName, KeyPrefix: s.KeyPrefix,
 		TLS: s.TLS, Timeout: time.Duration(s.Timeout),
+		WaitReplicas: s.WaitReplicas, WaitTimeout: time.Duration(s.WaitTimeout),
 	}
 	for _, addr := range s.Addrs {
 		s.opts.Addrs = append(s.opts.Addrs, repl.ReplaceAll(addr, ""))
@@ -155,6 +165,12 @@ func (s *RedisStorage) Validate() error {
 	if s.URL == "" && len(s.Addrs) == 0 {
 		return fmt.Errorf("store redis needs a URL (redis://host:6379/0) or addrs")
 	}
+	if s.WaitReplicas < 0 || s.WaitTimeout < 0 {
+		return fmt.Errorf("store redis: wait_replicas and wait_timeout cannot be negative")
+	}
+	if s.WaitTimeout > 0 && s.WaitReplicas == 0 {
+		return fmt.Errorf("store redis: wait_timeout without wait_replicas waits for nothing")
+	}
 	return nil
 }
 
@@ -162,7 +178,7 @@ func (s *RedisStorage) Validate() error {
 // across reloads; the pool's key holds the resolved URL only in memory.
 func (s *RedisStorage) OpenStore(ctx context.Context) (store.Backend, func() error, error) {
 	o := s.opts
-	key := fmt.Sprintf("redis:%s|%v|%s|%s|%t|%v", o.URL, o.Addrs, o.MasterName, o.KeyPrefix, o.TLS, o.Timeout)
+	key := fmt.Sprintf("redis:%s|%v|%s|%s|%t|%v|%d|%v", o.URL, o.Addrs, o.MasterName, o.KeyPrefix, o.TLS, o.Timeout, o.WaitReplicas, o.WaitTimeout)
 	return openPooled(key, func() (store.Backend, error) {
 		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -213,12 +229,28 @@ func (s *RedisStorage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			s.Timeout = t
+		case "wait_replicas":
+			if err := countArg(d, &s.WaitReplicas); err != nil {
+				return err
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "wait_timeout":
+			t, err := durationArg(d)
+			if err != nil {
+				return err
+			}
+			s.WaitTimeout = t
 		default:
 			return d.Errf("unrecognized store redis option %q", d.Val())
 		}
 	}
 	if s.URL == "" && len(s.Addrs) == 0 {
 		return d.Err("store redis needs a URL (redis://host:6379/0) or addrs")
+	}
+	if s.WaitTimeout != 0 && s.WaitReplicas == 0 {
+		return d.Err("store redis: wait_timeout without wait_replicas waits for nothing")
 	}
 	return nil
 }

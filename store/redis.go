@@ -37,6 +37,9 @@ const (
 // there, and is removed when List meets it or a write samples it. Change
 // notifications go over pub/sub channel PREFIXchanges.
 //
+// Replication is asynchronous: with RedisOptions.WaitReplicas, writes of
+// the records a failover must not lose return once replicas have them.
+//
 // Run Redis with an eviction policy that never evicts keys without TTL
 // (noeviction or volatile-*): an evicted index hides live values from List.
 type Redis struct {
@@ -45,6 +48,11 @@ type Redis struct {
 	layout     redisLayout
 	timeout    time.Duration
 	changes    *redisChanges
+	// RedisOptions' WaitReplicas, WaitTimeout and WaitFor: 0 replicas,
+	// nothing waits.
+	waitReplicas int
+	waitTimeout  time.Duration
+	waitFor      func(bucket string) bool
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -58,17 +66,16 @@ var _ Backend = (*Redis)(nil)
 // opts.Timeout (or ctx ends first): a wrong address or password shows at
 // startup rather than as failed logins later.
 func OpenRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
-	if opts.Timeout <= 0 {
-		opts.Timeout = defaultRedisTimeout
-	}
-	if opts.KeyPrefix == "" {
-		opts.KeyPrefix = defaultRedisPrefix
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	uo, err := opts.clientOptions()
 	if err != nil {
 		return nil, err
 	}
 	r := newRedis(redis.NewUniversalClient(uo), opts.KeyPrefix, opts.Timeout, true)
+	r.waitReplicas, r.waitTimeout, r.waitFor = opts.WaitReplicas, opts.WaitTimeout, opts.WaitFor
 	where := strings.Join(uo.Addrs, ",")
 	if err := r.Ping(ctx); err != nil {
 		r.Close()
@@ -92,6 +99,7 @@ func OpenRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
 // NewRedisFromClient makes a Backend of an existing client, which the
 // caller keeps and closes (after the Redis). prefix and timeout default as
 // in RedisOptions. The client's own timeouts should not exceed timeout.
+// Its writes wait for no replica.
 func NewRedisFromClient(c redis.UniversalClient, prefix string, timeout time.Duration) *Redis {
 	if prefix == "" {
 		prefix = defaultRedisPrefix
@@ -157,6 +165,98 @@ func (r *Redis) begin(ctx context.Context, k Key) error {
 // callContext bounds one call to Redis by the timeout.
 func (r *Redis) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, r.timeout)
+}
+
+// writeContext bounds one write to bucket: by the timeout, plus the wait
+// for replicas when the write waits for them.
+func (r *Redis) writeContext(ctx context.Context, bucket string) (context.Context, context.CancelFunc) {
+	if r.waitsFor(bucket) {
+		return context.WithTimeout(ctx, r.timeout+r.waitTimeout)
+	}
+	return r.callContext(ctx)
+}
+
+// waitsFor reports whether writes to bucket wait for replicas.
+func (r *Redis) waitsFor(bucket string) bool {
+	return r.waitReplicas > 0 && r.waitFor(bucket)
+}
+
+// runWrite runs a script that writes keys of bucket. When the bucket's
+// records must survive a failover, WAIT follows the script in one
+// pipeline: WAIT counts the replicas that have every write made on its own
+// connection, so it must share the script's, at the master of the keys'
+// slot in a cluster. Too few replicas in time set the reply's error; the
+// script's own error (or nil reply) comes first, unchanged.
+func (r *Redis) runWrite(ctx context.Context, bucket string, s *redis.Script, keys []string, args ...any) *redis.Cmd {
+	if !r.waitsFor(bucket) {
+		return s.Run(ctx, r.client, keys, args...)
+	}
+	master, err := r.masterOf(ctx, keys[0])
+	if err != nil {
+		cmd := redis.NewCmd(ctx)
+		cmd.SetErr(err)
+		return cmd
+	}
+	cmd, acked := r.writeAndWait(ctx, master, s, keys, args)
+	if err := cmd.Err(); err != nil {
+		r.afterDirectWriteError(ctx, err)
+		return cmd
+	}
+	switch n, err := acked.Result(); {
+	case err != nil:
+		cmd.SetErr(err)
+	case n < int64(r.waitReplicas):
+		cmd.SetErr(fmt.Errorf("%d of %d replicas acknowledged the write within %v", n, r.waitReplicas, r.waitTimeout))
+	}
+	return cmd
+}
+
+// writeAndWait pipelines one script and a WAIT, on one connection. EVAL,
+// not EVALSHA: a pipeline cannot fall back on NOSCRIPT as Script.Run does,
+// and a second round would wait a second time.
+func (r *Redis) writeAndWait(ctx context.Context, master redis.Cmdable, s *redis.Script, keys []string, args []any) (*redis.Cmd, *redis.IntCmd) {
+	var cmd *redis.Cmd
+	var acked *redis.IntCmd
+	_, err := master.Pipelined(ctx, func(p redis.Pipeliner) error {
+		cmd = s.Eval(ctx, p, keys, args...)
+		acked = redis.NewIntCmd(ctx, "wait", r.waitReplicas, r.waitTimeout.Milliseconds())
+		return p.Process(ctx, acked)
+	})
+	if err != nil && cmd.Err() == nil && acked.Err() == nil {
+		cmd.SetErr(err) // failed as a whole
+	}
+	return cmd, acked
+}
+
+// masterOf is where a write that waits goes with its WAIT: in a cluster the
+// node serving key's slot (a cluster pipeline would send the keyless WAIT
+// to any master), else the client, whose pipelines use one connection.
+func (r *Redis) masterOf(ctx context.Context, key string) (redis.Cmdable, error) {
+	cc, ok := r.client.(*redis.ClusterClient)
+	if !ok {
+		return r.client, nil
+	}
+	node, err := cc.MasterForKey(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return node, nil
+}
+
+// afterDirectWriteError: a write sent to a cluster node directly bypasses
+// the cluster client's redirections, so after a MOVED (a slot moved, a
+// replica promoted) or a lost node its slot map is stale: reload it.
+func (r *Redis) afterDirectWriteError(ctx context.Context, err error) {
+	cc, ok := r.client.(*redis.ClusterClient)
+	if !ok {
+		return
+	}
+	var reply redis.Error
+	redirected := redis.HasErrorPrefix(err, "MOVED") || redis.HasErrorPrefix(err, "ASK") ||
+		redis.HasErrorPrefix(err, "CLUSTERDOWN") || redis.HasErrorPrefix(err, "READONLY")
+	if redirected || !errors.As(err, &reply) {
+		cc.ReloadState(ctx)
+	}
 }
 
 // classify maps a go-redis error: a missing key is ErrNotFound, the

@@ -45,9 +45,9 @@ func (r *Redis) store(ctx context.Context, op string, k Key, value []byte, ttl t
 	if err != nil {
 		return false, err
 	}
-	cctx, cancel := r.callContext(ctx)
+	cctx, cancel := r.writeContext(ctx, k.Bucket)
 	defer cancel()
-	n, err := storeScript.Run(cctx, r.client, r.layout.storeKeys(k), r.layout.storeArgv(k, value, ms, onlyIfAbsent)...).Int()
+	n, err := r.runWrite(cctx, k.Bucket, storeScript, r.layout.storeKeys(k), r.layout.storeArgv(k, value, ms, onlyIfAbsent)...).Int()
 	if err != nil {
 		return false, r.classify(ctx, op, k.Bucket, err)
 	}
@@ -59,38 +59,25 @@ func (r *Redis) Delete(ctx context.Context, k Key) error {
 	if err := r.begin(ctx, k); err != nil {
 		return err
 	}
-	cctx, cancel := r.callContext(ctx)
+	cctx, cancel := r.writeContext(ctx, k.Bucket)
 	defer cancel()
-	_, err := r.client.TxPipelined(cctx, func(p redis.Pipeliner) error {
-		p.Del(cctx, r.layout.valueKey(k))
-		p.ZRem(cctx, r.layout.indexKey(k.Bucket), k.ID)
-		return nil
-	})
+	err := r.runWrite(cctx, k.Bucket, deleteScript, r.layout.storeKeys(k), k.ID).Err()
 	return r.classify(ctx, "delete", k.Bucket, err)
 }
 
-// Take implements Backend: GETDEL is atomic, so of concurrent callers (in
-// any process) one gets the value.
+// Take implements Backend: the script's GETDEL is atomic, so of concurrent
+// callers (in any process) one gets the value.
 func (r *Redis) Take(ctx context.Context, k Key) ([]byte, error) {
 	if err := r.begin(ctx, k); err != nil {
 		return nil, err
 	}
-	cctx, cancel := r.callContext(ctx)
+	cctx, cancel := r.writeContext(ctx, k.Bucket)
 	defer cancel()
-	var get *redis.StringCmd
-	_, err := r.client.TxPipelined(cctx, func(p redis.Pipeliner) error {
-		get = p.GetDel(cctx, r.layout.valueKey(k))
-		p.ZRem(cctx, r.layout.indexKey(k.Bucket), k.ID)
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, r.classify(ctx, "take", k.Bucket, err)
-	}
-	v, err := get.Bytes()
+	v, err := r.runWrite(cctx, k.Bucket, takeScript, r.layout.storeKeys(k), k.ID).Text()
 	if err != nil {
 		return nil, r.classify(ctx, "take", k.Bucket, err)
 	}
-	return nonNil(v), nil
+	return nonNil([]byte(v)), nil
 }
 
 // Update implements Backend with optimistic locking: read the key, call fn
@@ -132,7 +119,7 @@ var errLostRace = errors.New("store: redis value changed during update")
 // updateOnce is one optimistic attempt, from the stored value or, when
 // guessed, from guess; errLostRace means it lost (or guessed wrong).
 func (r *Redis) updateOnce(ctx context.Context, k Key, fn func(old []byte) ([]byte, time.Duration, error), guess []byte, guessed bool) ([]byte, error) {
-	cctx, cancel := r.callContext(ctx)
+	cctx, cancel := r.writeContext(ctx, k.Bucket)
 	defer cancel()
 	old := guess
 	if !guessed {
@@ -176,7 +163,7 @@ func (r *Redis) updateOnce(ctx context.Context, k Key, fn func(old []byte) ([]by
 	if value == nil {
 		write, stored = "del", ""
 	}
-	n, err := casScript.Run(cctx, r.client, r.layout.storeKeys(k),
+	n, err := r.runWrite(cctx, k.Bucket, casScript, r.layout.storeKeys(k),
 		had, expect, write, stored, ms, k.ID, r.layout.valueBase(k.Bucket)).Int()
 	if err != nil {
 		return nil, r.classify(ctx, "update", k.Bucket, err)
@@ -196,12 +183,13 @@ func (r *Redis) Incr(ctx context.Context, k Key, delta int64, window time.Durati
 	if err != nil {
 		return 0, time.Time{}, err
 	}
-	cctx, cancel := r.callContext(ctx)
+	cctx, cancel := r.writeContext(ctx, k.Bucket)
 	defer cancel()
 	if delta == 0 {
 		return r.readCounter(ctx, cctx, k)
 	}
-	res, err := incrScript.Run(cctx, r.client, r.layout.storeKeys(k),
+	sent := time.Now()
+	res, err := r.runWrite(cctx, k.Bucket, incrScript, r.layout.storeKeys(k),
 		delta, ms, k.ID, r.layout.valueBase(k.Bucket)).Int64Slice()
 	if err != nil {
 		if redis.HasErrorPrefix(err, "NOTCOUNTER") {
@@ -212,7 +200,7 @@ func (r *Redis) Incr(ctx context.Context, k Key, delta int64, window time.Durati
 	if len(res) != 2 {
 		return 0, time.Time{}, fmt.Errorf("store: redis incr %q: unexpected reply %v: %w", k.Bucket, res, ErrUnavailable)
 	}
-	return res[0], resetsAt(time.Duration(res[1]) * time.Millisecond), nil
+	return res[0], resetsAt(sent, time.Duration(res[1])*time.Millisecond), nil
 }
 
 // readCounter is Incr by 0: it reads without creating the counter.
@@ -220,6 +208,7 @@ func (r *Redis) readCounter(ctx, cctx context.Context, k Key) (int64, time.Time,
 	key := r.layout.valueKey(k)
 	var get *redis.StringCmd
 	var pttl *redis.DurationCmd
+	sent := time.Now()
 	_, err := r.client.TxPipelined(cctx, func(p redis.Pipeliner) error {
 		get = p.Get(cctx, key)
 		pttl = p.PTTL(cctx, key)
@@ -239,7 +228,7 @@ func (r *Redis) readCounter(ctx, cctx context.Context, k Key) (int64, time.Time,
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("store: %s %q is not a counter", k.Bucket, k.ID)
 	}
-	return n, resetsAt(pttl.Val()), nil
+	return n, resetsAt(sent, pttl.Val()), nil
 }
 
 // List implements Backend.
@@ -273,13 +262,14 @@ func millis(d time.Duration, what string) (int64, error) {
 	return ms, nil
 }
 
-// resetsAt turns a counter's remaining time to live into its window's end;
-// none (PTTL -1) is the zero Time.
-func resetsAt(pttl time.Duration) time.Time {
+// resetsAt turns a counter's remaining time to live, read by a call sent
+// at sent, into its window's end; none (PTTL -1) is the zero Time. From
+// when the call was sent, not answered: a WAIT may delay the answer.
+func resetsAt(sent time.Time, pttl time.Duration) time.Time {
 	if pttl <= 0 {
 		return time.Time{}
 	}
-	return time.Now().Add(pttl)
+	return sent.Add(pttl)
 }
 
 // nonNil keeps a stored empty value distinguishable from an absent one.

@@ -39,6 +39,61 @@ type RedisOptions struct {
 	// Timeout bounds every operation, including connecting: a Redis that
 	// does not answer in time counts as unavailable. Default 250ms.
 	Timeout time.Duration
+	// WaitReplicas, when positive, makes every write of a record that a
+	// failover must not lose (see MustSurviveFailover) return only once
+	// that many replicas have it: Redis replicates asynchronously, so a
+	// promoted replica lacks what the old master had not yet sent. Fewer
+	// acknowledgements within WaitTimeout fail the write with
+	// ErrUnavailable (it may or may not survive). Default 0: nothing waits.
+	WaitReplicas int
+	// WaitTimeout bounds that wait, on top of Timeout. Default: Timeout.
+	WaitTimeout time.Duration
+	// WaitFor picks the buckets whose writes wait, when WaitReplicas is
+	// set. Default MustSurviveFailover.
+	WaitFor func(bucket string) bool
+}
+
+// withDefaults fills in the defaults and rejects what cannot work.
+func (o RedisOptions) withDefaults() (RedisOptions, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = defaultRedisTimeout
+	}
+	if o.KeyPrefix == "" {
+		o.KeyPrefix = defaultRedisPrefix
+	}
+	if o.WaitReplicas < 0 || o.WaitTimeout < 0 {
+		return o, fmt.Errorf("store: redis: negative wait for replicas (%d, %v)", o.WaitReplicas, o.WaitTimeout)
+	}
+	if o.WaitTimeout == 0 {
+		o.WaitTimeout = o.Timeout
+	}
+	if o.WaitFor == nil {
+		o.WaitFor = MustSurviveFailover
+	}
+	// WAIT takes milliseconds, and 0 would block forever: round up.
+	ms, err := millis(o.WaitTimeout, "wait timeout")
+	o.WaitTimeout = time.Duration(ms) * time.Millisecond
+	return o, err
+}
+
+// failoverSafeBuckets name, by accounts' and policy's key layouts, the
+// records whose loss in a failover would undo an enrollment, let a spent
+// code, TOTP step or passkey challenge be used again, or bring back a
+// revoked device or an earlier policy. A trailing "/" takes every realm's.
+// Counters, flows and caches are not: losing their last milliseconds of
+// writes gives back a few attempts or restarts a sign-in, and waiting on
+// them would slow every request that counts.
+var failoverSafeBuckets = []string{"users/", "devices/", "codes/", "ceremonies/", "proposals/", "policy"}
+
+// MustSurviveFailover reports whether writes to bucket wait for replicas
+// when RedisOptions.WaitReplicas is set.
+func MustSurviveFailover(bucket string) bool {
+	for _, b := range failoverSafeBuckets {
+		if bucket == b || strings.HasSuffix(b, "/") && strings.HasPrefix(bucket, b) {
+			return true
+		}
+	}
+	return false
 }
 
 // clientOptions turns o into go-redis options, with o.Timeout on every
@@ -61,6 +116,10 @@ func (o RedisOptions) clientOptions() (*redis.UniversalOptions, error) {
 	}
 	uo.DialTimeout = o.Timeout
 	uo.ReadTimeout = o.Timeout
+	if o.WaitReplicas > 0 {
+		// A pipeline's replies are read under this timeout, a WAIT's too.
+		uo.ReadTimeout += o.WaitTimeout
+	}
 	uo.WriteTimeout = o.Timeout
 	uo.PoolTimeout = o.Timeout
 	uo.ContextTimeoutEnabled = true

@@ -42,6 +42,23 @@ trim(KEYS[2], ARGV[5])
 return 1
 `)
 
+// deleteScript removes a value and its ID from the index.
+// KEYS: value, index. ARGV: ID.
+var deleteScript = redis.NewScript(`
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+`)
+
+// takeScript is deleteScript returning the value: of concurrent callers one
+// gets it, the others nil.
+// KEYS: value, index. ARGV: ID.
+var takeScript = redis.NewScript(`
+local v = redis.call('GETDEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return v
+`)
+
 // incrScript adds to a counter, starting its window (and indexing it) when
 // it is new; returns {count, PTTL}. An existing non-integer fails with an
 // error starting "NOTCOUNTER".
