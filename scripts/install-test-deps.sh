@@ -2,6 +2,7 @@
 # Installs what the test suite talks to: real peers, not mocks.
 #   oathtool                independent TOTP generator the codes are checked against
 #   redis-server            the Redis store's peer
+#   redis-sentinel          Redis Sentinel, for the failover tests
 #   chromium                headless browser the browser tests drive (Debian's, without
 #                           its recommended packages)
 #   php-cli, python3,       real cookie parsers the gateway's reading of the Cookie header
@@ -23,6 +24,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v oathtool >/dev/null || need+=(oathtool)
 command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-sentinel >/dev/null || need+=(redis-sentinel)
 command -v chromium >/dev/null || need+=(chromium)
 command -v php >/dev/null || need+=(php-cli)
 command -v python3 >/dev/null || need+=(python3)
