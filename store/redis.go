@@ -259,6 +259,13 @@ func (r *Redis) afterDirectWriteError(ctx context.Context, err error) {
 	}
 }
 
+// reloadClusterState has a Cluster client read the slot map again.
+func (r *Redis) reloadClusterState() {
+	if cc, ok := r.client.(*redis.ClusterClient); ok {
+		cc.ReloadState(context.Background())
+	}
+}
+
 // classify maps a go-redis error: a missing key is ErrNotFound, the
 // caller's own cancellation stays what it is, and everything else (no
 // connection, the timeout, a closed client, a server error) wraps
@@ -271,6 +278,13 @@ func (r *Redis) classify(ctx context.Context, op, bucket string, err error) erro
 		return ErrNotFound
 	case ctx.Err() != nil:
 		return fmt.Errorf("store: redis %s: %w", op, ctx.Err())
+	}
+	// A Cluster's slot map may be stale (a master died and its replica was
+	// promoted): reload it now rather than at go-redis's next periodic
+	// reload, a minute away. It reloads in the background, at most every
+	// 200 ms.
+	r.reloadClusterState()
+	switch {
 	case bucket != "":
 		return fmt.Errorf("store: redis %s %q: %w: %w", op, bucket, err, ErrUnavailable)
 	default:

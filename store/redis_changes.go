@@ -146,8 +146,12 @@ func (rc *redisChanges) listen(ps *redis.PubSub) {
 			}
 			pinged = false
 		default:
-			// The connection broke; the next receive redials. Back off so a
-			// dead server is not hammered.
+			// The connection broke; the next receive redials (in a Cluster,
+			// after the slot map is read again: its node may be dead). Back
+			// off so a dead server is not hammered.
+			if cc, ok := rc.client.(*redis.ClusterClient); ok {
+				cc.ReloadState(context.Background())
+			}
 			backoff = min(max(2*backoff, 20*time.Millisecond), time.Second)
 			if sleepContext(ctx, backoff) != nil {
 				return
