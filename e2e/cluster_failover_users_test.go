@@ -159,9 +159,10 @@ func (u *probeUser) signInWithCode(base string, confirmed func(), accepted func(
 	switch at {
 	case "/.2fa/enroll/totp":
 		key := strings.ReplaceAll(htmltest.Text(page, "totp-key"), " ", "")
-		if key != u.key {
-			u.key, u.step = key, 0
-		}
+		// A new key, but the step goes on: a step once accepted is spent
+		// for the user, whatever the key, and a retry with it would count
+		// as a wrong code.
+		u.key = key
 	case "/.2fa/verify/totp":
 	default:
 		return fmt.Errorf("challenge at %s", at)
