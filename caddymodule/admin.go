@@ -144,7 +144,11 @@ func getPolicy(r *http.Request, rs *realmState) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"realm": rs.name, "stored": found, "policy": p}, nil
+	out := map[string]any{"realm": rs.name, "stored": found, "policy": p}
+	if prog := rs.operator.MailProgress(r.Context()); prog != nil {
+		out["setup_mail"] = prog // how far the setup emails of this enable have got
+	}
+	return out, nil
 }
 
 func putPolicy(r *http.Request, rs *realmState) (any, error) {

@@ -60,6 +60,9 @@ type App struct {
 	// replace shipped messages key by key or add languages. Default: the
 	// shipped languages only.
 	Locales string `json:"locales,omitempty"`
+	// MailQueue tunes the durable queue of setup emails and reminders.
+	// Default: a 2m lease, 8 attempts, a 30s first backoff.
+	MailQueue *MailQueue `json:"mail_queue,omitempty"`
 
 	storage     Storage
 	emailSender notify.EmailSender
@@ -147,6 +150,9 @@ func (a *App) Validate() error {
 			return fmt.Errorf("twofactor keys: %w", err)
 		}
 	}
+	if err := a.MailQueue.validate(); err != nil {
+		return err
+	}
 	for name, r := range a.Realms {
 		if err := r.validate(name, a.availability()); err != nil {
 			return err
@@ -193,7 +199,9 @@ func (a *App) start(ctx context.Context, b store.Backend, ring *keyring.Ring) er
 		if r, ok := a.emailSender.(sendRater); ok {
 			rate = r.SendRate()
 		}
-		run.queue = notify.NewQueue(b, a.emailSender, notify.QueueOptions{Rate: rate, Logger: a.slogger})
+		opts := a.MailQueue.options()
+		opts.Rate, opts.Logger = rate, a.slogger
+		run.queue = notify.NewQueue(b, a.emailSender, opts)
 		a.goWork(func() { run.queue.Run(ctx) })
 	}
 	a.mu.Lock()

@@ -40,6 +40,12 @@ import (
 //		}
 //		sms outbox <dir>
 //		sms <module> ...
+//		mail_queue {
+//			lease <duration>
+//			max_attempts <n>
+//			backoff <duration>
+//		}
+//		locales <dir>
 //		realm <name> {
 //			issuer <name>
 //			admin_permission <group>
@@ -95,6 +101,8 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = a.unmarshalRealm(d)
 		case "locales":
 			err = oneString(d, &a.Locales)
+		case "mail_queue":
+			err = a.unmarshalMailQueue(d)
 		default:
 			return d.Errf("unrecognized twofactor global option %q", opt)
 		}

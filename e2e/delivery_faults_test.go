@@ -29,6 +29,7 @@ const faultCaddyfile = `{
 			from "Acme Security <security@acme.example>"
 			endpoint {SES}
 		}
+		{GLOBAL}
 		realm default {
 			issuer "Acme Corp"
 			{POLICY}
@@ -65,6 +66,12 @@ const emailCodes = "policy {\n enforce\n methods email\n }"
 // for 2FA off) and, when knownUsers > 0, a users file of that many users.
 func startFaultRig(t *testing.T, app *demoApp, policy string, knownUsers int) *faultRig {
 	t.Helper()
+	return startFaultRigWith(t, app, policy, knownUsers, "")
+}
+
+// startFaultRigWith is startFaultRig with more global options.
+func startFaultRigWith(t *testing.T, app *demoApp, policy string, knownUsers int, global string) *faultRig {
+	t.Helper()
 	rig := &faultRig{ses: testpeer.SES(t), dir: t.TempDir()}
 	rig.proxy = testpeer.NewFaultProxy(t, rig.ses.Endpoint())
 	users := ""
@@ -72,7 +79,7 @@ func startFaultRig(t *testing.T, app *demoApp, policy string, knownUsers int) *f
 		writeUsersCSV(t, rig.dir, knownUsers)
 		users = "users_file {DIR}/users.csv"
 	}
-	cf := strings.NewReplacer("{SES}", rig.proxy.URL(), "{POLICY}", policy, "{USERS}", users).Replace(withApp(faultCaddyfile, app))
+	cf := strings.NewReplacer("{SES}", rig.proxy.URL(), "{POLICY}", policy, "{USERS}", users, "{GLOBAL}", global).Replace(withApp(faultCaddyfile, app))
 	rig.cp = startCaddy(t, rig.dir, cf, testpeer.FakeAWSEnv()...)
 	return rig
 }

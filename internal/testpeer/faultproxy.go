@@ -45,6 +45,7 @@ type FaultProxy struct {
 	passed   int
 	refused  int
 	requests []ProxiedRequest
+	answered func(forwarded int) // see OnAnswer
 }
 
 // ProxiedRequest is one request the proxy saw, in arrival order.
@@ -64,6 +65,15 @@ func NewFaultProxy(t testing.TB, target string) *FaultProxy {
 	}
 	p := &FaultProxy{}
 	forward := httputil.NewSingleHostReverseProxy(u)
+	forward.ModifyResponse = func(*http.Response) error {
+		p.mu.Lock()
+		fn, n := p.answered, p.passed
+		p.mu.Unlock()
+		if fn != nil {
+			fn(n)
+		}
+		return nil
+	}
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f, refuse := p.next(); refuse {
 			writeFault(w, f)
@@ -97,6 +107,16 @@ func (p *FaultProxy) Heal() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.left, p.forever = 0, false
+}
+
+// OnAnswer calls fn (nil: nothing) each time the target has answered a
+// forwarded request, with the count forwarded so far, before the answer
+// is passed on: the target has done the work, the client does not know it
+// yet. The answer waits for fn to return.
+func (p *FaultProxy) OnAnswer(fn func(forwarded int)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.answered = fn
 }
 
 // Passed is how many requests were forwarded to the target.
