@@ -20,46 +20,11 @@ import (
 // under load, while the master holding the users' records is killed -9
 // and its replica promoted.
 
-const clusterFailoverCaddyfile = `{
-	admin 127.0.0.1:{ADMIN}
-	default_bind 127.0.0.1
-	skip_install_trust
-	grace_period 1s
-	twofactor {
-		store redis {
-			addrs {ADDRS}
-			key_prefix cf:
-			# Without it, what the master confirmed but its replica never
-			# got is gone after the failover (see the partition test).
-			{WAIT}
-		}
-		keys {KEYS}
-		realm default {
-			policy {
-				enforce
-				methods totp
-			}
-		}
-	}
-}
-http://127.0.0.1:{PORT} {
-	twofactor {
-		identity lookup http://{APP}/api/me {
-			cookie legacy_session
-			rate 1000 1000
-		}
-		limits {
-			user_failures 50 15m
-			ip_failures 500 10m
-		}
-	}
-	reverse_proxy {APP}
-}
-`
-
 func clusterFailoverConfig(peer *testpeer.RedisClusterPeer, app *demoApp, wait string) string {
-	return strings.NewReplacer("{ADDRS}", strings.Join(peer.Addrs(), " "), "{KEYS}", keyring.Generate(), "{WAIT}", wait).
-		Replace(withApp(clusterFailoverCaddyfile, app))
+	// Without wait, what the master confirmed but its replica never got is
+	// gone after the failover (see the partition test).
+	store := fmt.Sprintf("store redis {\n addrs %s\n key_prefix cf:\n %s\n }\n keys %s", strings.Join(peer.Addrs(), " "), wait, keyring.Generate())
+	return withApp(loadCaddyfile(store), app)
 }
 
 // failoverCounts are what the load saw.

@@ -3,17 +3,12 @@ package e2e
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/totp"
 
 	"github.com/caddy2fa/caddy2fa/internal/htmltest"
 )
@@ -33,11 +28,10 @@ var errGatewayUnavailable = errors.New("503: two-factor service unavailable")
 // instead of failing the test: in the middle of a failover requests fail,
 // and only what the gateway confirmed counts.
 type probeUser struct {
+	browser
+	authenticator
 	id       string
-	key      string // the TOTP key last submitted at enrollment
-	step     int64  // the last TOTP step used
 	verified atomic.Bool
-	hc       *http.Client
 	answers  *answerTally
 }
 
@@ -53,59 +47,36 @@ type acceptedCode struct {
 
 func newProbeUser(id string, answers *answerTally) *probeUser {
 	u := &probeUser{id: id, answers: answers}
+	u.tag = func(req *http.Request) {
+		state := "unverified"
+		if u.verified.Load() {
+			state = "verified"
+		}
+		req.Header.Set(probeHeader, u.id+" "+state)
+	}
 	u.newBrowser()
 	return u
 }
 
+// newBrowser starts a new browser session, not let through yet.
 func (u *probeUser) newBrowser() {
-	jar, _ := cookiejar.New(nil)
-	u.hc = &http.Client{Jar: jar, Timeout: 10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	u.newSession()
 	u.verified.Store(false)
 }
 
+// do is browser.do, counting the answers and making a 503 an error.
 func (u *probeUser) do(base, method, path string, form url.Values) (int, string, string, error) {
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, _ := http.NewRequest(method, base+path, body)
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	state := "unverified"
-	if u.verified.Load() {
-		state = "verified"
-	}
-	req.Header.Set(probeHeader, u.id+" "+state)
-	r, err := u.hc.Do(req)
+	status, to, page, err := u.browser.do(base, method, path, form)
 	if err != nil {
-		return 0, "", "", err
+		return status, to, page, err
 	}
-	defer r.Body.Close()
-	b, err := io.ReadAll(r.Body)
 	u.answers.requests.Add(1)
-	if err == nil && r.StatusCode == http.StatusServiceUnavailable {
+	if status == http.StatusServiceUnavailable {
 		u.answers.unavailable.Add(1)
 		err = errGatewayUnavailable
 	}
-	return r.StatusCode, r.Header.Get("Location"), string(b), err
+	return status, to, page, err
 }
-
-// code is the authenticator's code for the step after the last one used;
-// false when that step has not begun (the gateway takes one step ahead).
-func (u *probeUser) code() (string, int64, bool) {
-	if !u.freshStep() {
-		return "", 0, false
-	}
-	step := max(u.step+1, time.Now().Unix()/30)
-	u.step = step
-	c, _ := totp.GenerateCodeCustom(u.key, time.Unix(step*30, 0), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-	return c, step, true
-}
-
-// freshStep reports whether code has a step to give now.
-func (u *probeUser) freshStep() bool { return u.step < time.Now().Unix()/30+1 }
 
 // challenge signs in anew through base and follows the gateway to its
 // challenge page, returning the page and its path.
@@ -159,15 +130,12 @@ func (u *probeUser) signInWithCode(base string, confirmed func(), accepted func(
 	switch at {
 	case "/.2fa/enroll/totp":
 		key := strings.ReplaceAll(htmltest.Text(page, "totp-key"), " ", "")
-		// A new key, but the step goes on: a step once accepted is spent
-		// for the user, whatever the key, and a retry with it would count
-		// as a wrong code.
-		u.key = key
+		u.key = key // the step goes on (see authenticator)
 	case "/.2fa/verify/totp":
 	default:
 		return fmt.Errorf("challenge at %s", at)
 	}
-	code, step, ok := u.code()
+	code, step, ok := u.nextCode()
 	if !ok {
 		return errors.New("no fresh TOTP step yet")
 	}
@@ -282,16 +250,4 @@ func allUsers(users []*probeUser, ok func(*probeUser) bool) bool {
 		}
 	}
 	return true
-}
-
-// waitUntil polls cond until it holds, failing the test after bound.
-func waitUntil(t *testing.T, what string, bound time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, bound)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

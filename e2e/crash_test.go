@@ -3,112 +3,20 @@ package e2e
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/totp"
 
 	"github.com/caddy2fa/caddy2fa/accounts"
 	"github.com/caddy2fa/caddy2fa/examples/legacyapp"
-	"github.com/caddy2fa/caddy2fa/internal/htmltest"
 	"github.com/caddy2fa/caddy2fa/policy"
 	"github.com/caddy2fa/caddy2fa/store"
 )
 
-const crashCaddyfile = `{
-	admin 127.0.0.1:{ADMIN}
-	default_bind 127.0.0.1
-	skip_install_trust
-	grace_period 1s
-	twofactor {
-		store file {DIR}/2fa.db
-		realm default {
-			policy {
-				enforce
-				methods totp
-			}
-		}
-	}
-}
-http://127.0.0.1:{PORT} {
-	twofactor {
-		identity lookup http://{APP}/api/me {
-			cookie legacy_session
-			rate 1000 1000
-		}
-		limits {
-			ip_failures 500 10m
-		}
-	}
-	reverse_proxy {APP}
-}
-`
-
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-
-// enrollOnce is one user's first login and enrollment, as a browser does
-// it, with no test failure on the way: after the kill, requests fail, and
-// the caller only counts what was confirmed. It returns the TOTP key once
-// the gateway answered the code with the way on (the enrollment is then
-// confirmed to the user).
-func enrollOnce(base, user string) (string, error) {
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	do := func(method, path string, form url.Values) (*http.Response, string, error) {
-		var body io.Reader
-		if form != nil {
-			body = strings.NewReader(form.Encode())
-		}
-		req, _ := http.NewRequest(method, base+path, body)
-		if form != nil {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			return nil, "", err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		return resp, string(b), err
-	}
-	if _, _, err := do(http.MethodPost, "/login", url.Values{"username": {user}, "password": {"pw"}, "next": {"/reports"}}); err != nil {
-		return "", err
-	}
-	if _, _, err := do(http.MethodGet, "/reports", nil); err != nil {
-		return "", err
-	}
-	_, page, err := do(http.MethodGet, "/.2fa/enroll/totp", nil)
-	if err != nil {
-		return "", err
-	}
-	key := strings.ReplaceAll(htmltest.Text(page, "totp-key"), " ", "")
-	m := csrfField.FindStringSubmatch(page)
-	if key == "" || m == nil {
-		return "", errors.New("no enrollment form")
-	}
-	code, err := totp.GenerateCodeCustom(key, time.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-	if err != nil {
-		return "", err
-	}
-	resp, _, err := do(http.MethodPost, "/.2fa/enroll/totp", url.Values{"csrf": {m[1]}, "code": {code}})
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/.2fa/recovery-codes" {
-		return "", fmt.Errorf("enrollment answered %d %s", resp.StatusCode, resp.Header.Get("Location"))
-	}
-	return key, nil
-}
 
 // kill -9 of Caddy in the middle of many first logins: after the restart
 // the store file opens, every enrollment confirmed to a user is there,
@@ -122,7 +30,7 @@ func TestEveryConfirmedEnrollmentSurvivesKill9(t *testing.T) {
 	}
 	app := startDemoAppWith(t, legacyapp.Options{Users: list}, nil)
 	dir := t.TempDir()
-	cp := startCaddy(t, dir, withApp(crashCaddyfile, app))
+	cp := startCaddy(t, dir, withApp(loadCaddyfile("store file {DIR}/2fa.db"), app))
 
 	var confirmed sync.Map
 	var count atomic.Int64
@@ -144,12 +52,14 @@ func TestEveryConfirmedEnrollmentSurvivesKill9(t *testing.T) {
 	for range workers {
 		wg.Go(func() {
 			for user := range next {
-				key, err := enrollOnce(cp.URL, user)
-				if err != nil {
+				u := newHAUser(user)
+				if err := u.enroll(cp.URL); err != nil {
 					lastErr.Store(err.Error())
+				}
+				if !u.confirmed {
 					continue // refused by a dead server, or cut off by the kill
 				}
-				confirmed.Store(user, key)
+				confirmed.Store(user, u.key)
 				if count.Add(1) == killAfter {
 					killOnce.Do(func() {
 						cp.cmd.Process.Kill() // SIGKILL: no shutdown, no flush

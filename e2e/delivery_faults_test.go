@@ -337,23 +337,6 @@ func firstFailures(logs string) int {
 	return n
 }
 
-// pollUntil polls cond until it holds, failing with what it last saw after
-// bound: the bound only catches a hang.
-func pollUntil(t *testing.T, bound time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	for {
-		ok, seen := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v; last seen: %s", what, bound, seen)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func TestSetupMailQueueKeepsItsBacklogThroughAnSESOutageAndSendsEachOnce(t *testing.T) {
 	// A first retry after 5s, not 30s: the backlog drains soon after the
 	// outage, as it would after the default backoff, only sooner.

@@ -3,17 +3,11 @@ package e2e
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
-
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/totp"
 
 	"github.com/caddy2fa/caddy2fa/internal/htmltest"
 )
@@ -22,48 +16,60 @@ import (
 // through several instances while the store fails over, and counters of
 // what the app saw.
 
-// haUser is one person at their own browser, without a test to fail: in
-// the middle of a failover requests fail, and only what was confirmed to
-// the user counts.
+// loadCaddyfile is the gateway of the failover and crash tests, on the
+// store block store: TOTP enforced for everyone, and lookups and failure
+// bounds well above what the tests' users do, so that only the fault under
+// test turns a user away.
+func loadCaddyfile(store string) string {
+	return strings.Replace(`{
+	admin 127.0.0.1:{ADMIN}
+	default_bind 127.0.0.1
+	skip_install_trust
+	grace_period 1s
+	twofactor {
+		{STORE}
+		realm default {
+			issuer "Acme Corp"
+			policy {
+				enforce
+				methods totp
+			}
+		}
+	}
+}
+http://127.0.0.1:{PORT} {
+	twofactor {
+		identity lookup http://{APP}/api/me {
+			cookie legacy_session
+			rate 1000 1000
+		}
+		limits {
+			user_failures 50 15m
+			ip_failures 500 10m
+		}
+	}
+	reverse_proxy {APP}
+}
+`, "{STORE}", store, 1)
+}
+
+// haUser is one person at their own browser, with an authenticator app.
 type haUser struct {
-	name string
-	key  string // once enrolled
-	step int64  // the last TOTP step used
-	hc   *http.Client
-	busy atomic.Bool // one visit at a time
+	browser
+	authenticator
+	name      string
+	confirmed bool        // the gateway confirmed an enrollment to the user
+	busy      atomic.Bool // one visit at a time
 }
 
-func newHAUser(name string) *haUser {
-	jar, _ := cookiejar.New(nil)
-	return &haUser{name: name, hc: &http.Client{Jar: jar, Timeout: 10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
-
-func (u *haUser) do(base, method, path string, form url.Values) (int, string, string, error) {
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, _ := http.NewRequest(method, base+path, body)
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	r, err := u.hc.Do(req)
-	if err != nil {
-		return 0, "", "", err
-	}
-	defer r.Body.Close()
-	b, err := io.ReadAll(r.Body)
-	return r.StatusCode, r.Header.Get("Location"), string(b), err
-}
+func newHAUser(name string) *haUser { return &haUser{name: name} }
 
 // signIn opens a new app session at the app's own login, through base,
 // and follows it to the app's page.
 func (u *haUser) signIn(base string) error {
 	// A new browser session: the app's old session cookie would make the
 	// login a request of a user who has not passed for it.
-	jar, _ := cookiejar.New(nil)
-	u.hc.Jar = jar
+	u.newSession()
 	status, _, _, err := u.do(base, http.MethodPost, "/login", url.Values{"username": {u.name}, "password": {"pw"}, "next": {"/reports"}})
 	if err == nil && status != http.StatusSeeOther {
 		err = fmt.Errorf("login answered %d", status)
@@ -75,18 +81,6 @@ func (u *haUser) signIn(base string) error {
 	// that returns there.
 	_, _, _, err = u.do(base, http.MethodGet, "/reports", nil)
 	return err
-}
-
-// code is the authenticator's code of the step after the last one used.
-func (u *haUser) code() string {
-	now := time.Now().Unix() / 30
-	for u.step >= now+1 {
-		time.Sleep(200 * time.Millisecond)
-		now = time.Now().Unix() / 30
-	}
-	u.step = max(u.step+1, now)
-	c, _ := totp.GenerateCodeCustom(u.key, time.Unix(u.step*30, 0), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-	return c
 }
 
 var errNotConfirmed = errors.New("not confirmed")
@@ -109,14 +103,15 @@ func (u *haUser) enroll(base string) error {
 	if key == "" || m == nil {
 		return errors.New("no enrollment form")
 	}
-	u.key = key // the step goes on: a step once accepted is spent for the user
-	status, to, _, err := u.do(base, http.MethodPost, "/.2fa/enroll/totp", url.Values{"csrf": {m[1]}, "code": {u.code()}})
+	u.key = key
+	status, to, _, err := u.do(base, http.MethodPost, "/.2fa/enroll/totp", url.Values{"csrf": {m[1]}, "code": {u.awaitCode()}})
 	if err != nil {
 		return err
 	}
 	if status != http.StatusSeeOther || to != "/.2fa/recovery-codes" {
 		return fmt.Errorf("%w: enrollment answered %d %s", errNotConfirmed, status, to)
 	}
+	u.confirmed = true
 	return u.saveRecoveryCodes(base)
 }
 

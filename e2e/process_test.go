@@ -251,3 +251,26 @@ func (c *client) follow(path string) (resp, string) {
 	c.t.Fatal("too many redirects")
 	return resp{}, ""
 }
+
+// pollUntil polls cond until it holds, failing with what it last saw after
+// bound: the bound only catches a hang.
+func pollUntil(t *testing.T, bound time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	for {
+		ok, seen := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v; last seen: %s", what, bound, seen)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitUntil is pollUntil for a condition with nothing to show.
+func waitUntil(t *testing.T, what string, bound time.Duration, cond func() bool) {
+	t.Helper()
+	pollUntil(t, bound, what, func() (bool, string) { return cond(), "nothing to show" })
+}

@@ -18,39 +18,6 @@ import (
 // Two instances on Redis Sentinel (one master, two replicas, three
 // Sentinels) while the master fails over twice: once on request (SENTINEL
 // FAILOVER), once by kill -9.
-const sentinelCaddyfile = `{
-	admin 127.0.0.1:{ADMIN}
-	default_bind 127.0.0.1
-	skip_install_trust
-	grace_period 1s
-	twofactor {
-		store redis {REDIS} {
-			key_prefix failover:
-			{STOREOPTS}
-		}
-		keys {KEYS}
-		realm default {
-			issuer "Acme Corp"
-			policy {
-				enforce
-				methods totp
-			}
-		}
-	}
-}
-http://127.0.0.1:{PORT} {
-	twofactor {
-		identity lookup http://{APP}/api/me {
-			cookie legacy_session
-			rate 1000 1000
-		}
-		limits {
-			ip_failures 500 10m
-		}
-	}
-	reverse_proxy {APP}
-}
-`
 
 // haRig is the legacy app with numbered users and two Caddy instances on
 // one store.
@@ -71,7 +38,8 @@ func startHARig(t *testing.T, users int, storeURL, storeOpts string) *haRig {
 		rig.users = append(rig.users, newHAUser(name))
 	}
 	rig.app = startDemoAppWith(t, legacyapp.Options{Users: list}, nil)
-	cf := strings.NewReplacer("{REDIS}", storeURL, "{STOREOPTS}", storeOpts, "{KEYS}", keyring.Generate()).Replace(withApp(sentinelCaddyfile, rig.app))
+	store := fmt.Sprintf("store redis %s {\n key_prefix failover:\n %s\n }\n keys %s", storeURL, storeOpts, keyring.Generate())
+	cf := withApp(loadCaddyfile(store), rig.app)
 	for range 2 {
 		rig.nodes = append(rig.nodes, startCaddy(t, t.TempDir(), cf))
 	}
@@ -103,7 +71,7 @@ func TestSentinelFailoverFailsClosedAndLosesNothingConfirmed(t *testing.T) {
 	}
 	// A code accepted just before the master dies must stay spent.
 	replayer := verified[0]
-	replayed := replayer.code()
+	replayed := replayer.awaitCode()
 	if ok, err := replayer.verify(rig.base(0), replayed); !ok || err != nil {
 		t.Fatalf("verification before the failover: %v %v", ok, err)
 	}
@@ -172,7 +140,7 @@ func TestSentinelFailoverFailsClosedAndLosesNothingConfirmed(t *testing.T) {
 					// The code went in but its answer was lost: the
 					// enrollment may have landed, so the user signs in
 					// again, as a person would.
-					if ok, _ := u.verify(rig.base(i), u.code()); ok {
+					if ok, _ := u.verify(rig.base(i), u.awaitCode()); ok {
 						err = nil
 					}
 				}
@@ -242,7 +210,7 @@ func TestSentinelFailoverFailsClosedAndLosesNothingConfirmed(t *testing.T) {
 	// failovers, verifies on both instances afterwards.
 	lost := 0
 	for i, u := range slices.Concat(verified[1:], late) {
-		if accepted, err := u.verify(rig.base(i), u.code()); !accepted {
+		if accepted, err := u.verify(rig.base(i), u.awaitCode()); !accepted {
 			if errors.Is(err, errNotEnrolled) {
 				lost++
 			}

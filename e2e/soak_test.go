@@ -179,7 +179,7 @@ func (rig *haRig) soakVisit(st *soakStats, u *haUser, w int) {
 	if u.key == "" {
 		err := u.enroll(base)
 		if err != nil && u.key != "" {
-			if ok, _ := u.verify(base, u.code()); ok {
+			if ok, _ := u.verify(base, u.awaitCode()); ok {
 				err = nil
 			}
 		}
@@ -189,7 +189,7 @@ func (rig *haRig) soakVisit(st *soakStats, u *haUser, w int) {
 		}
 		st.enrollments.Add(1)
 	} else {
-		code := u.code()
+		code := u.awaitCode()
 		ok, err := u.verify(base, code)
 		if errors.Is(err, errNotEnrolled) {
 			st.lostEnrollments.Add(1)
