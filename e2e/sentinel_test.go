@@ -52,8 +52,10 @@ func (rig *haRig) base(i int) string { return rig.nodes[i%len(rig.nodes)].URL }
 // a hit on it means the gateway let an unverified request through.
 func privatePath(user string) string { return "/private-" + user }
 
-// sentinelStoreOptions are the store's options in the failover tests.
-var sentinelStoreOptions = "wait_replicas 1"
+// sentinelStoreOptions wait for both replicas: with wait_replicas 1, the
+// planned failover lost 6 and 7 of the 10 enrollments confirmed in its
+// moment, in two runs.
+var sentinelStoreOptions = "wait_replicas 2"
 
 func TestSentinelFailoverFailsClosedAndLosesNothingConfirmed(t *testing.T) {
 	sentinels := testpeer.RedisSentinel(t)
@@ -112,58 +114,70 @@ func TestSentinelFailoverFailsClosedAndLosesNothingConfirmed(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		})
 	}
-	started := time.Now()
-	promoted := sentinels.Failover()
-	t.Logf("SENTINEL FAILOVER: %s is master after %v", promoted.Addr(), time.Since(started).Round(time.Millisecond))
-	// First logins go on through the crash of the master; a flow that fails is
+	// First logins go on through both failovers; a flow that fails is
 	// started again, as a person would.
 	var mu sync.Mutex
 	enrolled := map[*haUser]bool{}
 	lastErr := map[*haUser]error{}
 	attempts := 0
-	for i, u := range late {
-		wg.Go(func() {
-			// Spread over the crash: some before, some while the master
-			// is dead, some after.
-			time.Sleep(time.Duration(i) * 150 * time.Millisecond)
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				mu.Lock()
-				attempts++
-				mu.Unlock()
-				err := u.enroll(rig.base(i + len(late)/2))
-				if err != nil && u.key != "" && !errors.Is(err, errNotConfirmed) {
-					// The code went in but its answer was lost: the
-					// enrollment may have landed, so the user signs in
-					// again, as a person would.
-					if ok, _ := u.verify(rig.base(i), u.awaitCode()); ok {
-						err = nil
+	firstLogins := func(batch []*haUser, offset int) {
+		for i, u := range batch {
+			wg.Go(func() {
+				// Spread over the failover: some before, some while no
+				// master serves, some after.
+				time.Sleep(time.Duration(i) * 150 * time.Millisecond)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
 					}
-				}
-				mu.Lock()
-				lastErr[u] = err
-				if err == nil {
-					enrolled[u] = true
+					mu.Lock()
+					attempts++
 					mu.Unlock()
-					return
+					err := u.enroll(rig.base(offset + i))
+					if err != nil && u.key != "" && !errors.Is(err, errNotConfirmed) {
+						// The code went in but its answer was lost: the
+						// enrollment may have landed, so the user signs in
+						// again, as a person would.
+						if ok, _ := u.verify(rig.base(offset+i+1), u.awaitCode()); ok {
+							err = nil
+						}
+					}
+					mu.Lock()
+					lastErr[u] = err
+					if err == nil {
+						enrolled[u] = true
+						mu.Unlock()
+						return
+					}
+					mu.Unlock()
+					time.Sleep(50 * time.Millisecond)
 				}
-				mu.Unlock()
-				time.Sleep(50 * time.Millisecond)
-			}
-		})
+			})
+		}
 	}
 
+	// The planned failover: Sentinel promotes a replica while the old
+	// master still takes writes for a moment; what the other replica
+	// acknowledged in that moment it drops when it follows the new master.
+	firstLogins(late[:len(late)/2], 0)
+	time.Sleep(300 * time.Millisecond)
+	started := time.Now()
+	promoted := sentinels.Failover()
+	t.Logf("SENTINEL FAILOVER: %s is master after %v", promoted.Addr(), time.Since(started).Round(time.Millisecond))
+
+	firstLogins(late[len(late)/2:], 1)
 	time.Sleep(1500 * time.Millisecond)
 	started = time.Now()
 	dead, promoted := sentinels.KillMaster()
 	t.Logf("kill -9 of the master: %s is master after %v", promoted.Addr(), time.Since(started).Round(time.Millisecond))
 	dead.Start() // the Sentinels make it a replica of the new master
-	// Every late first login gets through once the new master serves.
-	deadline := time.Now().Add(60 * time.Second)
+	// Every late first login gets through once the new master has both
+	// replicas again; the bound only catches a hang (a user who spent
+	// both steps the gateway takes on 503s waits for the next one).
+	const bound = 3 * time.Minute
+	deadline := time.Now().Add(bound)
 	for {
 		mu.Lock()
 		n := len(enrolled)
@@ -180,7 +194,7 @@ func TestSentinelFailoverFailsClosedAndLosesNothingConfirmed(t *testing.T) {
 				}
 			}
 			mu.Unlock()
-			t.Fatalf("%d of %d first logins confirmed 60s after the failovers", n, len(late))
+			t.Fatalf("%d of %d first logins confirmed %v after the failovers", n, len(late), bound)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
