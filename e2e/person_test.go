@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -20,8 +21,9 @@ import (
 // browser is one person's browser: cookies of its own, redirects shown
 // rather than followed.
 type browser struct {
-	hc  *http.Client
-	tag func(*http.Request) // nil, or marks each request before it goes
+	hc   *http.Client
+	tag  func(*http.Request) // nil, or marks each request before it goes
+	from string              // the loopback address it connects from; "": any
 }
 
 // newSession drops every cookie, as a new browser session does.
@@ -29,6 +31,12 @@ func (b *browser) newSession() {
 	jar, _ := cookiejar.New(nil)
 	b.hc = &http.Client{Jar: jar, Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if b.from != "" {
+		// A person of their own network: the gateway's per-address
+		// limits count them apart.
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(b.from)}}
+		b.hc.Transport = &http.Transport{DialContext: d.DialContext}
+	}
 }
 
 // do sends one request to base+path (form, if any, as a posted form) and
