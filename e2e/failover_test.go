@@ -115,6 +115,33 @@ func (u *haUser) enroll(base string) error {
 	return u.saveRecoveryCodes(base)
 }
 
+// errEnrollmentLost: a user the gateway had confirmed an enrollment to is
+// asked to set up again.
+var errEnrollmentLost = errors.New("a confirmed enrollment is gone: asked to set up again")
+
+// firstSignIn is one try of a person's first sign-in through base, as a
+// person makes it: enrollment, or, once the gateway may have taken the code
+// (its answer lost, or the recovery codes' page), a sign-in through other
+// that asks for the next code. nil means the user is through.
+func (u *haUser) firstSignIn(base, other string) error {
+	if !u.confirmed {
+		err := u.enroll(base)
+		if err == nil || u.key == "" || errors.Is(err, errNotConfirmed) {
+			return err
+		}
+	}
+	ok, err := u.verify(other, u.awaitCode())
+	switch {
+	case errors.Is(err, errNotEnrolled) && u.confirmed:
+		return errEnrollmentLost
+	case ok:
+		return nil
+	case err == nil:
+		return errors.New("code refused")
+	}
+	return err
+}
+
 func (u *haUser) saveRecoveryCodes(base string) error {
 	_, _, page, err := u.do(base, http.MethodGet, "/.2fa/recovery-codes", nil)
 	if err != nil {
