@@ -126,12 +126,12 @@ func TestClusterFailoverUnderLoadFailsClosedAndLosesNothing(t *testing.T) {
 			default:
 			}
 			u := pool[i%len(pool)]
-			if !once && !u.freshStep() {
+			if u.lost.Load() || !once && !u.freshStep() {
 				time.Sleep(20 * time.Millisecond)
 				continue
 			}
 			if once && u.verified.Load() {
-				if allUsers(pool, func(u *probeUser) bool { return u.verified.Load() }) {
+				if allUsers(pool, through) {
 					return
 				}
 				continue
@@ -214,7 +214,7 @@ func TestClusterFailoverUnderLoadFailsClosedAndLosesNothing(t *testing.T) {
 	// Bounded above a TOTP step: a user whose code was spent by a write
 	// that then failed waits for the next one, as a person would.
 	const flowBound = 45 * time.Second
-	for deadline := time.Now().Add(flowBound); !allUsers(fresh, func(u *probeUser) bool { return u.verified.Load() }); {
+	for deadline := time.Now().Add(flowBound); !allUsers(fresh, through); {
 		if time.Now().After(deadline) {
 			// A gateway still sending to the dead master, say.
 			t.Fatalf("new users still not all enrolled %v after the promotion; the last failed sign-in: %v", flowBound, lastFlowError.Load())
@@ -235,6 +235,11 @@ func TestClusterFailoverUnderLoadFailsClosedAndLosesNothing(t *testing.T) {
 	if counts.hotDuringOutage.Load() == 0 || counts.flows503.Load() == 0 || counts.reset503.Load() == 0 {
 		t.Errorf("the outage met %d verified requests, %d sign-ins and %d old sessions with a 503: the test proved nothing",
 			counts.hotDuringOutage.Load(), counts.flows503.Load(), counts.reset503.Load())
+	}
+	for _, u := range users {
+		if u.lost.Load() {
+			t.Errorf("%s: %v during the load", u.id, errEnrollmentLost)
+		}
 	}
 	checkNoUnverifiedRequestReachedTheApp(t, app)
 	checkNoCodeTakenTwice(t, gw, taken)

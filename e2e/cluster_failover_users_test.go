@@ -32,6 +32,8 @@ type probeUser struct {
 	authenticator
 	id       string
 	verified atomic.Bool
+	enrolled bool        // the gateway confirmed an enrollment to the user
+	lost     atomic.Bool // and later asked them to set up again
 	answers  *answerTally
 }
 
@@ -129,6 +131,10 @@ func (u *probeUser) signInWithCode(base string, confirmed func(), accepted func(
 	}
 	switch at {
 	case "/.2fa/enroll/totp":
+		if u.enrolled {
+			u.lost.Store(true)
+			return errEnrollmentLost
+		}
 		key := strings.ReplaceAll(htmltest.Text(page, "totp-key"), " ", "")
 		u.key = key // the step goes on (see authenticator)
 	case "/.2fa/verify/totp":
@@ -152,6 +158,7 @@ func (u *probeUser) signInWithCode(base string, confirmed func(), accepted func(
 	}
 	accepted(acceptedCode{u, code, step})
 	if at == "/.2fa/enroll/totp" {
+		u.enrolled = true
 		confirmed()
 		_, _, page, err := u.do(base, http.MethodGet, "/.2fa/recovery-codes", nil)
 		if err != nil {
@@ -242,6 +249,10 @@ func checkEveryConfirmedEnrollmentStands(t *testing.T, gw []*caddyProc, confirme
 	}
 	t.Logf("%d confirmed enrollments, %d lost", len(confirmed), lost)
 }
+
+// through: let in, or found to have lost their enrollment (which fails
+// the test): either way done signing in.
+func through(u *probeUser) bool { return u.verified.Load() || u.lost.Load() }
 
 func allUsers(users []*probeUser, ok func(*probeUser) bool) bool {
 	for _, u := range users {
