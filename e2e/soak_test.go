@@ -178,16 +178,9 @@ func TestSoakTwoInstancesThroughFailoversAndARestart(t *testing.T) {
 func (rig *haRig) soakVisit(st *soakStats, u *haUser, w int) {
 	base := rig.base(w)
 	st.signIns.Add(1)
-	if u.key == "" {
-		err := u.enroll(base)
-		if err != nil && u.key != "" {
-			if ok, _ := u.verify(base, u.awaitCode()); ok {
-				err = nil
-			}
-		}
-		if err != nil {
-			u.key = ""
-			return
+	if !u.confirmed {
+		if err := u.firstSignIn(base, base); err != nil {
+			return // tried again at the next visit, with a code once confirmed
 		}
 		st.enrollments.Add(1)
 	} else {
@@ -195,7 +188,7 @@ func (rig *haRig) soakVisit(st *soakStats, u *haUser, w int) {
 		ok, err := u.verify(base, code)
 		if errors.Is(err, errNotEnrolled) {
 			st.lostEnrollments.Add(1)
-			u.key = ""
+			u.confirmed, u.key = false, "" // counted once; enrolls anew
 			return
 		}
 		if !ok {
