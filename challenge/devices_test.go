@@ -172,7 +172,7 @@ func TestRememberMeTurnedOffOrShortenedEndsTrust(t *testing.T) {
 			b := h.browser("alice", "s1")
 			b.rememberedLogin()
 			h.advance(3 * 24 * time.Hour)
-			if _, err := policy.Replace(t.Context(), h.backend, "default", 0, policy.Policy{Enabled: true, Methods: []string{"totp"}, RememberDays: days}); err != nil {
+			if _, err := policy.Replace(t.Context(), h.backend, "default", 0, policy.Policy{Enabled: true, Methods: []string{"totp"}, RememberDays: days}, policy.Policy{}); err != nil {
 				t.Fatal(err)
 			}
 			h.snap.Refresh(t.Context())

@@ -124,7 +124,7 @@ func (a *Admin) ConfirmChange(ctx context.Context, by Actor, id, code string) (p
 		return policy.Policy{}, &WrongCode{Left: res.Left}
 	}
 	prev := a.Policy()
-	applied, err := policy.Apply(ctx, a.backend, p, a.cfg.Now())
+	applied, err := policy.Apply(ctx, a.backend, p, a.cfg.Now(), a.policy.Initial())
 	if err != nil {
 		if errors.Is(err, policy.ErrStale) || errors.Is(err, policy.ErrNoProposal) {
 			a.audit(ctx, accounts.AuditEvent{Actor: by.ID, Action: "policy_change_refused", IP: by.IP, Detail: err.Error()})
@@ -151,15 +151,18 @@ func (a *Admin) ReplacePolicy(ctx context.Context, by Actor, base int64, next po
 	if err := next.Validate(a.Availability()); err != nil {
 		return policy.Policy{}, invalidChange(next, a.Availability(), err)
 	}
-	prev, _, err := policy.Load(ctx, a.backend, a.cfg.Realm)
+	prev, found, err := policy.Load(ctx, a.backend, a.cfg.Realm)
 	if err != nil {
 		return policy.Policy{}, err
+	}
+	if !found {
+		prev = a.policy.Initial() // what users live under until a change
 	}
 	if base < 0 {
 		base = prev.Version
 	}
 	next.ChangedBy, next.ChangedAt = by.ID, a.cfg.Now().UTC()
-	stored, err := policy.Replace(ctx, a.backend, a.cfg.Realm, base, next)
+	stored, err := policy.Replace(ctx, a.backend, a.cfg.Realm, base, next, a.policy.Initial())
 	if err != nil {
 		return policy.Policy{}, err
 	}

@@ -168,18 +168,26 @@ var ErrStale = errors.New("the policy was changed by someone else in the meantim
 
 // Replace stores next if the stored version still equals base (0 when none
 // is stored), giving next the following version, and notifies every
-// instance. It returns the stored policy.
-func Replace(ctx context.Context, b store.Backend, realm string, base int64, next Policy) (Policy, error) {
+// instance. It returns the stored policy. configured is the policy in force
+// while none is stored: a first change over an enabled configured policy
+// keeps its enabling (a zero EnabledAt: since the server was configured),
+// so rollouts, reminders and grandfathered sessions do not start again.
+func Replace(ctx context.Context, b store.Backend, realm string, base int64, next, configured Policy) (Policy, error) {
 	var stored Policy
 	_, err := store.UpdateJSON(ctx, b, Key(realm), func(cur *Policy, exists bool) (time.Duration, error) {
 		if cur.Version != base {
 			return 0, ErrStale
 		}
+		was := *cur
+		if !exists {
+			was = configured
+		}
 		next.Version = base + 1
-		if next.Enabled && (!cur.Enabled || !exists) {
-			next.EnabledAt = next.ChangedAt
-		} else if next.Enabled {
-			next.EnabledAt = cur.EnabledAt
+		switch {
+		case next.Enabled && !was.Enabled:
+			next.EnabledAt = next.ChangedAt // turned on now
+		case next.Enabled:
+			next.EnabledAt = was.EnabledAt
 		}
 		*cur = next
 		stored = next

@@ -58,15 +58,15 @@ func TestOrderedFollowsDisplayOrder(t *testing.T) {
 func TestReplaceRefusesStaleBase(t *testing.T) {
 	b := openStore(t)
 	now := time.Now().UTC()
-	p1, err := Replace(t.Context(), b, "acme", 0, Policy{Enabled: true, Methods: []string{"totp"}, ChangedBy: "alice", ChangedAt: now})
+	p1, err := Replace(t.Context(), b, "acme", 0, Policy{Enabled: true, Methods: []string{"totp"}, ChangedBy: "alice", ChangedAt: now}, Policy{})
 	if err != nil || p1.Version != 1 || !p1.EnabledAt.Equal(now) {
 		t.Fatalf("first replace: %+v %v", p1, err)
 	}
-	if _, err := Replace(t.Context(), b, "acme", 0, Policy{}); !errors.Is(err, ErrStale) {
+	if _, err := Replace(t.Context(), b, "acme", 0, Policy{}, Policy{}); !errors.Is(err, ErrStale) {
 		t.Fatalf("a change based on an old version must be refused, got %v", err)
 	}
 	later := now.Add(time.Hour)
-	p2, err := Replace(t.Context(), b, "acme", 1, Policy{Enabled: true, Methods: []string{"totp"}, RememberDays: 7, ChangedAt: later})
+	p2, err := Replace(t.Context(), b, "acme", 1, Policy{Enabled: true, Methods: []string{"totp"}, RememberDays: 7, ChangedAt: later}, Policy{})
 	if err != nil || p2.Version != 2 || !p2.EnabledAt.Equal(now) {
 		t.Fatalf("edit keeps EnabledAt: %+v %v", p2, err)
 	}
@@ -78,7 +78,7 @@ func TestSnapshotFollowsStoreAndFallsBackToInitial(t *testing.T) {
 	if err := s.Refresh(t.Context()); err != nil || s.Current().Enabled {
 		t.Fatalf("no stored policy: want the initial one, got %+v %v", s.Current(), err)
 	}
-	if _, err := Replace(t.Context(), b, "acme", 0, Policy{Enabled: true, Methods: []string{"totp"}}); err != nil {
+	if _, err := Replace(t.Context(), b, "acme", 0, Policy{Enabled: true, Methods: []string{"totp"}}, Policy{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Refresh(t.Context()); err != nil || !s.Current().Enabled || s.Current().Version != 1 {
@@ -89,7 +89,7 @@ func TestSnapshotFollowsStoreAndFallsBackToInitial(t *testing.T) {
 func TestReplacePublishesAChange(t *testing.T) {
 	b := openStore(t)
 	ch := b.Subscribe(t.Context())
-	if _, err := Replace(t.Context(), b, "acme", 0, Policy{Enabled: true, Methods: []string{"totp"}}); err != nil {
+	if _, err := Replace(t.Context(), b, "acme", 0, Policy{Enabled: true, Methods: []string{"totp"}}, Policy{}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -99,5 +99,22 @@ func TestReplacePublishesAChange(t *testing.T) {
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("no change notification")
+	}
+}
+
+func TestFirstReplaceOverAConfiguredPolicyKeepsItsEnabling(t *testing.T) {
+	now := time.Now().UTC()
+	on := Policy{Enabled: true, Methods: []string{"totp"}}
+	b := openStore(t)
+	edit := on
+	edit.RememberDays, edit.ChangedAt = 7, now
+	p, err := Replace(t.Context(), b, "acme", 0, edit, on)
+	if err != nil || p.Version != 1 || !p.EnabledAt.IsZero() {
+		t.Fatalf("an edit of a configured, enabled policy turned it on anew: %+v %v", p, err)
+	}
+	b = openStore(t)
+	p, err = Replace(t.Context(), b, "acme", 0, edit, Policy{Methods: []string{"totp"}})
+	if err != nil || !p.EnabledAt.Equal(now) {
+		t.Fatalf("enabling over a configured, disabled policy: %+v %v", p, err)
 	}
 }

@@ -113,8 +113,9 @@ func Cancel(ctx context.Context, b store.Backend, realm, id string) error {
 }
 
 // Apply consumes the proposal (once, whoever races) and stores its policy
-// if the stored version is still the one it was based on.
-func Apply(ctx context.Context, b store.Backend, p *Proposal, now time.Time) (Policy, error) {
+// if the stored version is still the one it was based on; configured is as
+// for Replace.
+func Apply(ctx context.Context, b store.Backend, p *Proposal, now time.Time, configured Policy) (Policy, error) {
 	if _, err := b.Take(ctx, proposalKey(p.Realm, p.ID)); errors.Is(err, store.ErrNotFound) {
 		return Policy{}, ErrNoProposal
 	} else if err != nil {
@@ -123,5 +124,5 @@ func Apply(ctx context.Context, b store.Backend, p *Proposal, now time.Time) (Po
 	next := p.Next
 	next.ChangedBy = p.Admin
 	next.ChangedAt = now.UTC()
-	return Replace(ctx, b, p.Realm, p.Base, next)
+	return Replace(ctx, b, p.Realm, p.Base, next, configured)
 }

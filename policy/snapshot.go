@@ -28,6 +28,9 @@ func NewSnapshot(b store.Backend, realm string, initial Policy) *Snapshot {
 // Current is the policy in force. Never nil; do not modify it.
 func (s *Snapshot) Current() *Policy { return s.current.Load() }
 
+// Initial is the configured policy, in force while the store holds none.
+func (s *Snapshot) Initial() Policy { return s.initial }
+
 // Realm names the realm the snapshot follows.
 func (s *Snapshot) Realm() string { return s.realm }
 
