@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -77,12 +76,8 @@ func (a *App) unmarshalMailQueue(d *caddyfile.Dispenser) error {
 		case "backoff":
 			m.Backoff, err = durationArg(d)
 		case "max_attempts":
-			var v string
-			if !d.AllArgs(&v) {
-				return d.ArgErr()
-			}
-			if m.MaxAttempts, err = strconv.Atoi(v); err != nil || m.MaxAttempts < 1 {
-				return d.Errf("max_attempts must be a positive whole number, got %q", v)
+			if err = countArg(d, &m.MaxAttempts); err == nil && d.NextArg() {
+				err = d.ArgErr()
 			}
 		default:
 			return d.Errf("unrecognized mail_queue option %q (lease, max_attempts, backoff)", opt)

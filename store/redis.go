@@ -198,9 +198,8 @@ func (r *Redis) runWrite(ctx context.Context, bucket string, s *redis.Script, ke
 		return cmd
 	}
 	cmd, acked := r.writeAndWait(ctx, master, s, keys, args)
-	if err := cmd.Err(); err != nil {
-		r.afterDirectWriteError(ctx, err)
-		return cmd
+	if cmd.Err() != nil {
+		return cmd // classify reads the slot map again: it may be stale
 	}
 	switch n, err := acked.Result(); {
 	case err != nil:
@@ -243,22 +242,6 @@ func (r *Redis) masterOf(ctx context.Context, key string) (redis.Cmdable, error)
 	return node, nil
 }
 
-// afterDirectWriteError: a write sent to a cluster node directly bypasses
-// the cluster client's redirections, so after a MOVED (a slot moved, a
-// replica promoted) or a lost node its slot map is stale: reload it.
-func (r *Redis) afterDirectWriteError(ctx context.Context, err error) {
-	cc, ok := r.client.(*redis.ClusterClient)
-	if !ok {
-		return
-	}
-	var reply redis.Error
-	redirected := redis.HasErrorPrefix(err, "MOVED") || redis.HasErrorPrefix(err, "ASK") ||
-		redis.HasErrorPrefix(err, "CLUSTERDOWN") || redis.HasErrorPrefix(err, "READONLY")
-	if redirected || !errors.As(err, &reply) {
-		cc.ReloadState(ctx)
-	}
-}
-
 // reloadClusterState has a Cluster client read the slot map again.
 func (r *Redis) reloadClusterState() {
 	if cc, ok := r.client.(*redis.ClusterClient); ok {
@@ -280,9 +263,9 @@ func (r *Redis) classify(ctx context.Context, op, bucket string, err error) erro
 		return fmt.Errorf("store: redis %s: %w", op, ctx.Err())
 	}
 	// A Cluster's slot map may be stale (a master died and its replica was
-	// promoted): reload it now rather than at go-redis's next periodic
-	// reload, a minute away. It reloads in the background, at most every
-	// 200 ms.
+	// promoted, or a write sent to a node directly met MOVED): reload it
+	// now rather than at go-redis's next periodic reload, a minute away.
+	// It reloads in the background, at most every 200 ms.
 	r.reloadClusterState()
 	switch {
 	case bucket != "":
