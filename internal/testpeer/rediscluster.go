@@ -333,16 +333,14 @@ func (n *clusterNode) clusterNotOK() string {
 // answer after clusterSettleBound.
 func (c *RedisClusterPeer) waitFor(what string, why func() string) {
 	c.t.Helper()
-	deadline := time.Now().Add(clusterSettleBound)
-	for {
-		reason := why()
-		if reason == "" {
-			return
+	err := poll(clusterSettleBound, func() error {
+		if reason := why(); reason != "" {
+			return errors.New(reason)
 		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("testpeer: waited %v for %s: %s\n%s", clusterSettleBound, what, reason, c.outputs())
-		}
-		time.Sleep(50 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		c.t.Fatalf("testpeer: waited %v for %s: %v\n%s", clusterSettleBound, what, err, c.outputs())
 	}
 }
 

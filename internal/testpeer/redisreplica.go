@@ -150,15 +150,20 @@ func infoField(info, name string) string {
 // error after replicaBound.
 func pollFor(t testing.TB, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(replicaBound)
+	if err := poll(replicaBound, check); err != nil {
+		t.Fatalf("testpeer: waited %v for %s: %v", replicaBound, what, err)
+	}
+}
+
+// poll calls check every 20 ms until it returns nil, and returns its last
+// error once bound has passed: the bound only catches a hang.
+func poll(bound time.Duration, check func() error) error {
+	deadline := time.Now().Add(bound)
 	for {
 		err := check()
-		if err == nil {
-			return
+		if err == nil || time.Now().After(deadline) {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("testpeer: waited %v for %s: %v", replicaBound, what, err)
-		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }

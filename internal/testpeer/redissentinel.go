@@ -220,12 +220,14 @@ func field(info, key string) string {
 
 func (s *Sentinels) waitFor(what string, ok func() bool) {
 	s.t.Helper()
-	deadline := time.Now().Add(failoverBound)
-	for !ok() {
-		if time.Now().After(deadline) {
-			s.t.Fatalf("testpeer: waited %v for %s", failoverBound, what)
+	err := poll(failoverBound, func() error {
+		if !ok() {
+			return errors.New("not yet")
 		}
-		time.Sleep(50 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		s.t.Fatalf("testpeer: waited %v for %s", failoverBound, what)
 	}
 }
 
